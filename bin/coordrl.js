@@ -1,0 +1,14 @@
+#!/usr/bin/env node
+// Thin launcher: the CLI is compiled from src/cli.ts into dist/ by `npm install` (prepare/build).
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const entry = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist', 'src', 'cli.js');
+if (!existsSync(entry)) {
+  console.error('coordrl: dist/ is missing; build it with `npm run build` (npm install does this).');
+  process.exit(1);
+}
+process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+const { main } = await import(entry);
+await main(process.argv);

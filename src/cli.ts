@@ -1,0 +1,58 @@
+// The `coordrl` command line. Each command lives in src/commands/<name>.ts and registers itself
+// here; this file only wires them together and turns errors into exit codes:
+//   0 ok, 1 a failure the user can act on, 2 bad arguments (one line on stderr), 130 interrupted.
+import { Command, CommanderError } from 'commander';
+import { BackendError } from './backend.js';
+import { registerBench } from './commands/bench.js';
+import { registerDoctor } from './commands/doctor.js';
+import { UsageError, UserFacingError } from './util/cli-errors.js';
+import { PACKAGE_VERSION } from './version.js';
+
+export type CommandRegistrar = (program: Command) => void;
+
+const registrars: CommandRegistrar[] = [registerDoctor, registerBench];
+
+export function buildProgram(): Command {
+  const program = new Command('coordrl')
+    .description('Train A2C/DQN agents on Atari and A/B test conv vs CoordConv torsos, on native TensorFlow.')
+    .version(PACKAGE_VERSION)
+    .showHelpAfterError('(run with --help for usage)')
+    .configureHelp({ sortSubcommands: false, showGlobalOptions: true })
+    .exitOverride();
+  for (const register of registrars) register(program);
+  // Every subcommand inherits exitOverride so parse errors become exit code 2 here.
+  for (const cmd of program.commands) applyExitOverride(cmd);
+  return program;
+}
+
+function applyExitOverride(cmd: Command): void {
+  cmd.exitOverride();
+  for (const sub of cmd.commands) applyExitOverride(sub);
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (e) {
+    process.exitCode = exitCodeFor(e);
+  }
+}
+
+function exitCodeFor(e: unknown): number {
+  if (e instanceof CommanderError) {
+    // help and version are "errors" to commander; they already printed.
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return 0;
+    return 2; // commander printed its one-line message
+  }
+  if (e instanceof UsageError) {
+    process.stderr.write(`coordrl: ${e.message}\n`);
+    return 2;
+  }
+  if (e instanceof UserFacingError || e instanceof BackendError) {
+    process.stderr.write(`coordrl: ${e.message}\n`);
+    return 1;
+  }
+  process.stderr.write(`coordrl: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  return 1;
+}

@@ -1,5 +1,184 @@
+// `coordrl doctor`: what a user needs to know before a long run, measured, not assumed.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import type { Command } from 'commander';
+import { BACKEND_CHOICES, type BackendChoice, type BackendInfo, initBackend } from '../backend.js';
+import { printResult } from '../util/output.js';
+import { venvPython } from '../util/paths.js';
+import { PACKAGE_ROOT, PACKAGE_VERSION } from '../version.js';
+import { backendOption, jsonOption } from './options.js';
+
+export interface PythonReport {
+  executable: string;
+  ok: boolean;
+  error?: string;
+  version?: string;
+  gymnasium?: string;
+  alepy?: string;
+  pyzmq?: string;
+  msgpack?: string;
+  numpy?: string;
+}
+
+export interface DoctorReport {
+  coordrl: string;
+  node: string;
+  platform: string;
+  cpus: number;
+  memoryGiB: number;
+  backend: string;
+  requestedBackend: BackendChoice;
+  device: 'gpu' | 'cpu';
+  nativePackage: string | null;
+  tensorflowVersion: string | null;
+  tfjsVersion: string;
+  addonSetup: { route?: string; ok?: boolean; failures?: string[] } | null;
+  python: PythonReport;
+  roms: number | null;
+  bridge: { ok: boolean; roundTripMs?: number; error?: string; skipped?: string };
+  warnings: string[];
+  ok: boolean;
+}
+
+// Runs in the venv's Python: versions of what the env server needs, and the ROMs ale-py carries.
+const PY_PROBE = `
+import json, sys
+from importlib import metadata
+out = {"version": sys.version.split()[0]}
+for key, dist in [("gymnasium", "gymnasium"), ("alepy", "ale-py"), ("pyzmq", "pyzmq"), ("msgpack", "msgpack"), ("numpy", "numpy")]:
+    try:
+        out[key] = metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        out[key] = None
+try:
+    import ale_py.roms as roms
+    out["roms"] = len(roms.get_all_rom_ids())
+except Exception as e:  # report, do not crash the doctor
+    out["roms"] = None
+    out["romsError"] = str(e)
+print(json.dumps(out))
+`;
+
+export function probePython(executable = venvPython()): PythonReport & { roms: number | null } {
+  if (!existsSync(executable)) {
+    return {
+      executable,
+      ok: false,
+      error: 'python-bridge venv missing: run `npm run setup`',
+      roms: null,
+    };
+  }
+  const r = spawnSync(executable, ['-c', PY_PROBE], { encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) {
+    return { executable, ok: false, error: (r.stderr || String(r.error)).trim().split('\n').pop(), roms: null };
+  }
+  const info = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}') as Record<string, string | number | null>;
+  const missing = ['gymnasium', 'alepy', 'pyzmq', 'msgpack', 'numpy'].filter((k) => !info[k]);
+  return {
+    executable,
+    ok: missing.length === 0,
+    error: missing.length ? `missing Python packages: ${missing.join(', ')} (run \`npm run setup -- --force\`)` : undefined,
+    version: String(info.version),
+    gymnasium: (info.gymnasium as string) ?? undefined,
+    alepy: (info.alepy as string) ?? undefined,
+    pyzmq: (info.pyzmq as string) ?? undefined,
+    msgpack: (info.msgpack as string) ?? undefined,
+    numpy: (info.numpy as string) ?? undefined,
+    roms: typeof info.roms === 'number' ? info.roms : null,
+  };
+}
+
+function readAddonStamp(pkg: string | null): DoctorReport['addonSetup'] {
+  const name = pkg ?? '@tensorflow/tfjs-node';
+  const file = path.join(PACKAGE_ROOT, 'node_modules', ...name.split('/'), '.coordrl-addon.json');
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as DoctorReport['addonSetup'];
+  } catch {
+    return null;
+  }
+}
+
+/** Times a CartPole reset + step through the real bridge. Filled in by the env client. */
+export type BridgeCheck = () => Promise<DoctorReport['bridge']>;
+let bridgeCheck: BridgeCheck | null = null;
+export function setBridgeCheck(check: BridgeCheck): void {
+  bridgeCheck = check;
+}
+
+export async function runDoctor(choice: BackendChoice, withBridge: boolean): Promise<DoctorReport> {
+  const warnings: string[] = [];
+  let info: BackendInfo;
+  try {
+    info = await initBackend(choice);
+  } catch (e) {
+    warnings.push(e instanceof Error ? e.message : String(e));
+    info = await initBackend('cpu');
+  }
+  warnings.push(...info.warnings);
+  const py = probePython();
+  const { roms, ...python } = py;
+  if (!python.ok && python.error) warnings.push(python.error);
+  let bridge: DoctorReport['bridge'] = { ok: false, skipped: 'bridge check not available' };
+  if (!withBridge) bridge = { ok: false, skipped: '--no-bridge' };
+  else if (!python.ok) bridge = { ok: false, skipped: 'python environment not ready' };
+  else if (bridgeCheck) {
+    bridge = await bridgeCheck();
+    if (!bridge.ok) warnings.push(`environment server round trip failed: ${bridge.error}`);
+  }
+  if (info.backend !== 'tensorflow') warnings.push("training will run on the slow pure-JS 'cpu' backend");
+  return {
+    coordrl: PACKAGE_VERSION,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    cpus: os.cpus().length,
+    memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    backend: info.backend,
+    requestedBackend: choice,
+    device: info.device,
+    nativePackage: info.package,
+    tensorflowVersion: info.tensorflowVersion,
+    tfjsVersion: info.tfjsVersion,
+    addonSetup: readAddonStamp(info.package),
+    python,
+    roms,
+    bridge,
+    warnings,
+    ok: info.backend === 'tensorflow' && python.ok && (bridge.ok || bridge.skipped !== undefined),
+  };
+}
+
+function human(r: DoctorReport): string {
+  const mark = (ok: boolean) => (ok ? 'ok ' : '!! ');
+  const lines = [
+    `coordrl ${r.coordrl} on Node ${r.node} (${r.platform}, ${r.cpus} CPUs, ${r.memoryGiB} GiB)`,
+    `${mark(r.backend === 'tensorflow')} backend     ${r.backend} on ${r.device.toUpperCase()} (requested ${r.requestedBackend}; package ${r.nativePackage ?? 'none, pure JS'})`,
+    `    tensorflow  ${r.tensorflowVersion ?? '-'}   tfjs ${r.tfjsVersion}${r.addonSetup?.route ? `   addon: ${r.addonSetup.route}` : ''}`,
+    `${mark(r.python.ok)} python      ${r.python.version ?? '?'} at ${r.python.executable}`,
+    `    packages    gymnasium ${r.python.gymnasium ?? '-'}, ale-py ${r.python.alepy ?? '-'}, pyzmq ${r.python.pyzmq ?? '-'}, msgpack ${r.python.msgpack ?? '-'}, numpy ${r.python.numpy ?? '-'}`,
+    `${mark((r.roms ?? 0) > 0)} atari roms  ${r.roms ?? 'unknown'}`,
+    r.bridge.skipped
+      ? `    bridge      skipped (${r.bridge.skipped})`
+      : `${mark(r.bridge.ok)} bridge      ${r.bridge.ok ? `round trip ${r.bridge.roundTripMs?.toFixed(2)} ms` : r.bridge.error}`,
+  ];
+  for (const w of r.warnings) lines.push(`!! ${w}`);
+  lines.push(r.ok ? 'All good.' : 'Some checks failed; see the lines marked !! above.');
+  return lines.join('\n');
+}
 
 export function registerDoctor(program: Command): void {
-  program.command('doctor').description('placeholder');
+  program
+    .command('doctor')
+    .description('check the native TensorFlow backend, the Python env server and the Atari ROMs')
+    .addOption(backendOption())
+    .option('--no-bridge', 'skip the round trip to a freshly started environment server')
+    .addOption(jsonOption())
+    .action(async (opts: { backend: BackendChoice; bridge: boolean; json?: boolean }) => {
+      const report = await runDoctor(opts.backend, opts.bridge);
+      printResult(Boolean(opts.json), report, () => human(report));
+      if (!report.ok) process.exitCode = 1;
+    });
 }
+
+export { BACKEND_CHOICES };

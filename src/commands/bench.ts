@@ -1,5 +1,138 @@
-import type { Command } from 'commander';
+// `coordrl bench ...`: benchmarks that print numbers (and JSON), never timed unit tests.
+import { type Command, Option } from 'commander';
+import { type BackendChoice, initBackend } from '../backend.js';
+import { tf } from '../tf.js';
+import { applyTorso, countParams, type TorsoKind } from '../torsos.js';
+import { positiveInt } from '../util/cli-errors.js';
+import { printResult } from '../util/output.js';
+import { backendOption, jsonOption } from './options.js';
 
-export function registerBench(program: Command): void {
-  program.command('bench').description('placeholder');
+export type BenchRegistrar = (bench: Command) => void;
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.round((p / 100) * (sorted.length - 1))));
+  return sorted[i];
+}
+
+async function timeIt(iters: number, warmup: number, fn: () => Promise<void> | void): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times: number[] = [];
+  for (let i = 0; i < iters; i++) {
+    const t = performance.now();
+    await fn();
+    times.push(performance.now() - t);
+  }
+  return times.sort((a, b) => a - b);
+}
+
+export interface NnBenchResult {
+  backend: string;
+  device: string;
+  tensorflowVersion: string | null;
+  torso: TorsoKind;
+  params: number;
+  trainBatch: number;
+  trainStepMsP50: number;
+  trainStepMsP95: number;
+  inferBatch: number;
+  inferMsP50: number;
+  inferMsP95: number;
+  iterations: number;
+}
+
+/** The Nature CNN (or its CoordConv variant) with 6 outputs: one Adam step on a batch of 32, inference on 8. */
+export async function benchNn(opts: {
+  backend: BackendChoice;
+  torso: TorsoKind;
+  iters: number;
+  trainBatch: number;
+  inferBatch: number;
+}): Promise<NnBenchResult> {
+  const info = await initBackend(opts.backend);
+  const input = tf.input({ shape: [84, 84, 4] });
+  const q = tf.layers.dense({ units: 6 }).apply(applyTorso(input, { kind: opts.torso })) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: q });
+  const optimizer = tf.train.adam(1e-4);
+  const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const xTrain = tf.randomUniform([opts.trainBatch, 84, 84, 4], 0, 255);
+  const yTrain = tf.randomNormal([opts.trainBatch, 6]);
+  const pixels = new Uint8Array(opts.inferBatch * 84 * 84 * 4).map((_, i) => (i * 31) % 256);
+
+  const train = async () => {
+    const loss = optimizer.minimize(
+      () => tf.losses.huberLoss(yTrain, model.apply(xTrain, { training: true }) as tf.Tensor) as tf.Scalar,
+      true,
+      vars,
+    );
+    await loss?.data();
+    loss?.dispose();
+  };
+  // Inference as the agents do it: uint8 frames in, action values out on the CPU.
+  const infer = async () => {
+    const out = tf.tidy(() => model.apply(tf.tensor(pixels, [opts.inferBatch, 84, 84, 4], 'float32')) as tf.Tensor);
+    await out.data();
+    out.dispose();
+  };
+  const trainTimes = await timeIt(opts.iters, 3, train);
+  const inferTimes = await timeIt(opts.iters * 4, 5, infer);
+  const result: NnBenchResult = {
+    backend: info.backend,
+    device: info.device,
+    tensorflowVersion: info.tensorflowVersion,
+    torso: opts.torso,
+    params: countParams(model),
+    trainBatch: opts.trainBatch,
+    trainStepMsP50: percentile(trainTimes, 50),
+    trainStepMsP95: percentile(trainTimes, 95),
+    inferBatch: opts.inferBatch,
+    inferMsP50: percentile(inferTimes, 50),
+    inferMsP95: percentile(inferTimes, 95),
+    iterations: opts.iters,
+  };
+  tf.dispose([xTrain, yTrain]);
+  optimizer.dispose();
+  model.dispose();
+  return result;
+}
+
+const extraRegistrars: BenchRegistrar[] = [];
+/** Lets other modules add `bench` subcommands (env, replay, train) without a cycle. */
+export function addBenchSubcommand(register: BenchRegistrar): void {
+  extraRegistrars.push(register);
+}
+
+export function registerBench(program: Command, more: BenchRegistrar[] = []): void {
+  const bench = program
+    .command('bench')
+    .description('benchmarks that print numbers (use --json for machine-readable output)');
+  bench
+    .command('nn')
+    .description('time one Adam train step (batch 32) and batch-8 inference of the Nature CNN on the active backend')
+    .addOption(new Option('--torso <kind>', 'network torso').choices(['conv', 'coordconv']).default('conv'))
+    .option('--iters <n>', 'timed iterations', positiveInt('--iters'), 30)
+    .option('--train-batch <n>', 'batch size of the train step', positiveInt('--train-batch'), 32)
+    .option('--infer-batch <n>', 'batch size of the inference', positiveInt('--infer-batch'), 8)
+    .addOption(backendOption())
+    .addOption(jsonOption())
+    .action(
+      async (o: {
+        torso: TorsoKind;
+        iters: number;
+        trainBatch: number;
+        inferBatch: number;
+        backend: BackendChoice;
+        json?: boolean;
+      }) => {
+        const r = await benchNn(o);
+        printResult(Boolean(o.json), r, () =>
+          [
+            `Nature CNN (${r.torso}, ${r.params.toLocaleString()} params) on ${r.backend}/${r.device}${r.tensorflowVersion ? ` (TensorFlow ${r.tensorflowVersion})` : ''}`,
+            `  train step (Adam, batch ${r.trainBatch}): p50 ${r.trainStepMsP50.toFixed(1)} ms, p95 ${r.trainStepMsP95.toFixed(1)} ms`,
+            `  inference (batch ${r.inferBatch}):        p50 ${r.inferMsP50.toFixed(2)} ms, p95 ${r.inferMsP95.toFixed(2)} ms`,
+          ].join('\n'),
+        );
+      },
+    );
+  for (const register of [...more, ...extraRegistrars]) register(bench);
 }

@@ -1,0 +1,198 @@
+// Run configuration: one zod schema per part (common settings here, hyperparameters in each
+// agent's file). The same schema gives the CLI flags, validates config files (YAML or JSON) and
+// is saved as config.json with the run, so every hyperparameter is a flag and a file field.
+import { readFileSync } from 'node:fs';
+import { Option } from 'commander';
+import YAML from 'yaml';
+import { z } from 'zod';
+import { BACKEND_CHOICES } from './backend.js';
+import { UsageError } from './util/cli-errors.js';
+
+export const commonSchema = z
+  .object({
+    env: z
+      .string()
+      .min(1)
+      .default('pong')
+      .describe('environment: an Atari game (pong, ALE/Breakout-v5, ...) or a Gymnasium id'),
+    torso: z
+      .enum(['auto', 'conv', 'coordconv', 'mlp'])
+      .default('coordconv')
+      .describe('network torso: conv (Nature CNN), coordconv, mlp (vector observations); auto picks by observation'),
+    coordconvAt: z
+      .enum(['first', 'all'])
+      .default('first')
+      .describe('CoordConv at the first convolution or at every one'),
+    withR: z.boolean().default(false).describe('add the radius channel to CoordConv'),
+    frames: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('training budget in frames (1 agent step = frame skip frames)'),
+    steps: z.number().int().positive().optional().describe('training budget in agent steps (summed over envs)'),
+    seed: z.number().int().nonnegative().default(1).describe('seed of networks, exploration and environments'),
+    backend: z.enum(BACKEND_CHOICES).default('auto').describe('TensorFlow.js backend'),
+    stickyActions: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.25)
+      .describe('Atari repeat_action_probability (0.25 like ALE/*-v5; 0 for NoFrameskip-v4 style)'),
+    fullActionSpace: z.boolean().default(false).describe('use all 18 Atari actions instead of the minimal set'),
+    lifeLoss: z
+      .boolean()
+      .default(true)
+      .describe('treat a lost life as the end of an episode for training (not for scores)'),
+    maxEpisodeFrames: z.number().int().positive().default(108_000).describe('Atari episode time limit in frames'),
+    checkpointEvery: z.number().int().positive().default(100_000).describe('save a checkpoint every N agent steps'),
+    keepCheckpoints: z.number().int().positive().default(3).describe('how many recent checkpoints to keep'),
+    logEvery: z.number().int().positive().default(10_000).describe('write metrics every N agent steps'),
+  })
+  .strict();
+export type CommonConfig = z.infer<typeof commonSchema>;
+
+/** Frames per agent step: Atari envs skip 4 frames per action, others 1. */
+export function frameSkipFor(env: string): number {
+  return isAtari(env) ? 4 : 1;
+}
+
+/** Gymnasium ids look like `CartPole-v1`; anything else (pong, ALE/Pong-v5, PongNoFrameskip-v4) is Atari. */
+export function isAtari(env: string): boolean {
+  if (/^ALE\//.test(env) || /NoFrameskip-v\d$/.test(env)) return true;
+  return !/-v\d+$/.test(env);
+}
+
+/** Total agent steps of the budget, from --steps or --frames. */
+export function budgetSteps(c: Pick<CommonConfig, 'frames' | 'steps' | 'env'>, fallback: number): number {
+  if (c.steps !== undefined) return c.steps;
+  if (c.frames !== undefined) return Math.ceil(c.frames / frameSkipFor(c.env));
+  return fallback;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Schema -> CLI flags
+
+type AnyObject = z.ZodObject<z.ZodRawShape>;
+
+interface FieldInfo {
+  key: string;
+  kind: string;
+  description: string;
+  defaultValue: unknown;
+  choices?: string[];
+  isInt: boolean;
+}
+
+function fieldInfo(key: string, schema: z.ZodType): FieldInfo {
+  let t = schema as z.ZodType & { def: { type: string; innerType?: z.ZodType; defaultValue?: unknown } };
+  const description = schema.description ?? '';
+  const defaultValue = t.def.type === 'default' ? t.def.defaultValue : undefined;
+  while (t.def.type === 'default' || t.def.type === 'optional') t = t.def.innerType as typeof t;
+  const inner = t as unknown as { options?: string[]; isInt?: boolean };
+  return {
+    key,
+    kind: t.def.type,
+    description,
+    defaultValue,
+    choices: inner.options,
+    isInt: inner.isInt === true,
+  };
+}
+
+export function kebab(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** Parses numbers like 1e-4, 10M, 500k, 1_000_000 for integer fields. */
+function parseNumberFlag(flag: string, isInt: boolean): (v: string) => number {
+  return (v: string) => {
+    const m = /^(-?[0-9][0-9_]*(?:\.[0-9]*)?(?:e-?[0-9]+)?)([kKmMgG]?)$/.exec(v.trim());
+    if (!m) throw new UsageError(`--${flag}: '${v}' is not a number`);
+    const mult = { '': 1, k: 1e3, m: 1e6, g: 1e9 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g'];
+    const n = Number(m[1].replace(/_/g, '')) * mult;
+    if (isInt && !Number.isInteger(n)) throw new UsageError(`--${flag}: '${v}' is not an integer`);
+    return n;
+  };
+}
+
+/**
+ * Commander options for every field of the schemas. They carry no commander default, so that a
+ * flag the user did not give never overrides a config file; defaults come from the schema.
+ */
+export function optionsFromSchemas(schemas: { schema: AnyObject; note?: string }[]): Option[] {
+  const seen = new Map<string, Option>();
+  for (const { schema, note } of schemas) {
+    for (const [key, field] of Object.entries(schema.shape)) {
+      if (seen.has(key)) continue;
+      const f = fieldInfo(key, field as z.ZodType);
+      const flag = kebab(key);
+      const dflt =
+        f.defaultValue !== undefined ? ` (default ${JSON.stringify(f.defaultValue)}${note ? ` ${note}` : ''})` : '';
+      let opt: Option;
+      if (f.kind === 'boolean') {
+        // --flag and --no-flag, both without defaults.
+        opt = new Option(`--${flag}`, `${f.description}${dflt}`);
+        seen.set(key, opt);
+        seen.set(`no-${key}`, new Option(`--no-${flag}`, `turn off --${flag}`));
+        continue;
+      }
+      if (f.kind === 'number') {
+        opt = new Option(`--${flag} <n>`, `${f.description}${dflt}`).argParser(parseNumberFlag(flag, f.isInt));
+      } else if (f.kind === 'enum') {
+        opt = new Option(`--${flag} <name>`, `${f.description}${dflt}`).choices(f.choices ?? []);
+      } else {
+        opt = new Option(`--${flag} <value>`, `${f.description}${dflt}`);
+      }
+      seen.set(key, opt);
+    }
+  }
+  return [...seen.values()];
+}
+
+/** The schema keys the user set on the command line (commander leaves the others undefined). */
+export function pickFlags(opts: Record<string, unknown>, schemas: AnyObject[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const schema of schemas) {
+    for (const key of Object.keys(schema.shape)) if (opts[key] !== undefined) out[key] = opts[key];
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Config files and validation
+
+export function readConfigFile(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`cannot read config file ${file}: ${(e as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = /\.json$/i.test(file) ? JSON.parse(text) : YAML.parse(text);
+  } catch (e) {
+    throw new UsageError(
+      `config file ${file} is not valid ${/\.json$/i.test(file) ? 'JSON' : 'YAML'}: ${(e as Error).message.split('\n')[0]}`,
+    );
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new UsageError(`config file ${file} must hold a mapping of settings (e.g. "algo: a2c")`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Validates with a schema and turns every problem into one precise line. */
+export function validate<T extends z.ZodType>(schema: T, value: unknown, where: string): z.infer<T> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const problems = r.error.issues.map((i) => {
+    if (i.code === 'unrecognized_keys') {
+      return `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `'${k}'`).join(', ')}`;
+    }
+    const field = i.path.join('.');
+    return field ? `'${field}': ${i.message}` : i.message;
+  });
+  throw new UsageError(`invalid ${where}: ${problems.join('; ')}`);
+}

@@ -1,0 +1,17 @@
+import { tf } from '../tf.js';
+
+/**
+ * Scales all gradients together so their global L2 norm is at most `maxNorm` (as
+ * torch.nn.utils.clip_grad_norm_ does); returns the norm before clipping. Call inside tf.tidy.
+ */
+export function clipByGlobalNorm(
+  grads: tf.NamedTensorMap,
+  maxNorm: number,
+): { clipped: tf.NamedTensorMap; norm: tf.Scalar } {
+  const names = Object.keys(grads);
+  const norm = tf.sqrt(tf.addN(names.map((k) => tf.sum(tf.square(grads[k]))))) as tf.Scalar;
+  const scale = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6)));
+  const clipped: tf.NamedTensorMap = {};
+  for (const k of names) clipped[k] = tf.mul(grads[k], scale);
+  return { clipped, norm };
+}

@@ -1,0 +1,87 @@
+"""`python -m coordrl_bridge`: run the environment server (or create CURVE keys with --gen-keys)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from coordrl_bridge import __version__
+from coordrl_bridge.protocol import DEFAULT_MAX_MESSAGE_SIZE, PROTOCOL_VERSION
+from coordrl_bridge.security import generate_keys
+from coordrl_bridge.server import ServerConfig, run_server
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m coordrl_bridge",
+        description=(
+            "Environment server for coordconv-rl: hosts vectorized Atari (ale-py) and Gymnasium environments "
+            f"over ZeroMQ + MessagePack (protocol {PROTOCOL_VERSION}). Prints one JSON ready line on stdout."
+        ),
+    )
+    p.add_argument(
+        "--bind",
+        metavar="ENDPOINT",
+        help="ipc://PATH, tcp://127.0.0.1:PORT (PORT 0: any free port), or tcp://HOST:PORT beyond loopback "
+        "(needs --keys). Default: a private ipc:// socket in a fresh 0700 temp dir.",
+    )
+    p.add_argument("--keys", metavar="DIR", type=Path, help="serve with CURVE using the keys in DIR (--gen-keys)")
+    p.add_argument("--gen-keys", metavar="DIR", type=Path, help="create server and client CURVE keys in DIR, exit")
+    p.add_argument("--max-message-size", type=int, default=DEFAULT_MAX_MESSAGE_SIZE, metavar="BYTES")
+    p.add_argument("--max-envs", type=int, default=1024, metavar="N", help="environments hosted at most")
+    p.add_argument(
+        "--session-timeout",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="close the envs of a client silent this long (0: never; default 3600)",
+    )
+    p.add_argument("--managed", action="store_true", help="started by a learner: ignore SIGINT, allow 'shutdown'")
+    p.add_argument("--parent-pid", type=int, metavar="PID", help="exit when this process exits")
+    p.add_argument("--exit-on-stdin-eof", action="store_true", help="exit when stdin is closed")
+    p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
+    p.add_argument("--version", action="version", version=f"coordrl_bridge {__version__} (protocol {PROTOCOL_VERSION})")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(logging, args.log_level.upper()),
+        stream=sys.stderr,
+        format="[coordrl_bridge %(levelname)s] %(message)s",
+    )
+    if args.gen_keys is not None:
+        try:
+            paths = generate_keys(args.gen_keys)
+        except (OSError, FileExistsError) as e:
+            print(f"coordrl_bridge: {e}", file=sys.stderr)
+            return 1
+        print(json.dumps({"event": "keys", **paths}))
+        return 0
+    if args.max_message_size < 1024:
+        print("coordrl_bridge: --max-message-size must be at least 1024", file=sys.stderr)
+        return 2
+    cfg = ServerConfig(
+        bind=args.bind,
+        keys_dir=args.keys,
+        max_message_size=args.max_message_size,
+        max_envs=args.max_envs,
+        session_timeout=0.0 if args.managed else args.session_timeout,
+        managed=args.managed,
+        parent_pid=args.parent_pid,
+        exit_on_stdin_eof=args.exit_on_stdin_eof,
+    )
+    return run_server(cfg)
+
+
+if __name__ == "__main__":
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Worker threads may sit in ale-py's C++ code; do not wait for interpreter teardown.
+    os._exit(code)

@@ -1,0 +1,516 @@
+"""The environment server: one ROUTER socket, one worker thread per hosted vector environment.
+
+The main thread validates requests and routes them; each env group's worker thread resets/steps its
+environments (ale-py releases the GIL while its C++ threads emulate) and hands the finished reply back
+through an inproc socket, so several groups step at the same time while replies travel.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import queue
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import ale_py
+import gymnasium
+import numpy as np
+import zmq
+
+from coordrl_bridge import __version__
+from coordrl_bridge.games import resolve_env
+from coordrl_bridge.hosting import EnvGroup, ResetOut, StepOut, make_group
+from coordrl_bridge.protocol import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    MAX_REQUEST_ID,
+    MAX_SEED,
+    PROTOCOL_VERSION,
+    SERVER_NAME,
+    BridgeError,
+    get_bytes,
+    get_int,
+    get_map,
+    get_opt_int,
+    get_str,
+    pack,
+    unpack_header,
+)
+from coordrl_bridge.security import endpoint_needs_curve, load_server_keys, start_authenticator
+
+log = logging.getLogger("coordrl_bridge")
+
+RESULTS_ENDPOINT = "inproc://coordrl-results"
+MAX_INFLIGHT_PER_GROUP = 4
+
+
+@dataclass
+class ServerConfig:
+    bind: str | None = None  # None: private ipc:// endpoint in a fresh 0700 temp dir
+    keys_dir: Path | None = None
+    max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    max_envs: int = 1024
+    session_timeout: float = 3600.0  # seconds without requests before a client's envs are closed; 0: never
+    managed: bool = False  # started by a learner: ignore SIGINT (the parent decides), allow 'shutdown'
+    parent_pid: int | None = None  # exit when this process is gone
+    exit_on_stdin_eof: bool = False  # exit when stdin closes (the parent's end of the pipe died)
+
+
+@dataclass
+class Session:
+    last_seen: float
+    handles: set[int] = field(default_factory=set)
+
+
+Job = tuple[str, bytes, int, Any]  # (op, client identity, request id, argument)
+
+
+def ok_header(req_id: int, op: str, **fields: Any) -> dict[str, Any]:
+    return {"v": PROTOCOL_VERSION, "id": req_id, "ok": True, "op": op, **fields}
+
+
+def error_header(req_id: int | None, err: BridgeError) -> dict[str, Any]:
+    return {"v": PROTOCOL_VERSION, "id": req_id, "ok": False, "error": err.to_wire()}
+
+
+def _frame_desc(name: str, arr: np.ndarray[Any, Any], **extra: Any) -> dict[str, Any]:
+    return {"name": name, "dtype": arr.dtype.name, "shape": list(arr.shape), **extra}
+
+
+def step_reply(req_id: int, handle: int, out: StepOut) -> list[Any]:
+    frames: list[Any] = [out.obs]
+    descs = [_frame_desc("obs", out.obs)]
+    if out.final_obs is not None:
+        descs.append(_frame_desc("final_obs", out.final_obs, indices=out.final_index.tolist()))
+        frames.append(out.final_obs)
+    hdr = ok_header(
+        req_id,
+        "step",
+        handle=handle,
+        rewards=out.rewards.astype("<f4").tobytes(),
+        terminated=out.terminated.tobytes(),
+        truncated=out.truncated.tobytes(),
+        lives=None if out.lives is None else out.lives.astype("<i4").tobytes(),
+        episodes=out.episodes,
+        frames=descs,
+    )
+    return [pack(hdr), *frames]
+
+
+def reset_reply(req_id: int, handle: int, out: ResetOut) -> list[Any]:
+    hdr = ok_header(
+        req_id,
+        "reset",
+        handle=handle,
+        lives=None if out.lives is None else out.lives.astype("<i4").tobytes(),
+        frames=[_frame_desc("obs", out.obs)],
+    )
+    return [pack(hdr), out.obs]
+
+
+class GroupWorker:
+    """Owns one EnvGroup; runs its jobs in order on its own thread."""
+
+    def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], handle: int, owner: bytes, group: EnvGroup) -> None:
+        self.ctx = ctx
+        self.handle = handle
+        self.owner = owner
+        self.group = group
+        self.inflight = 0  # touched by the main thread only
+        self.closed = False
+        self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self.thread = threading.Thread(target=self._run, name=f"env-group-{handle}", daemon=True)
+        self.thread.start()
+
+    def submit(self, job: Job) -> None:
+        self.inflight += 1
+        self.jobs.put(job)
+
+    def stop(self) -> None:
+        self.jobs.put(None)
+
+    def _run(self) -> None:
+        push = self.ctx.socket(zmq.PUSH)
+        push.linger = 0
+        push.connect(RESULTS_ENDPOINT)
+        handle_frame = self.handle.to_bytes(4, "little")
+        try:
+            while True:
+                job = self.jobs.get()
+                if job is None:
+                    break
+                op, ident, req_id, arg = job
+                try:
+                    frames = self._do(op, req_id, arg)
+                except BridgeError as e:
+                    frames = [pack(error_header(req_id, e))]
+                except Exception as e:
+                    log.exception("env group %d: %s failed", self.handle, op)
+                    err = BridgeError("env_error", f"{op} failed in the environment: {type(e).__name__}: {e}")
+                    frames = [pack(error_header(req_id, err))]
+                push.send_multipart([handle_frame, ident, *frames], copy=False)
+                if op == "close":
+                    return
+        finally:
+            if not self.closed:
+                with contextlib.suppress(Exception):
+                    self.group.close()
+            push.close(linger=0)
+
+    def _do(self, op: str, req_id: int, arg: Any) -> list[Any]:
+        if op == "step":
+            return step_reply(req_id, self.handle, self.group.step(arg))
+        if op == "reset":
+            return reset_reply(req_id, self.handle, self.group.reset(arg))
+        if op == "close":
+            self.closed = True
+            self.group.close()
+            return [pack(ok_header(req_id, "close", handle=self.handle))]
+        raise BridgeError("unknown_op", f"worker cannot do '{op}'")
+
+
+def _set_parent_death_signal() -> None:
+    """Linux: the kernel sends SIGTERM to us when the parent dies (belt and braces with the ppid check)."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Server:
+    def __init__(self, cfg: ServerConfig) -> None:
+        self.cfg = cfg
+        self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self.stop_reason: str | None = None
+        self.workers: dict[int, GroupWorker] = {}
+        self.sessions: dict[bytes, Session] = {}
+        self.next_handle = 1
+        self.envs_in_use = 0
+        self.tmpdir: str | None = None
+        self.auth: Any = None
+        self.initial_ppid = os.getppid()
+        self.public_key: bytes | None = None
+
+        self.results = self.ctx.socket(zmq.PULL)
+        self.results.linger = 0
+        self.results.bind(RESULTS_ENDPOINT)
+        self.router = self.ctx.socket(zmq.ROUTER)
+        self.router.linger = 0
+        self.router.setsockopt(zmq.MAXMSGSIZE, cfg.max_message_size)
+        self.router.setsockopt(zmq.SNDHWM, 0)  # replies are bounded by the requests in flight
+        self.endpoint = self._bind()
+
+    def _bind(self) -> str:
+        bind = self.cfg.bind
+        if bind is None:
+            self.tmpdir = tempfile.mkdtemp(prefix="coordrl-bridge-")  # mode 0700
+            bind = f"ipc://{self.tmpdir}/env.sock"
+        if endpoint_needs_curve(bind) and self.cfg.keys_dir is None:
+            raise BridgeError(
+                "insecure_bind",
+                f"refusing to bind {bind} without CURVE: a non-loopback endpoint needs --keys DIR "
+                "(create keys with --gen-keys DIR)",
+            )
+        if self.cfg.keys_dir is not None:
+            public, secret = load_server_keys(self.cfg.keys_dir)
+            self.auth = start_authenticator(self.ctx, self.cfg.keys_dir)
+            self.router.curve_server = True
+            self.router.curve_publickey = public
+            self.router.curve_secretkey = secret
+            self.public_key = public
+        self.router.bind(bind)
+        if bind.startswith("ipc://"):
+            with contextlib.suppress(OSError):
+                os.chmod(bind[len("ipc://") :], 0o600)
+        return self.router.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    def ready_line(self) -> str:
+        return json.dumps(
+            {
+                "event": "ready",
+                "endpoint": self.endpoint,
+                "protocol": PROTOCOL_VERSION,
+                "pid": os.getpid(),
+                "curve": self.public_key is not None,
+                "serverPublicKey": None if self.public_key is None else self.public_key.decode(),
+            }
+        )
+
+    # ---- lifecycle -------------------------------------------------------------------------------------
+
+    def _install_signals(self) -> None:
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            self.stop_reason = f"signal {signal.Signals(signum).name}"
+
+        signal.signal(signal.SIGTERM, on_signal)
+        with contextlib.suppress(AttributeError, ValueError):
+            signal.signal(signal.SIGHUP, on_signal)
+        if self.cfg.managed:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl+C goes to the learner; it closes us
+        else:
+            signal.signal(signal.SIGINT, on_signal)
+        if self.cfg.managed or self.cfg.parent_pid is not None:
+            _set_parent_death_signal()
+        if self.cfg.exit_on_stdin_eof:
+            threading.Thread(target=self._watch_stdin, name="stdin-watch", daemon=True).start()
+
+    def _watch_stdin(self) -> None:
+        with contextlib.suppress(Exception):
+            while sys.stdin.buffer.read(4096):
+                pass
+        self.stop_reason = self.stop_reason or "stdin closed (parent gone)"
+
+    def _check_parent(self) -> None:
+        if not (self.cfg.managed or self.cfg.parent_pid is not None):
+            return
+        if os.getppid() != self.initial_ppid:
+            self.stop_reason = "parent process exited"
+        elif self.cfg.parent_pid is not None and not _pid_alive(self.cfg.parent_pid):
+            self.stop_reason = f"parent process {self.cfg.parent_pid} exited"
+
+    def _sweep_sessions(self, now: float) -> None:
+        if self.cfg.session_timeout <= 0:
+            return
+        for ident, s in list(self.sessions.items()):
+            if now - s.last_seen > self.cfg.session_timeout and all(
+                self.workers[h].inflight == 0 for h in s.handles if h in self.workers
+            ):
+                log.info("closing %d env group(s) of an idle client", len(s.handles))
+                for h in list(s.handles):
+                    self._close_group(h, ident, None)
+                del self.sessions[ident]
+
+    def serve(self) -> int:
+        self._install_signals()
+        sys.stdout.write(self.ready_line() + "\n")
+        sys.stdout.flush()
+        log.info("listening on %s (protocol %d)", self.endpoint, PROTOCOL_VERSION)
+        poller = zmq.Poller()
+        poller.register(self.router, zmq.POLLIN)
+        poller.register(self.results, zmq.POLLIN)
+        next_check = 0.0
+        try:
+            while self.stop_reason is None:
+                events = dict(poller.poll(200))
+                if self.results in events:
+                    self._drain_results()
+                if self.router in events:
+                    self._drain_requests()
+                now = time.monotonic()
+                if now >= next_check:
+                    next_check = now + 0.25
+                    self._check_parent()
+                    self._sweep_sessions(now)
+        except KeyboardInterrupt:
+            self.stop_reason = "interrupted"
+        log.info("stopping: %s", self.stop_reason)
+        self.close()
+        return 0
+
+    def close(self) -> None:
+        for w in self.workers.values():
+            w.stop()
+        deadline = time.monotonic() + 3.0
+        for w in self.workers.values():
+            w.thread.join(max(0.0, deadline - time.monotonic()))
+        self.workers.clear()
+        if self.auth is not None:
+            with contextlib.suppress(Exception):
+                self.auth.stop()
+        self.router.close(linger=0)
+        self.results.close(linger=0)
+        if self.tmpdir is not None:
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+
+    # ---- routing ---------------------------------------------------------------------------------------
+
+    def _drain_results(self) -> None:
+        for _ in range(256):
+            try:
+                frames = self.results.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            handle = int.from_bytes(frames[0].bytes, "little")
+            w = self.workers.get(handle)
+            if w is not None:
+                w.inflight -= 1
+            self.router.send_multipart(frames[1:], copy=False)
+
+    def _drain_requests(self) -> None:
+        for _ in range(256):
+            try:
+                frames = self.router.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            ident = frames[0]
+            req_id: int | None = None
+            try:
+                if len(frames) != 2:
+                    raise BridgeError(
+                        "bad_message", f"a request is exactly one MessagePack frame, got {len(frames) - 1} frames"
+                    )
+                h = unpack_header(frames[1], self.cfg.max_message_size)
+                raw_id = h.get("id")
+                if isinstance(raw_id, int) and not isinstance(raw_id, bool) and 0 <= raw_id <= MAX_REQUEST_ID:
+                    req_id = raw_id
+                self._check_version(h)
+                req_id = get_int(h, "id", 0, MAX_REQUEST_ID)
+                session = self.sessions.get(ident)
+                if session is None:
+                    session = self.sessions[ident] = Session(time.monotonic())
+                session.last_seen = time.monotonic()
+                reply = self._handle(ident, session, req_id, h)
+            except BridgeError as e:
+                log.debug("request error: %s", e.message)
+                reply = [pack(error_header(req_id, e))]
+            if reply is not None:
+                self.router.send_multipart([ident, *reply], copy=False)
+
+    @staticmethod
+    def _check_version(h: dict[str, Any]) -> None:
+        v = h.get("v")
+        if v is None:
+            raise BridgeError(
+                "bad_message", f"missing field 'v' (the protocol version; this server speaks {PROTOCOL_VERSION})"
+            )
+        if v != PROTOCOL_VERSION:
+            raise BridgeError(
+                "version_mismatch",
+                f"protocol version mismatch: the client speaks {v!r}, this server ({SERVER_NAME} {__version__}) "
+                f"speaks {PROTOCOL_VERSION}; use a client and server from the same coordconv-rl release",
+                serverProtocol=PROTOCOL_VERSION,
+            )
+
+    def _worker_for(self, ident: bytes, session: Session, h: dict[str, Any]) -> GroupWorker:
+        handle = get_int(h, "handle", 0, 2**31 - 1)
+        w = self.workers.get(handle)
+        if w is None or handle not in session.handles:
+            raise BridgeError("bad_handle", f"no environment with handle {handle} on this connection")
+        return w
+
+    def _handle(self, ident: bytes, session: Session, req_id: int, h: dict[str, Any]) -> list[Any] | None:
+        op = h.get("op")
+        if op == "step":
+            w = self._worker_for(ident, session, h)
+            dtype = h.get("dtype")
+            if not isinstance(dtype, str):
+                raise BridgeError("bad_actions", "field 'dtype' (the actions' dtype, 'int32') must be a string")
+            actions = w.group.check_actions(get_bytes(h, "actions"), dtype)
+            self._submit(w, ("step", ident, req_id, actions))
+            return None
+        if op == "reset":
+            w = self._worker_for(ident, session, h)
+            seed = get_opt_int(h, "seed", 0, MAX_SEED - w.group.num_envs)
+            self._submit(w, ("reset", ident, req_id, seed))
+            return None
+        if op == "ping":
+            return [pack(ok_header(req_id, "ping"))]
+        if op == "hello":
+            return [pack(ok_header(req_id, "hello", **self._hello_info()))]
+        if op == "make":
+            return self._make(ident, session, req_id, h)
+        if op == "close":
+            handle = get_int(h, "handle", 0, 2**31 - 1)
+            if handle not in session.handles:
+                raise BridgeError("bad_handle", f"no environment with handle {handle} on this connection")
+            self._close_group(handle, ident, req_id)
+            return None
+        if op == "shutdown":
+            if not self.cfg.managed:
+                raise BridgeError("not_allowed", "shutdown is only allowed for a server started by its learner")
+            self.stop_reason = "shutdown requested"
+            return [pack(ok_header(req_id, "shutdown"))]
+        known = "hello, ping, make, reset, step, close, shutdown"
+        raise BridgeError("unknown_op", f"unknown op {op!r}; known ops: {known}")
+
+    def _submit(self, w: GroupWorker, job: Job) -> None:
+        if w.inflight >= MAX_INFLIGHT_PER_GROUP:
+            raise BridgeError(
+                "busy", f"env group {w.handle} already has {w.inflight} requests in flight; wait for replies"
+            )
+        w.submit(job)
+
+    def _hello_info(self) -> dict[str, Any]:
+        return {
+            "server": SERVER_NAME,
+            "version": __version__,
+            "protocol": PROTOCOL_VERSION,
+            "pid": os.getpid(),
+            "maxMessageSize": self.cfg.max_message_size,
+            "maxEnvs": self.cfg.max_envs,
+            "envsInUse": self.envs_in_use,
+            "versions": {
+                "python": sys.version.split()[0],
+                "gymnasium": gymnasium.__version__,
+                "ale_py": ale_py.__version__,
+                "numpy": np.__version__,
+                "pyzmq": zmq.__version__,
+                "libzmq": zmq.zmq_version(),
+            },
+        }
+
+    def _make(self, ident: bytes, session: Session, req_id: int, h: dict[str, Any]) -> list[Any]:
+        name = get_str(h, "env")
+        num_envs = get_int(h, "numEnvs", 1, self.cfg.max_envs)
+        options = get_map(h, "options")
+        if self.envs_in_use + num_envs > self.cfg.max_envs:
+            raise BridgeError(
+                "limit",
+                f"this server hosts at most {self.cfg.max_envs} envs; {self.envs_in_use} in use, {num_envs} asked",
+            )
+        resolved = resolve_env(name)
+        group = make_group(resolved, num_envs, options)
+        handle = self.next_handle
+        self.next_handle += 1
+        self.workers[handle] = GroupWorker(self.ctx, handle, ident, group)
+        session.handles.add(handle)
+        self.envs_in_use += num_envs
+        log.info("made env group %d: %s x%d", handle, resolved.name, num_envs)
+        return [pack(ok_header(req_id, "make", handle=handle, spec=group.spec()))]
+
+    def _close_group(self, handle: int, ident: bytes, req_id: int | None) -> None:
+        w = self.workers.pop(handle, None)
+        session = self.sessions.get(ident)
+        if session is not None:
+            session.handles.discard(handle)
+        if w is None:
+            return
+        self.envs_in_use -= w.group.num_envs
+        if req_id is None:
+            w.stop()
+        else:
+            w.jobs.put(("close", ident, req_id, None))
+
+
+def run_server(cfg: ServerConfig) -> int:
+    try:
+        server = Server(cfg)
+    except BridgeError as e:
+        log.error("%s", e.message)
+        return 2
+    except (zmq.ZMQError, OSError, ValueError) as e:
+        log.error("cannot start the server: %s", e)
+        return 1
+    return server.serve()

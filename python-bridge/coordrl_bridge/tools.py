@@ -1,0 +1,130 @@
+"""Helpers around the server, for benchmarks and tests (`python -m coordrl_bridge.tools ...`).
+
+bench-raw    steps the raw vector env in this process (random actions) and prints steps/s as JSON
+dump-frames  replays given actions on the raw vector env and writes the observations to a file
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from coordrl_bridge.games import resolve_env
+from coordrl_bridge.hosting import AtariGroup, GymGroup, make_group
+
+
+def _options(raw: str | None) -> dict[str, Any]:
+    if not raw:
+        return {}
+    obj = json.loads(raw)
+    if not isinstance(obj, dict):
+        raise SystemExit("--options must be a JSON object")
+    return obj
+
+
+def bench_raw(env: str, num_envs: int, seconds: float, options: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Steps the bare vector env (AtariVectorEnv.step for Atari, same settings as the bridge) in a loop."""
+    resolved = resolve_env(env)
+    group = make_group(resolved, num_envs, {**options, "layout": "NCHW"} if resolved.kind == "atari" else options)
+    try:
+        assert isinstance(group, (AtariGroup, GymGroup))
+        e = group.env
+        e.reset(seed=seed)
+        rng = np.random.default_rng(seed)
+        n = group.num_actions
+        dtype = np.int32 if isinstance(group, AtariGroup) else np.int64
+        actions = [rng.integers(0, n, num_envs).astype(dtype) for _ in range(64)]
+        for k in range(20):  # warm-up
+            e.step(actions[k % 64])
+        steps = 0
+        t0 = time.perf_counter()
+        deadline = t0 + seconds
+        while True:
+            for k in range(16):
+                e.step(actions[(steps + k) % 64])
+            steps += 16
+            now = time.perf_counter()
+            if now >= deadline:
+                break
+        dt = now - t0
+    finally:
+        group.close()
+    return {
+        "env": resolved.name,
+        "numEnvs": num_envs,
+        "vectorSteps": steps,
+        "seconds": dt,
+        "stepsPerSec": steps * num_envs / dt,
+    }
+
+
+def dump_frames(
+    *, env: str, num_envs: int, seed: int, actions_path: Path, out_path: Path, options: dict[str, Any]
+) -> dict[str, Any]:
+    """Resets with `seed`, then steps with the int32 actions in `actions_path` (T x num_envs, little
+    endian). Writes the reset observation and each step's observation (uint8/float32 raw bytes in the
+    group's layout, NCHW unless options say otherwise) to `out_path`, and the rewards to out_path.rewards."""
+    resolved = resolve_env(env)
+    opts = dict(options)
+    if resolved.kind == "atari":
+        opts.setdefault("layout", "NCHW")
+    group = make_group(resolved, num_envs, opts)
+    raw = np.fromfile(actions_path, dtype="<i4")
+    if raw.size % num_envs:
+        raise SystemExit(f"{actions_path}: {raw.size} actions is not a multiple of {num_envs}")
+    acts = raw.reshape(-1, num_envs).astype(np.int32)
+    rewards: list[np.ndarray[Any, Any]] = []
+    try:
+        with open(out_path, "wb") as f:
+            first = group.reset(seed)
+            f.write(first.obs.tobytes())
+            for a in acts:
+                out = group.step(a)
+                f.write(out.obs.tobytes())
+                rewards.append(out.rewards)
+    finally:
+        group.close()
+    np.asarray(rewards, np.float32).tofile(str(out_path) + ".rewards")
+    return {"steps": int(acts.shape[0]), "obsShape": [num_envs, *group.obs_shape], "dtype": group.obs_dtype}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m coordrl_bridge.tools")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    b = sub.add_parser("bench-raw", help="raw vector env steps/s with random actions")
+    b.add_argument("--env", default="pong")
+    b.add_argument("--num-envs", type=int, default=8)
+    b.add_argument("--seconds", type=float, default=5.0)
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--options", help="JSON map of env options (same names as the protocol's make.options)")
+    d = sub.add_parser("dump-frames", help="replay actions on the raw vector env, write observations")
+    d.add_argument("--env", default="pong")
+    d.add_argument("--num-envs", type=int, required=True)
+    d.add_argument("--seed", type=int, required=True)
+    d.add_argument("--actions", type=Path, required=True)
+    d.add_argument("--out", type=Path, required=True)
+    d.add_argument("--options")
+    args = p.parse_args(argv)
+    if args.cmd == "bench-raw":
+        res = bench_raw(args.env, args.num_envs, args.seconds, _options(args.options), args.seed)
+    else:
+        res = dump_frames(
+            env=args.env,
+            num_envs=args.num_envs,
+            seed=args.seed,
+            actions_path=args.actions,
+            out_path=args.out,
+            options=_options(args.options),
+        )
+    sys.stdout.write(json.dumps(res) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

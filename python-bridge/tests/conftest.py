@@ -1,0 +1,133 @@
+"""Fixtures: a real server in a subprocess (ipc:// or 127.0.0.1 only) and a small blocking client."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import numpy as np
+import pytest
+import zmq
+
+BRIDGE_DIR = Path(__file__).resolve().parent.parent
+PROTOCOL_VERSION = 1
+
+
+class ServerProc:
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "coordrl_bridge", *args],
+            cwd=BRIDGE_DIR,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().decode()
+        if not line:
+            err = self.proc.stderr.read().decode() if self.proc.stderr else ""
+            raise RuntimeError(f"server did not start: {err}")
+        self.ready: dict[str, Any] = json.loads(line)
+        self.endpoint: str = self.ready["endpoint"]
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+        try:
+            return self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait(10)
+        finally:
+            for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+                if f is not None:
+                    f.close()
+
+
+class Client:
+    def __init__(self, ctx: zmq.Context[Any], endpoint: str, **curve: bytes) -> None:
+        self.sock = ctx.socket(zmq.DEALER)
+        self.sock.linger = 0
+        if curve:
+            self.sock.curve_serverkey = curve["server_public"]
+            self.sock.curve_publickey = curve["public"]
+            self.sock.curve_secretkey = curve["secret"]
+        self.sock.connect(endpoint)
+        self.ids = itertools.count(1)
+
+    def send_raw(self, frames: list[bytes]) -> None:
+        self.sock.send_multipart(frames)
+
+    def recv(self, timeout_ms: int = 10000) -> tuple[dict[str, Any], list[bytes]]:
+        if not self.sock.poll(timeout_ms):
+            raise TimeoutError("no reply")
+        frames = self.sock.recv_multipart()
+        return msgpack.unpackb(frames[0], raw=False), frames[1:]
+
+    def request(self, op: str, timeout_ms: int = 10000, **fields: Any) -> tuple[dict[str, Any], list[bytes]]:
+        rid = next(self.ids)
+        self.send_raw([msgpack.packb({"v": PROTOCOL_VERSION, "id": rid, "op": op, **fields}, use_bin_type=True)])
+        hdr, frames = self.recv(timeout_ms)
+        assert hdr["id"] == rid, hdr
+        return hdr, frames
+
+    def ok(self, op: str, **fields: Any) -> tuple[dict[str, Any], list[bytes]]:
+        hdr, frames = self.request(op, **fields)
+        assert hdr["ok"], hdr
+        return hdr, frames
+
+    def make(self, env: str, num_envs: int, **options: Any) -> dict[str, Any]:
+        hdr, _ = self.ok("make", env=env, numEnvs=num_envs, options=options)
+        return hdr
+
+    def reset(self, handle: int, seed: int | None = None) -> np.ndarray[Any, Any]:
+        hdr, frames = self.ok("reset", handle=handle, seed=seed)
+        return decode_frame(hdr["frames"][0], frames[0])
+
+    def step(self, handle: int, actions: list[int] | np.ndarray[Any, Any]) -> dict[str, Any]:
+        a = np.asarray(actions, dtype="<i4")
+        hdr, frames = self.ok("step", handle=handle, actions=a.tobytes(), dtype="int32")
+        out: dict[str, Any] = {"hdr": hdr}
+        for desc, raw in zip(hdr["frames"], frames, strict=True):
+            out[desc["name"]] = decode_frame(desc, raw)
+        out["rewards"] = np.frombuffer(hdr["rewards"], "<f4")
+        out["terminated"] = np.frombuffer(hdr["terminated"], np.uint8)
+        out["truncated"] = np.frombuffer(hdr["truncated"], np.uint8)
+        out["episodes"] = hdr["episodes"]
+        return out
+
+    def close(self) -> None:
+        self.sock.close(linger=0)
+
+
+def decode_frame(desc: dict[str, Any], raw: bytes) -> np.ndarray[Any, Any]:
+    return np.frombuffer(raw, dtype=desc["dtype"]).reshape(desc["shape"])
+
+
+@pytest.fixture(scope="session")
+def ctx() -> Iterator[zmq.Context[Any]]:
+    c: zmq.Context[Any] = zmq.Context()
+    yield c
+    c.destroy(linger=0)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[ServerProc]:
+    s = ServerProc("--managed", "--exit-on-stdin-eof")
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def client(ctx: zmq.Context[Any], server: ServerProc) -> Iterator[Client]:
+    c = Client(ctx, server.endpoint)
+    yield c
+    c.close()

@@ -1,0 +1,179 @@
+"""Stable-Baselines3 (PyTorch, CPU) baseline for `coordrl bench train`.
+
+Runs SB3's A2C or DQN with the same network (Nature CNN), settings and environment
+(ale-py's AtariVectorEnv: same preprocessing in C++ threads) for a fixed wall time and prints
+environment steps per second as JSON. Used by `npm run bench:sb3`; not part of the product.
+
+usage: python bench_sb3.py --algo a2c|dqn [--env pong] [--seconds 60] [--num-envs 16]
+       [--learning-starts 1000] [--envs-impl ale-vector|sb3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from ale_py.vector_env import AtariVectorEnv
+from stable_baselines3 import A2C, DQN
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
+from stable_baselines3.common.vec_env import VecEnv
+
+
+class AleVectorAdapter(VecEnv):
+    """ale-py's AtariVectorEnv behind SB3's VecEnv interface (same-step autoreset)."""
+
+    def __init__(self, game: str, num_envs: int, seed: int) -> None:
+        self.env = AtariVectorEnv(
+            game=game,
+            num_envs=num_envs,
+            num_threads=2,
+            repeat_action_probability=0.25,
+            reward_clipping=False,
+            autoreset_mode="SameStep",
+        )
+        self.seed_value = seed
+        self._actions: np.ndarray | None = None
+        super().__init__(num_envs, self.env.single_observation_space, self.env.single_action_space)
+
+    def reset(self) -> np.ndarray:
+        obs, _ = self.env.reset(seed=self.seed_value)
+        return obs
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions, dtype=np.int64)
+
+    def step_wait(self) -> Any:
+        assert self._actions is not None
+        obs, rew, term, trunc, _ = self.env.step(self._actions)
+        done = np.logical_or(term, trunc)
+        infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]
+        for i in np.flatnonzero(done):
+            infos[i]["terminal_observation"] = obs[i]  # approximation: next episode's first frame
+            infos[i]["TimeLimit.truncated"] = bool(trunc[i] and not term[i])
+        return obs, np.sign(rew).astype(np.float32), done, infos
+
+    def close(self) -> None:
+        self.env.close()
+
+    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
+        return [None] * self.num_envs
+
+    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
+        return None
+
+    def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list[Any]:
+        return [None] * self.num_envs
+
+    def env_is_wrapped(self, wrapper_class: Any, indices: Any = None) -> list[bool]:
+        return [False] * self.num_envs
+
+
+class StopAfter(BaseCallback):
+    """Counts env steps after a warm-up and stops the run after `seconds`."""
+
+    def __init__(self, seconds: float, warmup: float) -> None:
+        super().__init__()
+        self.seconds, self.warmup = seconds, warmup
+        self.t0 = 0.0
+        self.start_steps = -1
+        self.t_start = 0.0
+        self.steps = 0
+
+    def _on_training_start(self) -> None:
+        self.t0 = time.perf_counter()
+
+    def _on_step(self) -> bool:
+        now = time.perf_counter()
+        if self.start_steps < 0 and now - self.t0 >= self.warmup:
+            self.start_steps, self.t_start = self.num_timesteps, now
+        if self.start_steps >= 0 and now - self.t_start >= self.seconds:
+            self.steps = self.num_timesteps - self.start_steps
+            self.elapsed = now - self.t_start
+            return False
+        return True
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--algo", choices=["a2c", "dqn"], required=True)
+    p.add_argument("--env", default="pong")
+    p.add_argument("--seconds", type=float, default=60.0)
+    p.add_argument("--warmup", type=float, default=10.0)
+    p.add_argument("--num-envs", type=int, default=None)
+    p.add_argument("--learning-starts", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--envs-impl", choices=["ale-vector", "sb3"], default="ale-vector")
+    a = p.parse_args()
+
+    num_envs = a.num_envs or (16 if a.algo == "a2c" else 1)
+    torch.manual_seed(a.seed)
+    if a.envs_impl == "ale-vector":
+        env: Any = AleVectorAdapter(a.env, num_envs, a.seed)
+    else:
+        from stable_baselines3.common.env_util import make_atari_env
+        from stable_baselines3.common.vec_env import VecFrameStack
+
+        gym.register_envs(__import__("ale_py"))
+        name = "".join(w.capitalize() for w in a.env.split("_"))
+        env = VecFrameStack(make_atari_env(f"ALE/{name}-v5", n_envs=num_envs, seed=a.seed), n_stack=4)
+
+    if a.algo == "a2c":
+        model: Any = A2C(
+            "CnnPolicy",
+            env,
+            n_steps=5,
+            ent_coef=0.01,
+            vf_coef=0.25,
+            policy_kwargs={"optimizer_class": RMSpropTFLike, "optimizer_kwargs": {"eps": 1e-5}},
+            seed=a.seed,
+            device="cpu",
+        )
+    else:
+        model = DQN(
+            "CnnPolicy",
+            env,
+            buffer_size=100_000,
+            learning_rate=1e-4,
+            batch_size=32,
+            learning_starts=a.learning_starts,
+            target_update_interval=1000,
+            train_freq=4,
+            gradient_steps=1,
+            exploration_fraction=0.1,
+            exploration_final_eps=0.01,
+            optimize_memory_usage=False,
+            seed=a.seed,
+            device="cpu",
+        )
+    cb = StopAfter(a.seconds, a.warmup)
+    model.learn(total_timesteps=10**9, callback=cb)
+    env.close()
+    print(
+        json.dumps(
+            {
+                "impl": "stable-baselines3",
+                "sb3": __import__("stable_baselines3").__version__,
+                "torch": torch.__version__,
+                "torchThreads": torch.get_num_threads(),
+                "algo": a.algo,
+                "env": a.env,
+                "envsImpl": a.envs_impl,
+                "numEnvs": num_envs,
+                "seconds": round(cb.elapsed, 2),
+                "envSteps": cb.steps,
+                "envStepsPerSec": cb.steps / cb.elapsed,
+                "machine": f"{platform.machine()} {torch.get_num_threads()} threads",
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+import { describe, expect, it } from 'vitest';
+import {
+  differenceCI,
+  iqm,
+  mean,
+  median,
+  performanceProfile,
+  probabilityOfImprovement,
+  probabilityOfImprovementCI,
+  stratifiedBootstrapCI,
+} from '../src/stats/aggregate.js';
+import { atariKey, humanNormalized, referenceScores } from '../src/stats/atari-scores.js';
+
+describe('point estimates', () => {
+  it('IQM matches scipy.stats.trim_mean(x, 0.25) where n is divisible by 4', () => {
+    expect(iqm([1, 2, 3, 4, 5, 6, 7, 8])).toBeCloseTo(4.5, 12);
+    expect(iqm([8, 1, 7, 2, 6, 3, 5, 4])).toBeCloseTo(4.5, 12); // order does not matter
+    expect(iqm([0, 0, 10, 10, 10, 10, 100, 1000])).toBeCloseTo(10, 12); // outliers ignored
+  });
+
+  it('IQM weights the straddling values for other sizes', () => {
+    expect(iqm([1, 2, 3, 4, 5])).toBeCloseTo(3, 12);
+    // n = 6: [1.5, 4.5) covers half of 2, all of 3 and 4, half of 5 -> (1 + 3 + 4 + 2.5) / 3
+    expect(iqm([1, 2, 3, 4, 5, 6])).toBeCloseTo(3.5, 12);
+    expect(iqm([1, 1, 1, 1, 1, 100])).toBeCloseTo(1, 12);
+  });
+
+  it('mean and median', () => {
+    expect(mean([1, 2, 3, 10])).toBe(4);
+    expect(median([5, 1, 3])).toBe(3);
+    expect(median([1, 2, 3, 4])).toBe(2.5);
+  });
+});
+
+describe('probability of improvement', () => {
+  it('counts ties as one half and averages over tasks', () => {
+    expect(probabilityOfImprovement([[1, 2]], [[2, 3]])).toBeCloseTo(0.875, 12);
+    expect(probabilityOfImprovement([[0], [5]], [[1], [5]])).toBeCloseTo(0.75, 12);
+    expect(probabilityOfImprovement([[1, 2, 3]], [[1, 2, 3]])).toBeCloseTo(0.5, 12);
+  });
+
+  it('has a CI that contains the estimate and is degenerate when arms never overlap', () => {
+    const ci = probabilityOfImprovementCI([[1, 2, 3]], [[4, 5, 6]], { seed: 3, reps: 500 });
+    expect(ci).toEqual({ estimate: 1, lo: 1, hi: 1 });
+    const mixed = probabilityOfImprovementCI([[1, 3, 5, 7]], [[2, 4, 6, 8]], { seed: 3, reps: 500 });
+    expect(mixed.lo).toBeLessThanOrEqual(mixed.estimate);
+    expect(mixed.hi).toBeGreaterThanOrEqual(mixed.estimate);
+    expect(mixed.hi).toBeGreaterThan(mixed.lo);
+  });
+});
+
+describe('stratified bootstrap', () => {
+  it('is deterministic for a seed and degenerate for constant scores', () => {
+    const scores = [
+      [1, 2, 3, 4],
+      [10, 11, 12, 13],
+    ];
+    const a = stratifiedBootstrapCI(scores, iqm, { seed: 7, reps: 300 });
+    const b = stratifiedBootstrapCI(scores, iqm, { seed: 7, reps: 300 });
+    expect(a).toEqual(b);
+    expect(a.lo).toBeLessThanOrEqual(a.estimate);
+    expect(a.hi).toBeGreaterThanOrEqual(a.estimate);
+    expect(stratifiedBootstrapCI([[2, 2, 2]], mean, { reps: 100 })).toEqual({ estimate: 2, lo: 2, hi: 2 });
+  });
+
+  it('resamples within tasks: a task never borrows another task’s runs', () => {
+    // Every resample keeps 3 runs of task A (all 0) and 1 run of task B (100): the mean is always 25.
+    expect(stratifiedBootstrapCI([[0, 0, 0], [100]], mean, { reps: 200 })).toEqual({ estimate: 25, lo: 25, hi: 25 });
+  });
+
+  it('difference CI covers zero for identical arms and excludes it for a clear gap', () => {
+    const a = [
+      [1, 2, 3, 4, 5],
+      [2, 3, 4, 5, 6],
+    ];
+    const same = differenceCI(a, a, iqm, { seed: 1, reps: 500 });
+    expect(same.estimate).toBe(0);
+    expect(same.lo).toBeLessThanOrEqual(0);
+    expect(same.hi).toBeGreaterThanOrEqual(0);
+    const better = a.map((t) => t.map((v) => v + 100));
+    expect(differenceCI(a, better, iqm, { seed: 1, reps: 500 }).lo).toBeGreaterThan(90);
+  });
+
+  it('rejects empty tasks and non-finite scores with a clear message', () => {
+    expect(() => stratifiedBootstrapCI([[]], mean)).toThrow(/no runs/);
+    expect(() => stratifiedBootstrapCI([[1, Number.NaN]], mean)).toThrow(/non-finite/);
+  });
+});
+
+describe('performance profiles', () => {
+  it('gives the fraction of runs above each threshold', () => {
+    expect(
+      performanceProfile(
+        [
+          [0, 1],
+          [2, 3],
+        ],
+        [-1, 0.5, 2, 3],
+      ),
+    ).toEqual([1, 0.75, 0.25, 0]);
+  });
+});
+
+describe('human-normalised Atari scores', () => {
+  it('maps the usual spellings to one game', () => {
+    for (const name of ['pong', 'Pong', 'ALE/Pong-v5', 'PongNoFrameskip-v4']) expect(atariKey(name)).toBe('pong');
+    for (const name of ['MsPacman', 'ms_pacman', 'ALE/MsPacman-v5', 'mspacman'])
+      expect(atariKey(name)).toBe('ms_pacman');
+  });
+
+  it('is 0 at the random score and 1 at the human score', () => {
+    expect(humanNormalized('pong', -20.7)).toBeCloseTo(0, 12);
+    expect(humanNormalized('ALE/Pong-v5', 14.6)).toBeCloseTo(1, 12);
+    expect(humanNormalized('breakout', 30.5)).toBeCloseTo(1, 12);
+    expect(referenceScores('CartPole-v1')).toBeNull();
+    expect(humanNormalized('CartPole-v1', 200)).toBeNull();
+  });
+});

@@ -15,7 +15,13 @@ export interface ReplayBuffer {
   readonly gamma: number;
   readonly obsSize: number;
   add(step: ReplayStep): void;
-  sample(batchSize: number, rng: Rng): ReplayBatch<Uint8Array | Float32Array>;
+  /** Pass `out` (from allocBatch) to reuse the batch arrays instead of allocating per call. */
+  sample(
+    batchSize: number,
+    rng: Rng,
+    out?: ReplayBatch<Uint8Array | Float32Array>,
+  ): ReplayBatch<Uint8Array | Float32Array>;
+  allocBatch(batchSize: number): ReplayBatch<Uint8Array | Float32Array>;
   bytes(): number;
   markDiscontinuity(envs?: Iterable<number>): void;
   serialize(): ReplaySnapshot;

@@ -17,8 +17,10 @@ export const commonSchema = z
       .describe('environment: an Atari game (pong, ALE/Breakout-v5, ...) or a Gymnasium id'),
     torso: z
       .enum(['auto', 'conv', 'coordconv', 'mlp'])
-      .default('coordconv')
-      .describe('network torso: conv (Nature CNN), coordconv, mlp (vector observations); auto picks by observation'),
+      .default('auto')
+      .describe(
+        'network torso: conv (Nature CNN), coordconv, mlp (vectors); auto = coordconv for Atari, mlp otherwise',
+      ),
     coordconvAt: z
       .enum(['first', 'all'])
       .default('first')
@@ -121,33 +123,33 @@ function parseNumberFlag(flag: string, isInt: boolean): (v: string) => number {
  * flag the user did not give never overrides a config file; defaults come from the schema.
  */
 export function optionsFromSchemas(schemas: { schema: AnyObject; note?: string }[]): Option[] {
-  const seen = new Map<string, Option>();
+  // A key shared by several schemas (lr, gamma, numEnvs) is one flag listing each default.
+  const fields = new Map<string, { info: FieldInfo; defaults: string[] }>();
   for (const { schema, note } of schemas) {
     for (const [key, field] of Object.entries(schema.shape)) {
-      if (seen.has(key)) continue;
-      const f = fieldInfo(key, field as z.ZodType);
-      const flag = kebab(key);
-      const dflt =
-        f.defaultValue !== undefined ? ` (default ${JSON.stringify(f.defaultValue)}${note ? ` ${note}` : ''})` : '';
-      let opt: Option;
-      if (f.kind === 'boolean') {
-        // --flag and --no-flag, both without defaults.
-        opt = new Option(`--${flag}`, `${f.description}${dflt}`);
-        seen.set(key, opt);
-        seen.set(`no-${key}`, new Option(`--no-${flag}`, `turn off --${flag}`));
-        continue;
-      }
-      if (f.kind === 'number') {
-        opt = new Option(`--${flag} <n>`, `${f.description}${dflt}`).argParser(parseNumberFlag(flag, f.isInt));
-      } else if (f.kind === 'enum') {
-        opt = new Option(`--${flag} <name>`, `${f.description}${dflt}`).choices(f.choices ?? []);
-      } else {
-        opt = new Option(`--${flag} <value>`, `${f.description}${dflt}`);
-      }
-      seen.set(key, opt);
+      const info = fieldInfo(key, field as z.ZodType);
+      const entry = fields.get(key) ?? { info, defaults: [] };
+      if (info.defaultValue !== undefined)
+        entry.defaults.push(`${JSON.stringify(info.defaultValue)}${note ? ` ${note}` : ''}`);
+      fields.set(key, entry);
     }
   }
-  return [...seen.values()];
+  const out: Option[] = [];
+  for (const [key, { info: f, defaults }] of fields) {
+    const flag = kebab(key);
+    const help = `${f.description}${defaults.length ? ` (default ${defaults.join(', ')})` : ''}`;
+    if (f.kind === 'boolean') {
+      // --flag and --no-flag, both without commander defaults.
+      out.push(new Option(`--${flag}`, help), new Option(`--no-${flag}`, `turn off --${flag}`));
+    } else if (f.kind === 'number') {
+      out.push(new Option(`--${flag} <n>`, help).argParser(parseNumberFlag(flag, f.isInt)));
+    } else if (f.kind === 'enum') {
+      out.push(new Option(`--${flag} <name>`, help).choices(f.choices ?? []));
+    } else {
+      out.push(new Option(`--${flag} <value>`, help));
+    }
+  }
+  return out;
 }
 
 /** The schema keys the user set on the command line (commander leaves the others undefined). */

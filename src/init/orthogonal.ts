@@ -2,6 +2,7 @@
 // seen as a (fanIn, fanOut) matrix), deterministic for a seed and fast enough for the Nature
 // CNN's 3136x512 layer (modified Gram-Schmidt in Float64, about a second).
 import { tf } from '../tf.js';
+import { Rng } from '../util/rng.js';
 
 /**
  * Re-initialises every kernel of `layers` with a seeded orthogonal matrix times `gain` and every
@@ -30,9 +31,9 @@ export function orthogonalMatrix(rows: number, cols: number, gain: number, seed:
   // Orthonormalise k = min(rows, cols) vectors of length m = max(rows, cols).
   const k = Math.min(rows, cols);
   const m = Math.max(rows, cols);
-  const rand = gaussian(seed);
+  const rng = new Rng(seed);
   const v = new Float64Array(k * m);
-  for (let i = 0; i < v.length; i++) v[i] = rand();
+  for (let i = 0; i < v.length; i++) v[i] = rng.normal();
   for (let i = 0; i < k; i++) {
     const vi = v.subarray(i * m, (i + 1) * m);
     // Twice-repeated modified Gram-Schmidt keeps orthogonality to float precision.
@@ -59,20 +60,4 @@ export function orthogonalMatrix(rows: number, cols: number, gain: number, seed:
     }
   }
   return out;
-}
-
-/** Standard normal draws from a seeded mulberry32 stream (Box-Muller). */
-function gaussian(seed: number): () => number {
-  let s = seed >>> 0 || 0x9e3779b9;
-  const uniform = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return () => {
-    const u = uniform() || 1e-12;
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * uniform());
-  };
 }

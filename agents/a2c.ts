@@ -1,0 +1,230 @@
+// A2C (synchronous advantage actor-critic), one file top to bottom in the manner of CleanRL:
+// hyperparameters, network, rollout, loss, update. Defaults are Stable-Baselines3's tuned Atari
+// settings (rl-baselines3-zoo a2c.yml) so results compare.
+import { z } from 'zod';
+import {
+  type AgentContext,
+  type CheckpointParts,
+  type IterationStats,
+  NonFiniteLossError,
+  PolicyNetwork,
+  type TrainableAgent,
+} from '../src/agent.js';
+import { RMSpropTF } from '../src/optim/rmsprop-tf.js';
+import { tf } from '../src/tf.js';
+import { clipByGlobalNorm } from '../src/util/grads.js';
+
+// ---------------------------------------------------------------------------------------------
+// Hyperparameters
+export const a2cSchema = z
+  .object({
+    numEnvs: z.number().int().positive().default(16).describe('parallel environments'),
+    nSteps: z.number().int().positive().default(5).describe('steps per env per update'),
+    gamma: z.number().min(0).max(1).default(0.99).describe('discount factor'),
+    gaeLambda: z.number().min(0).max(1).default(1.0).describe('GAE lambda (1.0 = n-step returns)'),
+    entCoef: z.number().min(0).default(0.01).describe('entropy bonus coefficient'),
+    vfCoef: z.number().min(0).default(0.25).describe('value loss coefficient'),
+    maxGradNorm: z.number().positive().default(0.5).describe('clip gradients to this global norm'),
+    lr: z.number().positive().default(7e-4).describe('learning rate'),
+    lrSchedule: z.enum(['constant', 'linear']).default('constant').describe('learning-rate schedule over the budget'),
+    rmsDecay: z.number().min(0).max(1).default(0.99).describe('RMSprop decay (alpha)'),
+    rmsEpsilon: z.number().positive().default(1e-5).describe('RMSprop epsilon (inside the square root, TF style)'),
+    normalizeAdvantage: z.boolean().default(false).describe('normalise advantages per batch'),
+    clipRewards: z.boolean().default(true).describe('train on sign(reward) (scores stay raw)'),
+  })
+  .strict();
+export type A2CHyperparams = z.infer<typeof a2cSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// The agent
+export class A2C implements TrainableAgent {
+  readonly algo = 'a2c';
+  readonly net: PolicyNetwork;
+  private readonly optimizer: RMSpropTF;
+  private obs: Float32Array | Uint8Array | null = null;
+  private updates = 0;
+
+  constructor(
+    private readonly ctx: AgentContext,
+    readonly hp: A2CHyperparams,
+  ) {
+    // Network: shared torso, policy logits (orthogonal gain 0.01) and value (gain 1) heads.
+    this.net = new PolicyNetwork(ctx, {
+      heads: [
+        { name: 'policy', units: ctx.env.actionSpace.n, gain: 0.01 },
+        { name: 'value', units: 1, gain: 1 },
+      ],
+    });
+    this.optimizer = new RMSpropTF(hp.lr, hp.rmsDecay, hp.rmsEpsilon);
+  }
+
+  /** One rollout of nSteps x numEnvs transitions followed by one gradient update. */
+  async iterate(): Promise<IterationStats> {
+    const { env, rng } = this.ctx;
+    const { nSteps, gamma, gaeLambda } = this.hp;
+    const n = env.numEnvs;
+    const obsSize = env.observationSpace.size;
+    if (this.obs === null) this.obs = (await env.reset(this.ctx.seeds.env)).obs;
+
+    // ---- Rollout: batched inference over all envs, one forward pass per step.
+    const obsBuf =
+      env.observationSpace.dtype === 'uint8'
+        ? new Uint8Array(nSteps * n * obsSize)
+        : new Float32Array(nSteps * n * obsSize);
+    const actions = new Int32Array(nSteps * n);
+    const rewards = new Float32Array(nSteps * n);
+    const dones = new Uint8Array(nSteps * n);
+    const values = new Float32Array((nSteps + 1) * n);
+    for (let t = 0; t < nSteps; t++) {
+      obsBuf.set(this.obs, t * n * obsSize);
+      const { policy: logits, value } = this.net.forward(this.obs, n);
+      values.set(value, t * n);
+      const a = sampleCategorical(logits, n, env.actionSpace.n, rng);
+      actions.set(a, t * n);
+      const step = await env.step(a);
+      for (let i = 0; i < n; i++) {
+        const r = step.rewards[i];
+        rewards[t * n + i] = this.hp.clipRewards ? Math.sign(r) : r;
+        dones[t * n + i] = step.terminated[i] | step.truncated[i];
+      }
+      // A truncated episode (time limit) did not end: bootstrap from its final observation.
+      for (const [i, finalObs] of step.finalObs ?? []) {
+        if (step.truncated[i] && !step.terminated[i]) {
+          rewards[t * n + i] += gamma * this.net.forward(finalObs, 1).value[0];
+        }
+      }
+      this.obs = step.obs;
+      this.ctx.onStep(step);
+    }
+    values.set(this.net.forward(this.obs, n).value, nSteps * n);
+
+    // ---- Returns and advantages (GAE; lambda = 1 gives the n-step returns of the paper).
+    const advantages = new Float32Array(nSteps * n);
+    const returns = new Float32Array(nSteps * n);
+    for (let i = 0; i < n; i++) {
+      let gae = 0;
+      for (let t = nSteps - 1; t >= 0; t--) {
+        const k = t * n + i;
+        const notDone = 1 - dones[k];
+        const delta = rewards[k] + gamma * values[(t + 1) * n + i] * notDone - values[k];
+        gae = delta + gamma * gaeLambda * notDone * gae;
+        advantages[k] = gae;
+        returns[k] = gae + values[k];
+      }
+    }
+    if (this.hp.normalizeAdvantage) normalizeInPlace(advantages);
+
+    // ---- Loss and update.
+    this.optimizer.learningRate = this.learningRate();
+    const stats = this.update(obsBuf, actions, advantages, returns);
+    this.updates++;
+    return { envSteps: nSteps * n, updates: 1, scalars: { ...stats, learningRate: this.optimizer.learningRate } };
+  }
+
+  private update(
+    obs: Uint8Array | Float32Array,
+    actions: Int32Array,
+    advantages: Float32Array,
+    returns: Float32Array,
+  ): Record<string, number> {
+    const batch = actions.length;
+    const { entCoef, vfCoef, maxGradNorm } = this.hp;
+    const out = tf.tidy(() => {
+      const x = this.net.input(obs, batch);
+      const act = tf.tensor1d(actions, 'int32');
+      const adv = tf.tensor1d(advantages);
+      const ret = tf.tensor1d(returns);
+      const parts: Record<string, tf.Scalar> = {};
+      const { value: loss, grads } = tf.variableGrads(() => {
+        const [logits, value] = this.net.apply(x);
+        const logp = tf.logSoftmax(logits);
+        const logpA = tf.sum(tf.mul(logp, tf.oneHot(act, logits.shape[1] as number)), 1);
+        const entropy = tf.mean(tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), 1))) as tf.Scalar;
+        const policyLoss = tf.neg(tf.mean(tf.mul(adv, logpA))) as tf.Scalar;
+        const valueLoss = tf.mean(tf.square(tf.sub(ret, tf.reshape(value, [-1])))) as tf.Scalar;
+        parts.policyLoss = tf.keep(policyLoss);
+        parts.valueLoss = tf.keep(valueLoss);
+        parts.entropy = tf.keep(entropy);
+        return tf.addN([policyLoss, tf.mul(valueLoss, vfCoef), tf.mul(entropy, -entCoef)]) as tf.Scalar;
+      }, this.net.trainableVariables());
+      const { clipped, norm } = clipByGlobalNorm(grads, maxGradNorm);
+      this.optimizer.applyGradients(clipped);
+      return { loss: tf.keep(loss), gradNorm: tf.keep(norm), ...parts };
+    });
+    const scalars: Record<string, number> = {};
+    for (const [k, t] of Object.entries(out)) {
+      scalars[k] = t.dataSync()[0];
+      t.dispose();
+    }
+    if (!Number.isFinite(scalars.loss)) throw new NonFiniteLossError(scalars);
+    return scalars;
+  }
+
+  private learningRate(): number {
+    if (this.hp.lrSchedule === 'constant') return this.hp.lr;
+    return this.hp.lr * Math.max(0, 1 - this.ctx.progress());
+  }
+
+  /** Greedy actions (evaluation): the most likely action of the policy. */
+  act(obs: Uint8Array | Float32Array, n: number): Int32Array {
+    const logits = this.net.forward(obs, n).policy;
+    const nA = this.ctx.env.actionSpace.n;
+    const out = new Int32Array(n);
+    for (let r = 0; r < n; r++) {
+      let best = 0;
+      for (let j = 1; j < nA; j++) if (logits[r * nA + j] > logits[r * nA + best]) best = j;
+      out[r] = best;
+    }
+    return out;
+  }
+
+  checkpointParts(): CheckpointParts {
+    return {
+      models: { policy: this.net.model },
+      optimizer: this.optimizer,
+      varList: this.net.trainableVariables(),
+      counters: { updates: this.updates },
+    };
+  }
+
+  restoreCounters(counters: Record<string, number>): void {
+    this.updates = counters.updates ?? 0;
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+    this.net.dispose();
+  }
+}
+
+/** Samples one action per row of logits with the agent's seeded RNG (reproducible, no tf RNG). */
+export function sampleCategorical(logits: Float32Array, rows: number, n: number, rng: { next(): number }): Int32Array {
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let max = -Infinity;
+    for (let j = 0; j < n; j++) max = Math.max(max, logits[r * n + j]);
+    let total = 0;
+    for (let j = 0; j < n; j++) total += Math.exp(logits[r * n + j] - max);
+    let u = rng.next() * total;
+    let a = n - 1;
+    for (let j = 0; j < n; j++) {
+      u -= Math.exp(logits[r * n + j] - max);
+      if (u <= 0) {
+        a = j;
+        break;
+      }
+    }
+    out[r] = a;
+  }
+  return out;
+}
+
+function normalizeInPlace(x: Float32Array): void {
+  let mean = 0;
+  for (const v of x) mean += v;
+  mean /= x.length;
+  let sq = 0;
+  for (const v of x) sq += (v - mean) ** 2;
+  const std = Math.sqrt(sq / x.length) + 1e-8;
+  for (let i = 0; i < x.length; i++) x[i] = (x[i] - mean) / std;
+}

@@ -1,0 +1,223 @@
+// DQN (Mnih et al. 2015) with the usual options (Double DQN, dueling head, n-step returns), one
+// file top to bottom: hyperparameters, network, rollout, loss, update. Defaults are
+// Stable-Baselines3's tuned Atari settings (rl-baselines3-zoo dqn.yml).
+import { z } from 'zod';
+import {
+  type AgentContext,
+  type CheckpointParts,
+  type IterationStats,
+  NonFiniteLossError,
+  PolicyNetwork,
+  type TrainableAgent,
+} from '../src/agent.js';
+import { makeReplayBuffer, type ReplayBuffer } from '../src/replay/index.js';
+import { tf } from '../src/tf.js';
+import { clipByGlobalNorm } from '../src/util/grads.js';
+
+// ---------------------------------------------------------------------------------------------
+// Hyperparameters
+export const dqnSchema = z
+  .object({
+    numEnvs: z.number().int().positive().default(1).describe('parallel environments'),
+    bufferSize: z.number().int().positive().max(1_000_000).default(100_000).describe('replay capacity (transitions)'),
+    learningStarts: z.number().int().nonnegative().default(100_000).describe('transitions collected before learning'),
+    lr: z.number().positive().default(1e-4).describe('Adam learning rate'),
+    batchSize: z.number().int().positive().default(32).describe('minibatch size'),
+    trainFreq: z.number().int().positive().default(4).describe('one gradient step every N transitions'),
+    targetUpdateInterval: z
+      .number()
+      .int()
+      .positive()
+      .default(1000)
+      .describe('copy online to target every N transitions'),
+    gamma: z.number().min(0).max(1).default(0.99).describe('discount factor'),
+    explorationFraction: z
+      .number()
+      .min(0)
+      .max(1)
+      .default(0.1)
+      .describe('fraction of the budget over which epsilon decays'),
+    epsStart: z.number().min(0).max(1).default(1.0).describe('initial epsilon'),
+    epsEnd: z.number().min(0).max(1).default(0.01).describe('final epsilon'),
+    maxGradNorm: z.number().positive().default(10).describe('clip gradients to this global norm'),
+    double: z.boolean().default(false).describe('Double DQN targets'),
+    dueling: z.boolean().default(false).describe('dueling value/advantage head'),
+    nStep: z.number().int().positive().default(1).describe('n-step returns'),
+    clipRewards: z.boolean().default(true).describe('train on sign(reward) (scores stay raw)'),
+  })
+  .strict();
+export type DQNHyperparams = z.infer<typeof dqnSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// The agent
+export class DQN implements TrainableAgent {
+  readonly algo = 'dqn';
+  readonly online: PolicyNetwork;
+  readonly target: PolicyNetwork;
+  replay: ReplayBuffer;
+  private readonly optimizer: tf.AdamOptimizer;
+  private obs: Uint8Array | Float32Array | null = null;
+  private transitions = 0;
+  private updates = 0;
+  private pendingUpdates = 0;
+  private lastTargetSync = 0;
+  /** Reused sample arrays (about 0.9 MB each for Atari): no allocation per update. */
+  private batch: ReturnType<ReplayBuffer['allocBatch']> | null = null;
+
+  constructor(
+    private readonly ctx: AgentContext,
+    readonly hp: DQNHyperparams,
+  ) {
+    const nA = ctx.env.actionSpace.n;
+    // Network: Q head, or dueling value + advantage heads; the target is a copy.
+    const heads = hp.dueling
+      ? [
+          { name: 'advantage', units: nA, gain: 1 },
+          { name: 'value', units: 1, gain: 1 },
+        ]
+      : [{ name: 'q', units: nA, gain: 1 }];
+    this.online = new PolicyNetwork(ctx, { heads, name: 'online' });
+    this.target = new PolicyNetwork(ctx, { heads, name: 'target' });
+    this.target.model.setWeights(this.online.model.getWeights());
+    this.optimizer = tf.train.adam(hp.lr, 0.9, 0.999, 1e-8);
+    this.replay = makeReplayBuffer({
+      observationSpace: ctx.env.observationSpace,
+      numEnvs: ctx.env.numEnvs,
+      capacity: hp.bufferSize,
+      nStep: hp.nStep,
+      gamma: hp.gamma,
+    });
+  }
+
+  epsilon(): number {
+    const { epsStart, epsEnd, explorationFraction } = this.hp;
+    const f = explorationFraction > 0 ? Math.min(1, this.ctx.progress() / explorationFraction) : 1;
+    return epsStart + f * (epsEnd - epsStart);
+  }
+
+  /** Q-values of a batch as a tensor: dueling combines V + A - mean(A). */
+  private qValues(net: PolicyNetwork, x: tf.Tensor, training: boolean): tf.Tensor2D {
+    const outs = training ? net.apply(x) : (net.model.apply(x, { training: false }) as tf.Tensor | tf.Tensor[]);
+    const [first, second] = Array.isArray(outs) ? outs : [outs];
+    if (!this.hp.dueling) return first as tf.Tensor2D;
+    return tf.add(second, tf.sub(first, tf.mean(first, 1, true))) as tf.Tensor2D;
+  }
+
+  /** Greedy actions (evaluation). */
+  act(obs: Uint8Array | Float32Array, n: number): Int32Array {
+    return tf.tidy(
+      () => this.qValues(this.online, this.online.input(obs, n), false).argMax(1).dataSync() as Int32Array,
+    );
+  }
+
+  /** One vector step (numEnvs transitions) and the gradient steps that are due. */
+  async iterate(): Promise<IterationStats> {
+    const { env, rng } = this.ctx;
+    const n = env.numEnvs;
+    if (this.obs === null) this.obs = (await env.reset(this.ctx.seeds.env)).obs;
+
+    // ---- Rollout: epsilon-greedy over one batched forward pass.
+    const eps = this.epsilon();
+    const greedy = this.act(this.obs, n);
+    const actions = new Int32Array(n);
+    for (let i = 0; i < n; i++) actions[i] = rng.next() < eps ? rng.int(env.actionSpace.n) : greedy[i];
+    const step = await env.step(actions);
+    const rewards = this.hp.clipRewards ? step.rewards.map(Math.sign) : step.rewards;
+    this.replay.add({
+      obs: this.obs,
+      actions,
+      rewards,
+      terminated: step.terminated,
+      truncated: step.truncated,
+      nextObs: step.obs,
+      finalObs: step.finalObs,
+    });
+    this.ctx.onStep(step);
+    this.obs = step.obs;
+    this.transitions += n;
+
+    // ---- Updates: one per trainFreq transitions once learning has started.
+    let scalars: Record<string, number> = { epsilon: eps };
+    let updates = 0;
+    if (this.transitions >= this.hp.learningStarts) {
+      this.pendingUpdates += n / this.hp.trainFreq;
+      while (this.pendingUpdates >= 1) {
+        this.pendingUpdates -= 1;
+        scalars = { ...this.update(), epsilon: eps };
+        updates++;
+      }
+      if (this.transitions - this.lastTargetSync >= this.hp.targetUpdateInterval) {
+        this.target.model.setWeights(this.online.model.getWeights());
+        this.lastTargetSync = this.transitions;
+      }
+    }
+    return { envSteps: n, updates, scalars };
+  }
+
+  // ---- Loss: Huber on Q(s, a) against r + gamma^n * (1 - done) * Q_target(s', argmax).
+  private update(): Record<string, number> {
+    this.batch ??= this.replay.allocBatch(this.hp.batchSize);
+    const b = this.replay.sample(this.hp.batchSize, this.ctx.rng, this.batch);
+    const out = tf.tidy(() => {
+      const x = this.online.input(b.obs, b.actions.length);
+      const x2 = this.online.input(b.nextObs, b.actions.length);
+      const nA = this.ctx.env.actionSpace.n;
+      const qNextTarget = this.qValues(this.target, x2, false);
+      const nextAction = this.hp.double ? this.qValues(this.online, x2, false).argMax(1) : qNextTarget.argMax(1);
+      const qNext = tf.sum(tf.mul(qNextTarget, tf.oneHot(nextAction, nA)), 1);
+      const notDone = tf.sub(1, tf.tensor1d(b.dones, 'float32'));
+      const y = tf.add(tf.tensor1d(b.rewards), tf.mul(tf.mul(tf.tensor1d(b.discounts), notDone), qNext));
+      const mask = tf.oneHot(tf.tensor1d(b.actions, 'int32'), nA);
+      let meanQ: tf.Scalar | null = null;
+      const { value: loss, grads } = tf.variableGrads(() => {
+        const q = tf.sum(tf.mul(this.qValues(this.online, x, true), mask), 1);
+        meanQ = tf.keep(tf.mean(q) as tf.Scalar);
+        return tf.losses.huberLoss(y, q, undefined, 1.0) as tf.Scalar;
+      }, this.online.trainableVariables());
+      const { clipped, norm } = clipByGlobalNorm(grads, this.hp.maxGradNorm);
+      // tfjs types applyGradients' map as variables; it takes gradient tensors, as minimize() passes.
+      this.optimizer.applyGradients(clipped as unknown as tf.NamedTensorMap & Record<string, tf.Variable>);
+      return { loss: tf.keep(loss), gradNorm: tf.keep(norm), meanQ: meanQ as unknown as tf.Scalar };
+    });
+    const scalars: Record<string, number> = {};
+    for (const [k, t] of Object.entries(out)) {
+      scalars[k] = t.dataSync()[0];
+      t.dispose();
+    }
+    this.updates++;
+    if (!Number.isFinite(scalars.loss)) throw new NonFiniteLossError(scalars);
+    return scalars;
+  }
+
+  checkpointParts(): CheckpointParts {
+    return {
+      models: { online: this.online.model, target: this.target.model },
+      optimizer: this.optimizer,
+      varList: this.online.trainableVariables(),
+      counters: {
+        transitions: this.transitions,
+        updates: this.updates,
+        pendingUpdates: this.pendingUpdates,
+        lastTargetSync: this.lastTargetSync,
+      },
+      replay: this.replay,
+    };
+  }
+
+  restoreCounters(counters: Record<string, number>, replay?: ReplayBuffer): void {
+    this.transitions = counters.transitions ?? 0;
+    this.updates = counters.updates ?? 0;
+    this.pendingUpdates = counters.pendingUpdates ?? 0;
+    this.lastTargetSync = counters.lastTargetSync ?? 0;
+    if (replay) {
+      this.replay = replay;
+      this.batch = null;
+    }
+  }
+
+  dispose(): void {
+    this.optimizer.dispose();
+    this.online.dispose();
+    this.target.dispose();
+  }
+}

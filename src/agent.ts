@@ -1,0 +1,147 @@
+// What the agents share: the contract with the trainer, and the policy network (torso + heads)
+// with batched inference. The algorithms themselves live in agents/<algo>.ts.
+import { orthogonalInit } from './init/orthogonal.js';
+import type { ReplayBuffer } from './replay/index.js';
+import { tf } from './tf.js';
+import { applyTorso, type TorsoOptions } from './torsos.js';
+import type { Rng } from './util/rng.js';
+
+/** The parts of a vector environment an agent uses (see envs/ for the real client). */
+export interface AgentEnv {
+  readonly numEnvs: number;
+  readonly observationSpace: { shape: readonly number[]; dtype: 'uint8' | 'float32'; size: number };
+  readonly actionSpace: { n: number };
+  reset(seed?: number): Promise<{ obs: Uint8Array | Float32Array }>;
+  step(actions: Int32Array): Promise<AgentStep>;
+}
+
+export interface AgentStep {
+  obs: Uint8Array | Float32Array;
+  /** Raw rewards; the agent clips them for training if it wants to. */
+  rewards: Float32Array;
+  terminated: Uint8Array;
+  truncated: Uint8Array;
+  /** Final observation of the envs whose episode ended at this step (same-step autoreset). */
+  finalObs?: Map<number, Uint8Array | Float32Array>;
+  /** Whole games that ended at this step, with their raw score (not clipped, not per life). */
+  episodes?: { env: number; score: number; length: number }[];
+  /** Env slots whose episode was cut short (env server restarted): not counted as episodes. */
+  cutEpisodes?: number[];
+}
+
+export interface AgentContext {
+  env: AgentEnv;
+  rng: Rng;
+  seeds: { env: number; init: number };
+  torso: TorsoOptions;
+  /** Fraction of the training budget done, in [0, 1] (for schedules). */
+  progress(): number;
+  /** The trainer's hook for episode statistics; called after every env step. */
+  onStep(step: AgentStep): void;
+}
+
+export interface IterationStats {
+  envSteps: number;
+  updates: number;
+  scalars: Record<string, number>;
+}
+
+/** Live references to everything a checkpoint needs from an agent (the trainer saves them). */
+export interface CheckpointParts {
+  models: Record<string, tf.LayersModel>;
+  optimizer: tf.Optimizer;
+  /** The variables the optimizer updates, in the order its slots follow. */
+  varList: tf.Variable[];
+  counters: Record<string, number>;
+  replay?: ReplayBuffer;
+}
+
+export interface TrainableAgent {
+  readonly algo: string;
+  iterate(): Promise<IterationStats>;
+  /** Greedy (no exploration) actions for evaluation. */
+  act(obs: Uint8Array | Float32Array, n: number): Int32Array;
+  checkpointParts(): CheckpointParts;
+  /** After models and optimizer were restored in place: the agent's own counters (and buffer). */
+  restoreCounters(counters: Record<string, number>, replay?: ReplayBuffer): void;
+  dispose(): void;
+}
+
+export interface HeadSpec {
+  name: string;
+  units: number;
+  /** Orthogonal-init gain of this head's kernel. */
+  gain: number;
+}
+
+/**
+ * Torso + linear heads as one tfjs LayersModel (saved and loaded as a whole), with SB3's
+ * orthogonal initialisation: gain sqrt(2) in the torso, per-head gains on the heads.
+ */
+export class PolicyNetwork {
+  readonly model: tf.LayersModel;
+  readonly heads: HeadSpec[];
+  private readonly inputShape: number[];
+
+  constructor(ctx: Pick<AgentContext, 'env' | 'torso' | 'seeds'>, spec: { heads: HeadSpec[]; name?: string }) {
+    this.inputShape = [...ctx.env.observationSpace.shape];
+    this.heads = spec.heads;
+    const input = tf.input({ shape: this.inputShape, name: 'obs' });
+    const features = applyTorso(input, ctx.torso, 'torso');
+    const outputs = spec.heads.map(
+      (h) => tf.layers.dense({ units: h.units, name: h.name }).apply(features) as tf.SymbolicTensor,
+    );
+    this.model = tf.model({ inputs: input, outputs, name: spec.name ?? 'policy' });
+    const torsoLayers = this.model.layers.filter((l) => l.name.startsWith('torso_'));
+    orthogonalInit(torsoLayers, Math.SQRT2, ctx.seeds.init);
+    spec.heads.forEach((h, i) => {
+      orthogonalInit([this.model.getLayer(h.name)], h.gain, ctx.seeds.init + 1000 * (i + 1));
+    });
+  }
+
+  /** Observations (batch x obs size, env layout) as a float32 input tensor. */
+  input(obs: Uint8Array | Float32Array, batch: number): tf.Tensor {
+    return tf.tensor(obs, [batch, ...this.inputShape], 'float32');
+  }
+
+  /** Inference: one forward pass for the whole batch; returns each head's outputs. */
+  forward(obs: Uint8Array | Float32Array, batch: number): Record<string, Float32Array> {
+    const outs = tf.tidy(() => {
+      const y = this.model.apply(this.input(obs, batch), { training: false }) as tf.Tensor | tf.Tensor[];
+      return Array.isArray(y) ? y : [y];
+    });
+    const result: Record<string, Float32Array> = {};
+    this.heads.forEach((h, i) => {
+      result[h.name] = outs[i].dataSync() as Float32Array;
+    });
+    tf.dispose(outs);
+    return result;
+  }
+
+  /** Training-mode application inside a gradient tape. */
+  apply(x: tf.Tensor): tf.Tensor[] {
+    const y = this.model.apply(x, { training: true });
+    return Array.isArray(y) ? (y as tf.Tensor[]) : [y as tf.Tensor];
+  }
+
+  /** The trainable variables in a fixed order (optimizer slots are matched by position). */
+  trainableVariables(): tf.Variable[] {
+    return this.model.trainableWeights.map((w) => w.read() as tf.Variable);
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
+
+/** Training diverged: the trainer stops and keeps the last good checkpoint. */
+export class NonFiniteLossError extends Error {
+  override name = 'NonFiniteLossError';
+  constructor(readonly scalars: Record<string, number>) {
+    super(
+      `loss became ${scalars.loss} (${Object.entries(scalars)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')}); lower the learning rate or check the rewards`,
+    );
+  }
+}

@@ -1,0 +1,131 @@
+// The training loop around an agent: budget, progress, metrics, checkpoints, signals. The agent
+// does the algorithm (agents/<algo>.ts); this file does everything a long run needs besides.
+import type { AgentStep, TrainableAgent } from '../agent.js';
+import type { EpisodeStats } from './episodes.js';
+import type { MetricsLogger } from './metrics.js';
+import { Progress } from './progress.js';
+
+export interface TrainerCounters {
+  steps: number;
+  frames: number;
+  updates: number;
+  wallSeconds: number;
+}
+
+export interface TrainerOptions {
+  agent: TrainableAgent;
+  budgetSteps: number;
+  frameSkip: number;
+  logEvery: number;
+  checkpointEvery: number;
+  metrics: MetricsLogger;
+  episodes: EpisodeStats;
+  counters: TrainerCounters;
+  /** Saves a checkpoint of everything (agent + counters + episode stats). */
+  save: (reason: 'periodic' | 'signal' | 'final') => Promise<void>;
+  label: string;
+  showProgress?: boolean;
+  /** Extra scalars logged with every metrics record (e.g. env restarts). */
+  extraScalars?: () => Record<string, number>;
+}
+
+export type StopReason = 'budget' | 'signal';
+
+/** Ctrl-C / SIGTERM: the first asks the loop to stop after the current iteration and save. */
+export class StopSignal {
+  requested: NodeJS.Signals | null = null;
+  private readonly handler = (sig: NodeJS.Signals) => {
+    if (this.requested) {
+      process.stderr.write(`\n${sig} again: exiting now; the last complete checkpoint is kept.\n`);
+      process.exit(130);
+    }
+    this.requested = sig;
+    process.stderr.write(`\n${sig}: finishing this iteration and saving a checkpoint (again to exit at once)\n`);
+  };
+
+  install(): this {
+    process.on('SIGINT', this.handler);
+    process.on('SIGTERM', this.handler);
+    return this;
+  }
+
+  uninstall(): void {
+    process.off('SIGINT', this.handler);
+    process.off('SIGTERM', this.handler);
+  }
+}
+
+/** Feeds the raw episode scores the env reports into the statistics. */
+export function episodeHook(episodes: EpisodeStats): (step: AgentStep) => void {
+  return (step) => {
+    for (const ep of step.episodes ?? []) episodes.add({ score: ep.score, length: ep.length });
+    episodes.cutEpisodes += step.cutEpisodes?.length ?? 0;
+  };
+}
+
+export async function runTraining(opts: TrainerOptions, stop: StopSignal): Promise<StopReason> {
+  const { agent, counters, metrics, episodes } = opts;
+  const progress = new Progress(opts.budgetSteps, counters.steps, opts.label, opts.showProgress);
+  const t0 = Date.now();
+  const wall0 = counters.wallSeconds;
+  let lastLogStep = counters.steps;
+  let lastCkptStep = counters.steps;
+  let windowStart = { time: Date.now(), steps: counters.steps };
+  let sps = 0;
+  let lastScalars: Record<string, number> = {};
+  let reason: StopReason = 'budget';
+  try {
+    while (counters.steps < opts.budgetSteps) {
+      if (stop.requested) {
+        reason = 'signal';
+        break;
+      }
+      const it = await agent.iterate();
+      counters.steps += it.envSteps;
+      counters.frames = counters.steps * opts.frameSkip;
+      counters.updates += it.updates;
+      counters.wallSeconds = wall0 + (Date.now() - t0) / 1000;
+      if (Object.keys(it.scalars).length) lastScalars = it.scalars;
+
+      const now = Date.now();
+      if (now - windowStart.time >= 2000) {
+        sps = ((counters.steps - windowStart.steps) * 1000) / (now - windowStart.time);
+        windowStart = { time: now, steps: counters.steps };
+      }
+      progress.update({
+        steps: counters.steps,
+        frames: counters.frames,
+        sps,
+        score: episodes.meanScore(),
+        episodes: episodes.episodes,
+      });
+
+      if (counters.steps - lastLogStep >= opts.logEvery) {
+        lastLogStep = counters.steps;
+        metrics.log({
+          step: counters.steps,
+          frames: counters.frames,
+          time: counters.wallSeconds,
+          updates: counters.updates,
+          sps,
+          episodes: episodes.episodes,
+          score: episodes.meanScore(),
+          episodeLength: episodes.meanLength(),
+          cutEpisodes: episodes.cutEpisodes,
+          ...lastScalars,
+          ...(opts.extraScalars?.() ?? {}),
+        });
+      }
+      if (counters.steps - lastCkptStep >= opts.checkpointEvery) {
+        lastCkptStep = counters.steps;
+        await opts.save('periodic');
+      }
+    }
+  } finally {
+    progress.stop();
+    metrics.flush();
+  }
+  await opts.save(reason === 'signal' ? 'signal' : 'final');
+  metrics.flush();
+  return reason;
+}

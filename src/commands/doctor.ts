@@ -79,7 +79,9 @@ export function probePython(executable = venvPython()): PythonReport & { roms: n
   return {
     executable,
     ok: missing.length === 0,
-    error: missing.length ? `missing Python packages: ${missing.join(', ')} (run \`npm run setup -- --force\`)` : undefined,
+    error: missing.length
+      ? `missing Python packages: ${missing.join(', ')} (run \`npm run setup -- --force\`)`
+      : undefined,
     version: String(info.version),
     gymnasium: (info.gymnasium as string) ?? undefined,
     alepy: (info.alepy as string) ?? undefined,

@@ -134,7 +134,9 @@ export function performanceProfileCI(t: TaskScores, taus: number[], opts: Bootst
   const samples: number[][] = taus.map(() => []);
   for (let r = 0; r < reps; r++) {
     const p = performanceProfile(resampleWithin(t, rng), taus);
-    p.forEach((v, i) => samples[i].push(v));
+    p.forEach((v, i) => {
+      samples[i].push(v);
+    });
   }
   const point = performanceProfile(t, taus);
   return taus.map((_, i) => percentileInterval(point[i], samples[i], level));

@@ -33,8 +33,15 @@ class OptionSpec:
     help: str = ""
 
 
-# Every AtariVectorEnv option the bridge exposes (camelCase on the wire). reward_clipping is always off
-# (raw game scores), autoreset is always same-step, continuous actions are not supported.
+# Options for every env (camelCase on the wire, in make's `options` map).
+COMMON_OPTIONS: dict[str, OptionSpec] = {
+    "finalObs": OptionSpec(bool, True, help="send the last observation of ended episodes"),
+    "layout": OptionSpec(str, "NHWC", choices=("NHWC", "NCHW"), help="image layout (Atari)"),
+}
+
+# Every AtariVectorEnv option the bridge exposes (make's `atari` map; ignored for other envs).
+# reward_clipping is always off (raw game scores), autoreset is always same-step, continuous actions
+# are not supported.
 ATARI_OPTIONS: dict[str, OptionSpec] = {
     "repeatActionProbability": OptionSpec(float, 0.25, 0.0, 1.0, help="sticky actions (ALE/*-v5: 0.25)"),
     "fullActionSpace": OptionSpec(bool, False, help="all 18 actions instead of the game's minimal set"),
@@ -50,13 +57,13 @@ ATARI_OPTIONS: dict[str, OptionSpec] = {
     "imgWidth": OptionSpec(int, 84, 1, 1024),
     "grayscale": OptionSpec(bool, True),
     "numThreads": OptionSpec(int, 0, 0, 1024, help="ALE worker threads (0: ale-py decides)"),
-    "layout": OptionSpec(str, "NHWC", choices=("NHWC", "NCHW")),
-    "finalObs": OptionSpec(bool, True, help="send the last observation of ended episodes"),
 }
 
-GYM_OPTIONS: dict[str, OptionSpec] = {
-    "finalObs": OptionSpec(bool, True, help="send the last observation of ended episodes"),
-}
+
+def split_options(merged: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One flat map (tools, tests) -> (common options, Atari options)."""
+    common = {k: v for k, v in merged.items() if k in COMMON_OPTIONS}
+    return common, {k: v for k, v in merged.items() if k not in COMMON_OPTIONS}
 
 
 def parse_options(raw: Mapping[str, Any], specs: Mapping[str, OptionSpec], kind: str) -> dict[str, Any]:
@@ -126,17 +133,23 @@ class EpisodeTracker:
         self.returns += rewards
         self.lengths += 1
 
-    def finish(self, ended: npt.NDArray[np.bool_], truncated: npt.NDArray[np.bool_]) -> list[dict[str, Any]]:
+    def finish(
+        self,
+        ended: npt.NDArray[np.bool_],
+        truncated: npt.NDArray[np.bool_],
+        lives: npt.NDArray[np.int32] | None = None,
+    ) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for i in np.flatnonzero(ended).tolist():
-            out.append(
-                {
-                    "index": i,
-                    "return": float(self.returns[i]),
-                    "length": int(self.lengths[i]),
-                    "truncated": bool(truncated[i]),
-                }
-            )
+            ep: dict[str, Any] = {
+                "index": i,
+                "return": float(self.returns[i]),
+                "length": int(self.lengths[i]),
+                "truncated": bool(truncated[i]),
+            }
+            if lives is not None:
+                ep["lives"] = int(lives[i])
+            out.append(ep)
             self.returns[i] = 0
             self.lengths[i] = 0
         return out
@@ -174,6 +187,8 @@ class EnvGroup:
                 f"expected {self.num_envs} int32 actions ({4 * self.num_envs} bytes), got {len(raw)} bytes",
             )
         a = np.frombuffer(raw, dtype="<i4").astype(np.int32)
+        if int(a.min()) >= 0 and int(a.max()) < self.num_actions:
+            return a
         bad = np.flatnonzero((a < 0) | (a >= self.num_actions))
         if bad.size:
             i = int(bad[0])
@@ -192,6 +207,9 @@ class EnvGroup:
 
     def close(self) -> None:
         raise NotImplementedError
+
+
+_NO_INDEX: npt.NDArray[np.int64] = np.zeros(0, np.int64)
 
 
 def _nchw_to_nhwc(obs: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
@@ -242,6 +260,10 @@ class AtariGroup(EnvGroup):
         self.obs_dtype = "uint8"
         self.obs_shape = (h, w, stack * color) if self.layout == "NHWC" else (stack * color, h, w)
         self.tracker = EpisodeTracker(num_envs)
+        self._paddle = np.ones(num_envs, np.float32)
+        # grayscale NHWC: build each step's observation from the previous one (see _step_layout)
+        self._incremental = self.layout == "NHWC" and bool(o["grayscale"])
+        self._prev_nhwc: npt.NDArray[np.uint8] | None = None
         self.prev_lives = np.zeros(num_envs, np.int32)
         self.prev_frame = np.zeros(num_envs, np.int64)
 
@@ -256,41 +278,71 @@ class AtariGroup(EnvGroup):
             return _nchw_to_nhwc(obs)
         return np.ascontiguousarray(obs)  # fresh array per step: safe to send without copying
 
+    def _step_layout(self, obs: npt.NDArray[np.uint8], ended: npt.NDArray[np.int64]) -> npt.NDArray[np.uint8]:
+        """NHWC for a step. Between resets each env's stack is the previous one shifted by one frame, and in
+        NHWC memory (4 bytes per pixel, oldest first) that shift is a one-byte move of the whole buffer:
+        copy the previous NHWC observation one byte down, write the newest frame into every 4th byte,
+        and transpose in full only the envs that were reset. ~4x cheaper than a full transpose."""
+        prev = self._prev_nhwc
+        if prev is None:
+            return self._layout(obs)
+        out = np.empty_like(prev)
+        flat, prev_flat = out.reshape(-1), prev.reshape(-1)
+        c = prev.shape[-1]
+        flat[:-1] = prev_flat[1:]
+        flat[c - 1 :: c] = obs[:, c - 1].reshape(-1)
+        for i in ended.tolist():
+            out[i] = obs[i].transpose(1, 2, 0)
+        self._prev_nhwc = out
+        return out
+
     def reset(self, seed: int | None) -> ResetOut:
         obs, info = self.env.reset(seed=seed)
         self.tracker.reset()
         self.prev_lives = np.asarray(info["lives"], np.int32).copy()
         self.prev_frame = np.asarray(info["episode_frame_number"], np.int64).copy()
-        return ResetOut(self._layout(obs), self.prev_lives.copy())
+        out = self._layout(obs)
+        self._prev_nhwc = out if self._incremental else None
+        return ResetOut(out, self.prev_lives.copy())
 
     def step(self, actions: npt.NDArray[np.int32]) -> StepOut:
-        obs, rew, term, trunc, info = self.env.step(actions)
-        rewards = np.asarray(rew, np.float32)
-        term_b = np.asarray(term, bool)
-        trunc_b = np.asarray(trunc, bool)
-        lives = np.asarray(info["lives"], np.int32)
-        frame = np.asarray(info["episode_frame_number"], np.int64)
+        # AtariVectorEnv.step() minus its per-call asserts and allocations (hot path).
+        self.env.ale.send(actions, self._paddle)
+        obs, rew, term, trunc, info = self.env.ale.recv()
+        rewards = rew.astype(np.float32)
+        lives = info["lives"]
         self.tracker.add(rewards)
-        ended = term_b | trunc_b
-        if self.life_loss_info:
-            # terminated also marks a life loss; the game (and our episode) only ended where the env was
-            # reset: its frame counter went back or its lives went up.
-            game_over = trunc_b | (term_b & ((frame <= self.prev_frame) | (lives > self.prev_lives)))
-        else:
-            game_over = ended
-        episodes = self.tracker.finish(game_over, trunc_b)
-        self.prev_lives = lives.copy()
-        self.prev_frame = frame.copy()
-        final_index = np.flatnonzero(ended)
+        ended = term | trunc
+        episodes: list[dict[str, Any]] = []
+        final_index = _NO_INDEX
         final_obs = None
-        if self.final_obs_wanted and final_index.size and "final_obs" in info:
-            final_obs = self._layout(np.asarray(info["final_obs"])[final_index])
+        if ended.any():
+            frame = info["episode_frame_number"]
+            if self.life_loss_info:
+                # terminated also marks a life loss; the game (and our episode) only ended where the env was
+                # reset: its frame counter went back or its lives went up.
+                game_over = trunc | (term & ((frame <= self.prev_frame) | (lives > self.prev_lives)))
+            else:
+                game_over = ended
+            episodes = self.tracker.finish(game_over, trunc, self.prev_lives)
+            final_index = np.flatnonzero(ended)
+            if self.final_obs_wanted and "final_obs" in info:
+                fo = np.asarray(info["final_obs"])[final_index]
+                if self.life_loss_info:
+                    # ale-py's final_obs is only meaningful where the env was reset; after a life loss
+                    # the game goes on and the returned observation is the next one.
+                    goes_on = ~game_over[final_index]
+                    fo[goes_on] = obs[final_index[goes_on]]
+                final_obs = self._layout(fo)
+        if self.life_loss_info:
+            self.prev_frame = np.array(info["episode_frame_number"], np.int64)
+        self.prev_lives = np.array(lives, np.int32)
         return StepOut(
-            obs=self._layout(obs),
+            obs=self._step_layout(obs, final_index),
             rewards=rewards,
-            terminated=term_b.astype(np.uint8),
-            truncated=trunc_b.astype(np.uint8),
-            lives=lives.copy(),
+            terminated=term.view(np.uint8),
+            truncated=trunc.view(np.uint8),
+            lives=self.prev_lives,
             episodes=episodes,
             final_index=final_index,
             final_obs=final_obs,
@@ -300,7 +352,7 @@ class AtariGroup(EnvGroup):
         self.env.close()
 
 
-_GYM_DTYPES = {"uint8", "int32", "float32"}
+_GYM_DTYPES = {"uint8", "float32"}
 
 
 class GymGroup(EnvGroup):
@@ -332,7 +384,7 @@ class GymGroup(EnvGroup):
             self.obs_dtype = dt if dt in _GYM_DTYPES else "float32"
         elif isinstance(obs_space, gym.spaces.Discrete):
             self.obs_shape = ()
-            self.obs_dtype = "int32"
+            self.obs_dtype = "float32"
         else:
             self.env.close()
             raise BridgeError(
@@ -380,14 +432,21 @@ class GymGroup(EnvGroup):
         self.env.close()
 
 
-def make_group(resolved: ResolvedEnv, num_envs: int, raw_options: Mapping[str, Any]) -> EnvGroup:
+def make_group(
+    resolved: ResolvedEnv,
+    num_envs: int,
+    raw_options: Mapping[str, Any],
+    raw_atari: Mapping[str, Any] | None = None,
+) -> EnvGroup:
+    """Creates the env group; `raw_atari` options apply to Atari envs only (ignored for others)."""
+    common = parse_options(raw_options, COMMON_OPTIONS, "env")
+    atari = parse_options(raw_atari or {}, ATARI_OPTIONS, "Atari")
     if resolved.kind == "atari":
-        opts = parse_options(raw_options, ATARI_OPTIONS, "Atari")
+        opts = {**atari, **common}
         try:
             return AtariGroup(resolved.name, num_envs, opts)
         except BridgeError:
             raise
         except Exception as e:
             raise BridgeError("env_error", f"cannot create Atari env '{resolved.name}': {e}") from None
-    opts = parse_options(raw_options, GYM_OPTIONS, "Gymnasium")
-    return GymGroup(resolved.name, num_envs, opts)
+    return GymGroup(resolved.name, num_envs, {"finalObs": common["finalObs"]})

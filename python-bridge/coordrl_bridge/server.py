@@ -1,8 +1,10 @@
-"""The environment server: one ROUTER socket, one worker thread per hosted vector environment.
+"""The environment server.
 
-The main thread validates requests and routes them; each env group's worker thread resets/steps its
-environments (ale-py releases the GIL while its C++ threads emulate) and hands the finished reply back
-through an inproc socket, so several groups step at the same time while replies travel.
+Control channel: one ROUTER socket (the endpoint printed in the ready line) for hello, make, close,
+ping and shutdown. Data channels: every env group made gets its own ROUTER socket and worker thread,
+which receives that group's reset/step requests, steps the environments (ale-py releases the GIL
+while its C++ threads emulate) and replies directly. Groups therefore step concurrently and a step
+costs one thread wake-up and no hop through another thread.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import ctypes
 import json
 import logging
 import os
-import queue
+import secrets
 import shutil
 import signal
 import sys
@@ -51,8 +53,8 @@ from coordrl_bridge.security import endpoint_needs_curve, load_server_keys, star
 
 log = logging.getLogger("coordrl_bridge")
 
-RESULTS_ENDPOINT = "inproc://coordrl-results"
-MAX_INFLIGHT_PER_GROUP = 4
+CONTROL_OPS = "hello, ping, make, close, shutdown"
+GROUP_OPS = "reset, step, ping"
 
 
 @dataclass
@@ -73,9 +75,6 @@ class Session:
     handles: set[int] = field(default_factory=set)
 
 
-Job = tuple[str, bytes, int, Any]  # (op, client identity, request id, argument)
-
-
 def ok_header(req_id: int, op: str, **fields: Any) -> dict[str, Any]:
     return {"v": PROTOCOL_VERSION, "id": req_id, "ok": True, "op": op, **fields}
 
@@ -84,8 +83,12 @@ def error_header(req_id: int | None, err: BridgeError) -> dict[str, Any]:
     return {"v": PROTOCOL_VERSION, "id": req_id, "ok": False, "error": err.to_wire()}
 
 
+_DTYPE_NAMES = {np.dtype(np.uint8): "uint8", np.dtype(np.float32): "float32"}  # dtype.name is slow
+
+
 def _frame_desc(name: str, arr: np.ndarray[Any, Any], **extra: Any) -> dict[str, Any]:
-    return {"name": name, "dtype": arr.dtype.name, "shape": list(arr.shape), **extra}
+    dtype = _DTYPE_NAMES.get(arr.dtype) or arr.dtype.name
+    return {"name": name, "dtype": dtype, "shape": list(arr.shape), **extra}
 
 
 def step_reply(req_id: int, handle: int, out: StepOut) -> list[Any]:
@@ -98,10 +101,10 @@ def step_reply(req_id: int, handle: int, out: StepOut) -> list[Any]:
         req_id,
         "step",
         handle=handle,
-        rewards=out.rewards.astype("<f4").tobytes(),
+        rewards=out.rewards.tobytes(),
         terminated=out.terminated.tobytes(),
         truncated=out.truncated.tobytes(),
-        lives=None if out.lives is None else out.lives.astype("<i4").tobytes(),
+        lives=None if out.lives is None else out.lives.tobytes(),
         episodes=out.episodes,
         frames=descs,
     )
@@ -119,65 +122,112 @@ def reset_reply(req_id: int, handle: int, out: ResetOut) -> list[Any]:
     return [pack(hdr), out.obs]
 
 
-class GroupWorker:
-    """Owns one EnvGroup; runs its jobs in order on its own thread."""
+def check_version(h: dict[str, Any]) -> None:
+    v = h.get("v")
+    if v is None:
+        raise BridgeError(
+            "bad_message", f"missing field 'v' (the protocol version; this server speaks {PROTOCOL_VERSION})"
+        )
+    if v != PROTOCOL_VERSION:
+        raise BridgeError(
+            "version_mismatch",
+            f"protocol version mismatch: the client speaks {v!r}, this server ({SERVER_NAME} {__version__}) "
+            f"speaks {PROTOCOL_VERSION}; use a client and server from the same coordconv-rl release",
+            serverProtocol=PROTOCOL_VERSION,
+        )
 
-    def __init__(self, ctx: zmq.Context[zmq.Socket[bytes]], handle: int, owner: bytes, group: EnvGroup) -> None:
-        self.ctx = ctx
+
+def read_request(frames: list[bytes], max_size: int) -> tuple[int | None, dict[str, Any]]:
+    """Decodes and checks a request's envelope. Returns (request id, header); raises BridgeError with the
+    id (when it could be read) in `extra['id']`."""
+    if len(frames) != 2:
+        raise BridgeError("bad_message", f"a request is exactly one MessagePack frame, got {len(frames) - 1} frames")
+    h = unpack_header(frames[1], max_size)
+    raw_id = h.get("id")
+    req_id = (
+        raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) and 0 <= raw_id <= MAX_REQUEST_ID else None
+    )
+    try:
+        check_version(h)
+        get_int(h, "id", 0, MAX_REQUEST_ID)
+    except BridgeError as e:
+        e.extra.setdefault("id", req_id)
+        raise
+    return req_id, h
+
+
+def error_reply(e: BridgeError, req_id: int | None) -> list[Any]:
+    """The reply to a failed request; the id comes from the error when the envelope check failed."""
+    rid = e.extra.pop("id", req_id)
+    return [pack(error_header(rid, e))]
+
+
+class GroupWorker:
+    """Owns one EnvGroup and its data socket; serves that group's requests on its own thread."""
+
+    def __init__(self, server: Server, handle: int, owner: bytes, group: EnvGroup) -> None:
         self.handle = handle
         self.owner = owner
         self.group = group
-        self.inflight = 0  # touched by the main thread only
-        self.closed = False
-        self.jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self.token = secrets.token_bytes(16)
+        self.stop_event = threading.Event()
+        self.last_active = time.monotonic()
+        self.max_message_size = server.cfg.max_message_size
+        self.sock = server.data_socket()
+        self.endpoint = server.bind_data_socket(self.sock, handle)
         self.thread = threading.Thread(target=self._run, name=f"env-group-{handle}", daemon=True)
         self.thread.start()
 
-    def submit(self, job: Job) -> None:
-        self.inflight += 1
-        self.jobs.put(job)
-
     def stop(self) -> None:
-        self.jobs.put(None)
+        self.stop_event.set()
 
     def _run(self) -> None:
-        push = self.ctx.socket(zmq.PUSH)
-        push.linger = 0
-        push.connect(RESULTS_ENDPOINT)
-        handle_frame = self.handle.to_bytes(4, "little")
+        sock = self.sock
+        sock.rcvtimeo = 200  # wake up now and then to see whether the group was closed
         try:
-            while True:
-                job = self.jobs.get()
-                if job is None:
-                    break
-                op, ident, req_id, arg = job
+            while not self.stop_event.is_set():
                 try:
-                    frames = self._do(op, req_id, arg)
-                except BridgeError as e:
-                    frames = [pack(error_header(req_id, e))]
-                except Exception as e:
-                    log.exception("env group %d: %s failed", self.handle, op)
-                    err = BridgeError("env_error", f"{op} failed in the environment: {type(e).__name__}: {e}")
-                    frames = [pack(error_header(req_id, err))]
-                push.send_multipart([handle_frame, ident, *frames], copy=False)
-                if op == "close":
-                    return
+                    frames = sock.recv_multipart()
+                except zmq.Again:
+                    continue
+                self.last_active = time.monotonic()
+                reply = self._serve(frames)
+                sock.send_multipart([frames[0], *reply], copy=False)
+        except zmq.ZMQError as e:
+            if not self.stop_event.is_set():
+                log.error("env group %d: socket error: %s", self.handle, e)
         finally:
-            if not self.closed:
-                with contextlib.suppress(Exception):
-                    self.group.close()
-            push.close(linger=0)
+            sock.close(linger=0)
+            with contextlib.suppress(Exception):
+                self.group.close()
 
-    def _do(self, op: str, req_id: int, arg: Any) -> list[Any]:
-        if op == "step":
-            return step_reply(req_id, self.handle, self.group.step(arg))
-        if op == "reset":
-            return reset_reply(req_id, self.handle, self.group.reset(arg))
-        if op == "close":
-            self.closed = True
-            self.group.close()
-            return [pack(ok_header(req_id, "close", handle=self.handle))]
-        raise BridgeError("unknown_op", f"worker cannot do '{op}'")
+    def _serve(self, frames: list[bytes]) -> list[Any]:
+        req_id: int | None = None
+        op = "?"
+        try:
+            req_id, h = read_request(frames, self.max_message_size)
+            assert req_id is not None
+            if h.get("token") != self.token:
+                raise BridgeError("bad_token", "missing or wrong 'token' for this env group (see the make reply)")
+            op = str(h.get("op"))
+            if op == "step":
+                dtype = h.get("dtype")
+                if not isinstance(dtype, str):
+                    raise BridgeError("bad_actions", "field 'dtype' (the actions' dtype, 'int32') must be a string")
+                actions = self.group.check_actions(get_bytes(h, "actions"), dtype)
+                return step_reply(req_id, self.handle, self.group.step(actions))
+            if op == "reset":
+                seed = get_opt_int(h, "seed", 0, MAX_SEED - self.group.num_envs)
+                return reset_reply(req_id, self.handle, self.group.reset(seed))
+            if op == "ping":
+                return [pack(ok_header(req_id, "ping"))]
+            raise BridgeError("unknown_op", f"unknown op {op!r} on an env group channel; known: {GROUP_OPS}")
+        except BridgeError as e:
+            return error_reply(e, req_id)
+        except Exception as e:
+            log.exception("env group %d: %s failed", self.handle, op)
+            err = BridgeError("env_error", f"{op} failed in the environment: {type(e).__name__}: {e}")
+            return [pack(error_header(req_id, err))]
 
 
 def _set_parent_death_signal() -> None:
@@ -212,14 +262,11 @@ class Server:
         self.auth: Any = None
         self.initial_ppid = os.getppid()
         self.public_key: bytes | None = None
-
-        self.results = self.ctx.socket(zmq.PULL)
-        self.results.linger = 0
-        self.results.bind(RESULTS_ENDPOINT)
+        self.secret_key: bytes | None = None
+        self.bind_spec = ""
         self.router = self.ctx.socket(zmq.ROUTER)
         self.router.linger = 0
         self.router.setsockopt(zmq.MAXMSGSIZE, cfg.max_message_size)
-        self.router.setsockopt(zmq.SNDHWM, 0)  # replies are bounded by the requests in flight
         self.endpoint = self._bind()
 
     def _bind(self) -> str:
@@ -227,6 +274,8 @@ class Server:
         if bind is None:
             self.tmpdir = tempfile.mkdtemp(prefix="coordrl-bridge-")  # mode 0700
             bind = f"ipc://{self.tmpdir}/env.sock"
+        if not bind.startswith(("ipc://", "tcp://")):
+            raise BridgeError("bad_bind", f"--bind: expected ipc://PATH or tcp://HOST:PORT, got {bind!r}")
         if endpoint_needs_curve(bind) and self.cfg.keys_dir is None:
             raise BridgeError(
                 "insecure_bind",
@@ -234,17 +283,40 @@ class Server:
                 "(create keys with --gen-keys DIR)",
             )
         if self.cfg.keys_dir is not None:
-            public, secret = load_server_keys(self.cfg.keys_dir)
+            self.public_key, self.secret_key = load_server_keys(self.cfg.keys_dir)
             self.auth = start_authenticator(self.ctx, self.cfg.keys_dir)
-            self.router.curve_server = True
-            self.router.curve_publickey = public
-            self.router.curve_secretkey = secret
-            self.public_key = public
+            self._secure(self.router)
         self.router.bind(bind)
+        self.bind_spec = bind
         if bind.startswith("ipc://"):
             with contextlib.suppress(OSError):
                 os.chmod(bind[len("ipc://") :], 0o600)
         return self.router.getsockopt_string(zmq.LAST_ENDPOINT)
+
+    def _secure(self, sock: zmq.Socket[bytes]) -> None:
+        if self.public_key is not None and self.secret_key is not None:
+            sock.curve_server = True
+            sock.curve_publickey = self.public_key
+            sock.curve_secretkey = self.secret_key
+
+    def data_socket(self) -> zmq.Socket[bytes]:
+        sock = self.ctx.socket(zmq.ROUTER)
+        sock.linger = 0
+        sock.setsockopt(zmq.MAXMSGSIZE, self.cfg.max_message_size)
+        self._secure(sock)
+        return sock
+
+    def bind_data_socket(self, sock: zmq.Socket[bytes], handle: int) -> str:
+        """ipc: a socket next to the control socket; tcp: same interface, a free port."""
+        if self.bind_spec.startswith("ipc://"):
+            path = f"{self.bind_spec[len('ipc://') :]}.g{handle}"
+            sock.bind(f"ipc://{path}")
+            with contextlib.suppress(OSError):
+                os.chmod(path, 0o600)
+        else:
+            host = self.bind_spec[len("tcp://") :].rsplit(":", 1)[0]
+            sock.bind(f"tcp://{host}:0")
+        return sock.getsockopt_string(zmq.LAST_ENDPOINT)
 
     def ready_line(self) -> str:
         return json.dumps(
@@ -294,12 +366,11 @@ class Server:
         if self.cfg.session_timeout <= 0:
             return
         for ident, s in list(self.sessions.items()):
-            if now - s.last_seen > self.cfg.session_timeout and all(
-                self.workers[h].inflight == 0 for h in s.handles if h in self.workers
-            ):
+            active = max([s.last_seen] + [self.workers[h].last_active for h in s.handles if h in self.workers])
+            if now - active > self.cfg.session_timeout:
                 log.info("closing %d env group(s) of an idle client", len(s.handles))
                 for h in list(s.handles):
-                    self._close_group(h, ident, None)
+                    self._close_group(h, ident)
                 del self.sessions[ident]
 
     def serve(self) -> int:
@@ -307,16 +378,10 @@ class Server:
         sys.stdout.write(self.ready_line() + "\n")
         sys.stdout.flush()
         log.info("listening on %s (protocol %d)", self.endpoint, PROTOCOL_VERSION)
-        poller = zmq.Poller()
-        poller.register(self.router, zmq.POLLIN)
-        poller.register(self.results, zmq.POLLIN)
         next_check = 0.0
         try:
             while self.stop_reason is None:
-                events = dict(poller.poll(200))
-                if self.results in events:
-                    self._drain_results()
-                if self.router in events:
+                if self.router.poll(200):
                     self._drain_requests()
                 now = time.monotonic()
                 if now >= next_check:
@@ -335,31 +400,22 @@ class Server:
         deadline = time.monotonic() + 3.0
         for w in self.workers.values():
             w.thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = any(w.thread.is_alive() for w in self.workers.values())
         self.workers.clear()
         if self.auth is not None:
             with contextlib.suppress(Exception):
                 self.auth.stop()
-        self.router.close(linger=0)
-        self.results.close(linger=0)
+        # a short linger lets the last replies (e.g. to 'shutdown') leave before the context ends
+        self.router.close(linger=500)
+        if not stuck:
+            self.ctx.term()
         if self.tmpdir is not None:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
 
-    # ---- routing ---------------------------------------------------------------------------------------
-
-    def _drain_results(self) -> None:
-        for _ in range(256):
-            try:
-                frames = self.results.recv_multipart(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return
-            handle = int.from_bytes(frames[0].bytes, "little")
-            w = self.workers.get(handle)
-            if w is not None:
-                w.inflight -= 1
-            self.router.send_multipart(frames[1:], copy=False)
+    # ---- control channel -------------------------------------------------------------------------------
 
     def _drain_requests(self) -> None:
-        for _ in range(256):
+        for _ in range(64):
             try:
                 frames = self.router.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
@@ -367,16 +423,8 @@ class Server:
             ident = frames[0]
             req_id: int | None = None
             try:
-                if len(frames) != 2:
-                    raise BridgeError(
-                        "bad_message", f"a request is exactly one MessagePack frame, got {len(frames) - 1} frames"
-                    )
-                h = unpack_header(frames[1], self.cfg.max_message_size)
-                raw_id = h.get("id")
-                if isinstance(raw_id, int) and not isinstance(raw_id, bool) and 0 <= raw_id <= MAX_REQUEST_ID:
-                    req_id = raw_id
-                self._check_version(h)
-                req_id = get_int(h, "id", 0, MAX_REQUEST_ID)
+                req_id, h = read_request(frames, self.cfg.max_message_size)
+                assert req_id is not None
                 session = self.sessions.get(ident)
                 if session is None:
                     session = self.sessions[ident] = Session(time.monotonic())
@@ -384,47 +432,11 @@ class Server:
                 reply = self._handle(ident, session, req_id, h)
             except BridgeError as e:
                 log.debug("request error: %s", e.message)
-                reply = [pack(error_header(req_id, e))]
-            if reply is not None:
-                self.router.send_multipart([ident, *reply], copy=False)
+                reply = error_reply(e, req_id)
+            self.router.send_multipart([ident, *reply], copy=False)
 
-    @staticmethod
-    def _check_version(h: dict[str, Any]) -> None:
-        v = h.get("v")
-        if v is None:
-            raise BridgeError(
-                "bad_message", f"missing field 'v' (the protocol version; this server speaks {PROTOCOL_VERSION})"
-            )
-        if v != PROTOCOL_VERSION:
-            raise BridgeError(
-                "version_mismatch",
-                f"protocol version mismatch: the client speaks {v!r}, this server ({SERVER_NAME} {__version__}) "
-                f"speaks {PROTOCOL_VERSION}; use a client and server from the same coordconv-rl release",
-                serverProtocol=PROTOCOL_VERSION,
-            )
-
-    def _worker_for(self, ident: bytes, session: Session, h: dict[str, Any]) -> GroupWorker:
-        handle = get_int(h, "handle", 0, 2**31 - 1)
-        w = self.workers.get(handle)
-        if w is None or handle not in session.handles:
-            raise BridgeError("bad_handle", f"no environment with handle {handle} on this connection")
-        return w
-
-    def _handle(self, ident: bytes, session: Session, req_id: int, h: dict[str, Any]) -> list[Any] | None:
+    def _handle(self, ident: bytes, session: Session, req_id: int, h: dict[str, Any]) -> list[Any]:
         op = h.get("op")
-        if op == "step":
-            w = self._worker_for(ident, session, h)
-            dtype = h.get("dtype")
-            if not isinstance(dtype, str):
-                raise BridgeError("bad_actions", "field 'dtype' (the actions' dtype, 'int32') must be a string")
-            actions = w.group.check_actions(get_bytes(h, "actions"), dtype)
-            self._submit(w, ("step", ident, req_id, actions))
-            return None
-        if op == "reset":
-            w = self._worker_for(ident, session, h)
-            seed = get_opt_int(h, "seed", 0, MAX_SEED - w.group.num_envs)
-            self._submit(w, ("reset", ident, req_id, seed))
-            return None
         if op == "ping":
             return [pack(ok_header(req_id, "ping"))]
         if op == "hello":
@@ -435,22 +447,16 @@ class Server:
             handle = get_int(h, "handle", 0, 2**31 - 1)
             if handle not in session.handles:
                 raise BridgeError("bad_handle", f"no environment with handle {handle} on this connection")
-            self._close_group(handle, ident, req_id)
-            return None
+            self._close_group(handle, ident)
+            return [pack(ok_header(req_id, "close", handle=handle))]
         if op == "shutdown":
             if not self.cfg.managed:
                 raise BridgeError("not_allowed", "shutdown is only allowed for a server started by its learner")
             self.stop_reason = "shutdown requested"
             return [pack(ok_header(req_id, "shutdown"))]
-        known = "hello, ping, make, reset, step, close, shutdown"
-        raise BridgeError("unknown_op", f"unknown op {op!r}; known ops: {known}")
-
-    def _submit(self, w: GroupWorker, job: Job) -> None:
-        if w.inflight >= MAX_INFLIGHT_PER_GROUP:
-            raise BridgeError(
-                "busy", f"env group {w.handle} already has {w.inflight} requests in flight; wait for replies"
-            )
-        w.submit(job)
+        if op in ("reset", "step"):
+            raise BridgeError("wrong_channel", f"'{op}' goes to the env group's own endpoint (from the make reply)")
+        raise BridgeError("unknown_op", f"unknown op {op!r}; known ops: {CONTROL_OPS}")
 
     def _hello_info(self) -> dict[str, Any]:
         return {
@@ -475,22 +481,28 @@ class Server:
         name = get_str(h, "env")
         num_envs = get_int(h, "numEnvs", 1, self.cfg.max_envs)
         options = get_map(h, "options")
+        atari = get_map(h, "atari")
         if self.envs_in_use + num_envs > self.cfg.max_envs:
             raise BridgeError(
                 "limit",
                 f"this server hosts at most {self.cfg.max_envs} envs; {self.envs_in_use} in use, {num_envs} asked",
             )
         resolved = resolve_env(name)
-        group = make_group(resolved, num_envs, options)
+        group = make_group(resolved, num_envs, options, atari)
         handle = self.next_handle
         self.next_handle += 1
-        self.workers[handle] = GroupWorker(self.ctx, handle, ident, group)
+        try:
+            w = GroupWorker(self, handle, ident, group)
+        except Exception:
+            group.close()
+            raise
+        self.workers[handle] = w
         session.handles.add(handle)
         self.envs_in_use += num_envs
-        log.info("made env group %d: %s x%d", handle, resolved.name, num_envs)
-        return [pack(ok_header(req_id, "make", handle=handle, spec=group.spec()))]
+        log.info("made env group %d: %s x%d at %s", handle, resolved.name, num_envs, w.endpoint)
+        return [pack(ok_header(req_id, "make", handle=handle, endpoint=w.endpoint, token=w.token, spec=group.spec()))]
 
-    def _close_group(self, handle: int, ident: bytes, req_id: int | None) -> None:
+    def _close_group(self, handle: int, ident: bytes) -> None:
         w = self.workers.pop(handle, None)
         session = self.sessions.get(ident)
         if session is not None:
@@ -498,10 +510,7 @@ class Server:
         if w is None:
             return
         self.envs_in_use -= w.group.num_envs
-        if req_id is None:
-            w.stop()
-        else:
-            w.jobs.put(("close", ident, req_id, None))
+        w.stop()
 
 
 def run_server(cfg: ServerConfig) -> int:

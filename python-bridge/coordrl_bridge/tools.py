@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from coordrl_bridge.games import resolve_env
-from coordrl_bridge.hosting import AtariGroup, GymGroup, make_group
+from coordrl_bridge.hosting import AtariGroup, GymGroup, make_group, split_options
 
 
 def _options(raw: str | None) -> dict[str, Any]:
@@ -31,7 +31,8 @@ def _options(raw: str | None) -> dict[str, Any]:
 def bench_raw(env: str, num_envs: int, seconds: float, options: dict[str, Any], seed: int) -> dict[str, Any]:
     """Steps the bare vector env (AtariVectorEnv.step for Atari, same settings as the bridge) in a loop."""
     resolved = resolve_env(env)
-    group = make_group(resolved, num_envs, {**options, "layout": "NCHW"} if resolved.kind == "atari" else options)
+    common, atari = split_options(options)
+    group = make_group(resolved, num_envs, {**common, "layout": "NCHW"}, atari)
     try:
         assert isinstance(group, (AtariGroup, GymGroup))
         e = group.env
@@ -71,10 +72,9 @@ def dump_frames(
     endian). Writes the reset observation and each step's observation (uint8/float32 raw bytes in the
     group's layout, NCHW unless options say otherwise) to `out_path`, and the rewards to out_path.rewards."""
     resolved = resolve_env(env)
-    opts = dict(options)
-    if resolved.kind == "atari":
-        opts.setdefault("layout", "NCHW")
-    group = make_group(resolved, num_envs, opts)
+    common, atari = split_options(options)
+    common.setdefault("layout", "NCHW")
+    group = make_group(resolved, num_envs, common, atari)
     raw = np.fromfile(actions_path, dtype="<i4")
     if raw.size % num_envs:
         raise SystemExit(f"{actions_path}: {raw.size} actions is not a multiple of {num_envs}")
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     b.add_argument("--num-envs", type=int, default=8)
     b.add_argument("--seconds", type=float, default=5.0)
     b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--options", help="JSON map of env options (same names as the protocol's make.options)")
+    b.add_argument("--options", help="JSON map of env options (names as in make's options and atari maps)")
     d = sub.add_parser("dump-frames", help="replay actions on the raw vector env, write observations")
     d.add_argument("--env", default="pong")
     d.add_argument("--num-envs", type=int, required=True)

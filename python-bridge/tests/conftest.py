@@ -53,29 +53,47 @@ class ServerProc:
 
 
 class Client:
+    """Control channel to the server, plus one data channel per env group made (by handle)."""
+
     def __init__(self, ctx: zmq.Context[Any], endpoint: str, **curve: bytes) -> None:
-        self.sock = ctx.socket(zmq.DEALER)
-        self.sock.linger = 0
-        if curve:
-            self.sock.curve_serverkey = curve["server_public"]
-            self.sock.curve_publickey = curve["public"]
-            self.sock.curve_secretkey = curve["secret"]
-        self.sock.connect(endpoint)
+        self.ctx = ctx
+        self.curve = curve
+        self.sock = self._socket(endpoint)
         self.ids = itertools.count(1)
+        self.groups: dict[int, tuple[zmq.Socket[Any], bytes]] = {}
 
-    def send_raw(self, frames: list[bytes]) -> None:
-        self.sock.send_multipart(frames)
+    def _socket(self, endpoint: str) -> zmq.Socket[Any]:
+        sock: zmq.Socket[Any] = self.ctx.socket(zmq.DEALER)
+        sock.linger = 0
+        if self.curve:
+            sock.curve_serverkey = self.curve["server_public"]
+            sock.curve_publickey = self.curve["public"]
+            sock.curve_secretkey = self.curve["secret"]
+        sock.connect(endpoint)
+        return sock
 
-    def recv(self, timeout_ms: int = 10000) -> tuple[dict[str, Any], list[bytes]]:
-        if not self.sock.poll(timeout_ms):
+    def send_raw(self, frames: list[bytes], handle: int | None = None) -> None:
+        sock = self.sock if handle is None else self.groups[handle][0]
+        sock.send_multipart(frames)
+
+    def recv(self, timeout_ms: int = 10000, handle: int | None = None) -> tuple[dict[str, Any], list[bytes]]:
+        sock = self.sock if handle is None else self.groups[handle][0]
+        if not sock.poll(timeout_ms):
             raise TimeoutError("no reply")
-        frames = self.sock.recv_multipart()
+        frames = sock.recv_multipart()
         return msgpack.unpackb(frames[0], raw=False), frames[1:]
 
     def request(self, op: str, timeout_ms: int = 10000, **fields: Any) -> tuple[dict[str, Any], list[bytes]]:
+        """Control ops go to the control socket; reset/step to the group's socket (by `handle`)."""
         rid = next(self.ids)
-        self.send_raw([msgpack.packb({"v": PROTOCOL_VERSION, "id": rid, "op": op, **fields}, use_bin_type=True)])
-        hdr, frames = self.recv(timeout_ms)
+        handle = fields.get("handle") if op in ("reset", "step") else None
+        if handle is not None and handle in self.groups:
+            fields = {"token": self.groups[handle][1], **fields}
+        else:
+            handle = None
+        header = {"v": PROTOCOL_VERSION, "id": rid, "op": op, **fields}
+        self.send_raw([msgpack.packb(header, use_bin_type=True)], handle)
+        hdr, frames = self.recv(timeout_ms, handle)
         assert hdr["id"] == rid, hdr
         return hdr, frames
 
@@ -85,7 +103,10 @@ class Client:
         return hdr, frames
 
     def make(self, env: str, num_envs: int, **options: Any) -> dict[str, Any]:
-        hdr, _ = self.ok("make", env=env, numEnvs=num_envs, options=options)
+        common = {k: v for k, v in options.items() if k in ("finalObs", "layout")}
+        atari = {k: v for k, v in options.items() if k not in common}
+        hdr, _ = self.ok("make", env=env, numEnvs=num_envs, options=common, atari=atari)
+        self.groups[hdr["handle"]] = (self._socket(hdr["endpoint"]), hdr["token"])
         return hdr
 
     def reset(self, handle: int, seed: int | None = None) -> np.ndarray[Any, Any]:
@@ -105,6 +126,8 @@ class Client:
         return out
 
     def close(self) -> None:
+        for sock, _ in self.groups.values():
+            sock.close(linger=0)
         self.sock.close(linger=0)
 
 

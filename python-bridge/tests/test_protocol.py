@@ -66,16 +66,17 @@ def test_version_mismatch_fails_handshake(client: Client) -> None:
         ([pack({"v": 1, "id": 1, "op": "make", "env": "CartPole-v1", "numEnvs": 0})], "bad_message", "numEnvs"),
         ([pack({"v": 1, "id": 1, "op": "make", "env": 5, "numEnvs": 1})], "bad_message", "'env'"),
         (
-            [pack({"v": 1, "id": 1, "op": "make", "env": "pong", "numEnvs": 1, "options": {"stickyness": 1}})],
+            [pack({"v": 1, "id": 1, "op": "make", "env": "pong", "numEnvs": 1, "atari": {"stickyness": 1}})],
             "bad_options",
             "stickyness",
         ),
         (
-            [pack({"v": 1, "id": 1, "op": "make", "env": "pong", "numEnvs": 1, "options": {"frameskip": "4"}})],
+            [pack({"v": 1, "id": 1, "op": "make", "env": "pong", "numEnvs": 1, "atari": {"frameskip": "4"}})],
             "bad_options",
             "frameskip",
         ),
-        ([pack({"v": 1, "id": 1, "op": "step", "handle": 12345, "actions": b"", "dtype": "int32"})], "bad_handle", ""),
+        ([pack({"v": 1, "id": 1, "op": "close", "handle": 12345})], "bad_handle", ""),
+        ([pack({"v": 1, "id": 1, "op": "step", "handle": 1, "actions": b"", "dtype": "int32"})], "wrong_channel", ""),
     ],
 )
 def test_bad_messages_get_errors(client: Client, frames: list[bytes], code: str, needle: str) -> None:
@@ -104,21 +105,37 @@ def test_step_actions_are_checked(client: Client) -> None:
         assert needle in hdr["error"]["message"], hdr
     hdr, _ = client.request("reset", handle=handle, seed=-5)
     assert hdr["error"]["code"] == "bad_message"
+    # envelope errors on the group channel too
+    client.send_raw([pack({"v": 3, "id": 5, "op": "reset"})], handle)
+    hdr, _ = client.recv(handle=handle)
+    assert hdr["id"] == 5 and hdr["error"]["code"] == "version_mismatch"
+    client.send_raw([b"\xc1"], handle)
+    hdr, _ = client.recv(handle=handle)
+    assert hdr["id"] is None and hdr["error"]["code"] == "bad_message"
+    client.send_raw([pack({"v": 1, "id": 6, "op": "close", "token": client.groups[handle][1]})], handle)
+    hdr, _ = client.recv(handle=handle)
+    assert hdr["error"]["code"] == "unknown_op"
     out = client.step(handle, [0, 1, 0])  # still works
     assert out["obs"].shape == (3, 4)
     client.ok("close", handle=handle)
-    hdr, _ = client.request("reset", handle=handle)
+    hdr, _ = client.request("close", handle=handle)
     assert hdr["error"]["code"] == "bad_handle"
 
 
-def test_handles_are_private_to_their_connection(ctx: zmq.Context[Any], server: ServerProc, client: Client) -> None:
-    handle = client.make("CartPole-v1", 1)["handle"]
+def test_handles_and_group_channels_are_private(ctx: zmq.Context[Any], server: ServerProc, client: Client) -> None:
+    made = client.make("CartPole-v1", 1)
+    handle = made["handle"]
     other = Client(ctx, server.endpoint)
     try:
-        hdr, _ = other.request("reset", handle=handle)
+        hdr, _ = other.request("close", handle=handle)
         assert hdr["error"]["code"] == "bad_handle"
+        # the group's endpoint without its token is refused
+        other.groups[handle] = (other._socket(made["endpoint"]), b"wrong token 1234")
+        hdr, _ = other.request("reset", handle=handle)
+        assert hdr["error"]["code"] == "bad_token"
     finally:
         other.close()
+    client.reset(handle, seed=0)
     client.ok("close", handle=handle)
 
 

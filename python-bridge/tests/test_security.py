@@ -45,6 +45,17 @@ def test_curve_accepts_authorized_and_refuses_unknown(ctx: zmq.Context[Any], key
         try:
             hdr, _ = good.request("hello")
             assert hdr["ok"]
+            made = good.make("CartPole-v1", 2)  # the group's data channel is CURVE too
+            assert made["endpoint"].startswith("tcp://127.0.0.1:")
+            assert good.reset(made["handle"], seed=0).shape == (2, 4)
+            assert good.step(made["handle"], [0, 1])["obs"].shape == (2, 4)
+            plain_group = Client(ctx, made["endpoint"])
+            try:
+                plain_group.send_raw([b"\x80"])
+                with pytest.raises(TimeoutError):
+                    plain_group.recv(timeout_ms=500)
+            finally:
+                plain_group.close()
         finally:
             good.close()
         stranger_pub, stranger_sec = zmq.curve_keypair()

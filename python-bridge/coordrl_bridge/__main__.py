@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if sys.byteorder != "little":  # arrays travel as little-endian bytes without conversion
+        print("coordrl_bridge: big-endian machines are not supported", file=sys.stderr)
+        return 1
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()),
         stream=sys.stderr,

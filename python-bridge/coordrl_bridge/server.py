@@ -273,6 +273,9 @@ class Server:
         bind = self.cfg.bind
         if bind is None:
             self.tmpdir = tempfile.mkdtemp(prefix="coordrl-bridge-")  # mode 0700
+            if len(self.tmpdir) > 80 and os.path.isdir("/tmp"):  # unix socket paths are short (~107 bytes)
+                os.rmdir(self.tmpdir)
+                self.tmpdir = tempfile.mkdtemp(prefix="coordrl-bridge-", dir="/tmp")
             bind = f"ipc://{self.tmpdir}/env.sock"
         if not bind.startswith(("ipc://", "tcp://")):
             raise BridgeError("bad_bind", f"--bind: expected ipc://PATH or tcp://HOST:PORT, got {bind!r}")

@@ -1,0 +1,46 @@
+// The CLI pieces of the bridge: `serve` option checks and a short `bench env` run.
+import { Command } from 'commander';
+import { describe, expect, test } from 'vitest';
+import { benchEnv, registerBenchEnv } from '../src/commands/bench-env.js';
+import { registerServe, serverArgs } from '../src/commands/serve.js';
+import { UsageError } from '../src/util/cli-errors.js';
+
+describe('coordrl serve', () => {
+  test('beyond loopback needs CURVE keys', () => {
+    expect(() => serverArgs({ bind: 'tcp://0.0.0.0:5555' })).toThrow(UsageError);
+    expect(() => serverArgs({ bind: 'tcp://10.1.2.3:5555' })).toThrow(/--keys/);
+    expect(() => serverArgs({ bind: 'udp://x' })).toThrow(UsageError);
+    expect(serverArgs({ bind: 'tcp://127.0.0.1:0' })).toEqual(['--bind', 'tcp://127.0.0.1:0', '--log-level', 'info']);
+    expect(serverArgs({ genKeys: '/tmp/k' })).toEqual(['--gen-keys', '/tmp/k']);
+  });
+
+  test('registers with help', () => {
+    const program = new Command('coordrl');
+    registerServe(program);
+    const bench = program.command('bench');
+    registerBenchEnv(bench);
+    const serve = program.commands.find((c) => c.name() === 'serve')!;
+    const help = serve.helpInformation();
+    for (const opt of ['--bind', '--keys', '--gen-keys', '--max-envs']) expect(help).toContain(opt);
+    expect(bench.commands.map((c) => c.name())).toContain('env');
+  });
+});
+
+describe('coordrl bench env', () => {
+  test('reports bridge and raw steps/s, their ratio and round trips', async () => {
+    const r = await benchEnv({
+      env: 'CartPole-v1',
+      numEnvs: 2,
+      seconds: 0.6,
+      groups: 2,
+      rounds: 1,
+      layout: 'NHWC',
+      pings: 50,
+    });
+    expect(r.bridgeStepsPerSec).toBeGreaterThan(0);
+    expect(r.rawStepsPerSec).toBeGreaterThan(0);
+    expect(r.ratio).toBeCloseTo(r.bridgeStepsPerSec / r.rawStepsPerSec, 6);
+    expect(r.roundTripMs.p95).toBeGreaterThanOrEqual(r.roundTripMs.p50);
+    expect(r.perRound.length).toBe(1);
+  });
+});

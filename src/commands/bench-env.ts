@@ -22,6 +22,8 @@ export interface BenchEnvOptions {
   rounds: number;
   layout: 'NHWC' | 'NCHW';
   pings: number;
+  /** Simulated agent work per group step (busy CPU, ms): shows what double buffering overlaps. */
+  agentMs?: number;
   atari?: AtariOptions;
   python?: string;
 }
@@ -42,7 +44,17 @@ export interface BenchEnvResult {
   /** Whole-vector lock-step (step() awaited each time) through the bridge. */
   bridgeLockstepStepsPerSec: number;
   perRound: { raw: number; bridge: number }[];
+  agentMs: number;
   roundTripMs: { p50: number; p95: number; mean: number };
+}
+
+/** Burns CPU for `ms` milliseconds, like an agent's inference would. */
+function busy(ms: number): void {
+  if (ms <= 0) return;
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    // spin
+  }
 }
 
 function percentile(sorted: number[], q: number): number {
@@ -121,6 +133,7 @@ export async function benchEnv(opts: BenchEnvOptions): Promise<BenchEnvResult> {
     const groups = env.groups;
     const acts = groups.map((g) => new Int32Array(g.numEnvs));
     const per = opts.seconds / opts.rounds;
+    const agentMs = opts.agentMs ?? 0;
 
     const bridgeRun = async (seconds: number): Promise<{ steps: number; secs: number }> => {
       // Double buffering: every group always has a step in flight except while its next actions are made.
@@ -136,6 +149,7 @@ export async function benchEnv(opts: BenchEnvOptions): Promise<BenchEnvResult> {
         for (let k = 0; k < groups.length; k++) {
           await groups[k].stepWait();
           steps += groups[k].numEnvs;
+          busy(agentMs);
           fillRandom(acts[k], n, rng);
           groups[k].stepAsync(acts[k]);
         }
@@ -170,6 +184,7 @@ export async function benchEnv(opts: BenchEnvOptions): Promise<BenchEnvResult> {
     const t0 = performance.now();
     const lockSecs = Math.min(3, per);
     while (performance.now() - t0 < lockSecs * 1000) {
+      for (const _ of groups) busy(agentMs); // the same agent work per group, not overlapped
       fillRandom(all, n, rng);
       await env.step(all);
       lockSteps += env.numEnvs;
@@ -192,6 +207,7 @@ export async function benchEnv(opts: BenchEnvOptions): Promise<BenchEnvResult> {
       ratio: bridgeStepsPerSec / rawStepsPerSec,
       bridgeLockstepStepsPerSec,
       perRound,
+      agentMs,
       roundTripMs,
     };
   } finally {
@@ -228,6 +244,12 @@ export function registerBenchEnv(bench: Command): void {
     )
     .option('--sticky <p>', 'sticky-action probability (ALE v5: 0.25)', Number.parseFloat, 0.25)
     .option('--pings <n>', 'tiny round trips to time', positiveInt('--pings'), 1000)
+    .option(
+      '--agent-ms <ms>',
+      'busy CPU time per group step, as an agent would spend (0: pure env throughput)',
+      Number.parseFloat,
+      0,
+    )
     .option('--json', 'print one JSON document on stdout (progress goes to stderr)')
     .action(
       async (o: {
@@ -240,8 +262,10 @@ export function registerBenchEnv(bench: Command): void {
         threads?: number;
         sticky: number;
         pings: number;
+        agentMs: number;
         json?: boolean;
       }) => {
+        if (!(o.agentMs >= 0)) throw new UsageError(`--agent-ms must be >= 0, got ${o.agentMs}`);
         if (o.layout !== 'NHWC' && o.layout !== 'NCHW')
           throw new UsageError(`--layout must be NHWC or NCHW, got ${o.layout}`);
         if (!(o.sticky >= 0 && o.sticky <= 1)) throw new UsageError(`--sticky must be in [0, 1], got ${o.sticky}`);
@@ -255,13 +279,14 @@ export function registerBenchEnv(bench: Command): void {
           rounds: o.rounds,
           layout: o.layout,
           pings: o.pings,
+          agentMs: o.agentMs,
           atari,
         });
         printResult(Boolean(o.json), r, () =>
           [
             `env ${r.env}: ${r.numEnvs} envs, bridge in ${r.groups} group(s) x ${r.threadsPerGroup} ALE thread(s), ${r.layout}; raw with ${r.rawThreads} thread(s)`,
             `  raw vector env      ${r.rawStepsPerSec.toFixed(0)} steps/s`,
-            `  bridge              ${r.bridgeStepsPerSec.toFixed(0)} steps/s  (ratio ${r.ratio.toFixed(2)})`,
+            `  bridge              ${r.bridgeStepsPerSec.toFixed(0)} steps/s  (ratio ${r.ratio.toFixed(2)})${r.agentMs ? ` with ${r.agentMs} ms agent work per group step` : ''}`,
             `  bridge lock-step    ${r.bridgeLockstepStepsPerSec.toFixed(0)} steps/s  (whole vector, no overlap)`,
             `  round trip (ping)   p50 ${r.roundTripMs.p50.toFixed(3)} ms, p95 ${r.roundTripMs.p95.toFixed(3)} ms`,
           ].join('\n'),

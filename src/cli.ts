@@ -4,13 +4,24 @@
 import { Command, CommanderError } from 'commander';
 import { BackendError } from './backend.js';
 import { registerBench } from './commands/bench.js';
+import { registerBenchEnv } from './commands/bench-env.js';
+import { registerBenchReplay } from './commands/bench-replay.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerServe } from './commands/serve.js';
+import { registerToy } from './commands/toy.js';
+import { registerTrain } from './commands/train.js';
 import { UsageError, UserFacingError } from './util/cli-errors.js';
 import { PACKAGE_VERSION } from './version.js';
 
 export type CommandRegistrar = (program: Command) => void;
 
-const registrars: CommandRegistrar[] = [registerDoctor, registerBench];
+const registrars: CommandRegistrar[] = [
+  registerTrain,
+  registerToy,
+  registerServe,
+  (program) => registerBench(program, [registerBenchEnv, registerBenchReplay]),
+  registerDoctor,
+];
 
 export function buildProgram(): Command {
   const program = new Command('coordrl')

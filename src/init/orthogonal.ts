@@ -22,7 +22,8 @@ export function orthogonalInit(layers: tf.layers.Layer[], gain: number, seed: nu
       return tf.tensor(orthogonalMatrix(fanIn, fanOut, gain, seed + index * 7919), shape);
     });
     layer.setWeights(fresh);
-    tf.dispose([...weights, ...fresh]);
+    // getWeights() returns the live variables: dispose only the fresh values.
+    tf.dispose(fresh);
   });
 }
 

@@ -1,0 +1,121 @@
+// `coordrl train`, `coordrl resume`, `coordrl eval`, `coordrl info`: training runs on disk.
+import path from 'node:path';
+import { type Command, Option } from 'commander';
+import { a2cSchema } from '../../agents/a2c.js';
+import { dqnSchema } from '../../agents/dqn.js';
+import { commonSchema, optionsFromSchemas } from '../config.js';
+import { ALGOS, resolveRunConfig } from '../run-config.js';
+import { describeRun, evaluateRun, resumeRun, runInfo, startRun } from '../training/run.js';
+import { parseCount, positiveInt, UsageError } from '../util/cli-errors.js';
+import { printResult } from '../util/output.js';
+import { jsonOption } from './options.js';
+
+interface TrainFlags extends Record<string, unknown> {
+  config?: string;
+  runDir?: string;
+  name?: string;
+  dryRun?: boolean;
+  json?: boolean;
+  progress?: boolean;
+}
+
+export function registerTrain(program: Command): void {
+  const train = program
+    .command('train')
+    .description(
+      'train an agent; every hyperparameter is a flag and a config-file field (defaults: CoordConv A2C on Pong)',
+    )
+    .addOption(new Option('--algo <name>', 'algorithm (default "a2c")').choices([...ALGOS]))
+    .option('--config <file>', 'YAML or JSON file with any of the settings below (flags override it)')
+    .option('--run-dir <dir>', 'where the run is written (default runs/<algo>-<env>-<torso>-s<seed>-<time>)')
+    .option('--dry-run', 'print the resolved configuration and the network parameter counts, then exit')
+    .option('--no-progress', 'no progress bar even on a terminal')
+    .addOption(jsonOption());
+  for (const opt of optionsFromSchemas([
+    { schema: commonSchema },
+    { schema: a2cSchema, note: 'for a2c' },
+    { schema: dqnSchema, note: 'for dqn' },
+  ])) {
+    if (opt.long === '--frames' || opt.long === '--steps') opt.argParser(parseCount(opt.long));
+    train.addOption(opt);
+  }
+  train.action(async (flags: TrainFlags) => {
+    const config = resolveRunConfig(flags, flags.config);
+    if (flags.dryRun) {
+      const d = await describeRun(config);
+      printResult(Boolean(flags.json), d, () =>
+        [
+          `${config.algo} on ${config.env}, torso ${d.torso}`,
+          ...Object.entries(d.params).map(([k, v]) => `  ${k}: ${v.toLocaleString()} parameters`),
+          `  budget: ${d.budgetSteps.toLocaleString()} steps (${d.budgetFrames.toLocaleString()} frames)`,
+          `  configuration: ${JSON.stringify(config)}`,
+        ].join('\n'),
+      );
+      return;
+    }
+    const runDir = flags.runDir ? path.resolve(flags.runDir) : undefined;
+    const result = await startRun(config, { runDir, progress: flags.progress !== false });
+    printResult(Boolean(flags.json), result, () => result.summary);
+    if (result.stopReason === 'signal') process.exitCode = 130;
+  });
+
+  program
+    .command('resume')
+    .description('continue a run from its newest good checkpoint (same config; counters and curves continue)')
+    .argument('<run-dir>', 'the run directory, e.g. runs/a2c-pong-coordconv-s1-...')
+    .option('--frames <n>', 'new total budget in frames (e.g. 20M)', parseCount('--frames'))
+    .option('--steps <n>', 'new total budget in agent steps', parseCount('--steps'))
+    .option('--no-progress', 'no progress bar even on a terminal')
+    .addOption(jsonOption())
+    .action(async (dir: string, flags: { frames?: number; steps?: number; json?: boolean; progress?: boolean }) => {
+      const result = await resumeRun(path.resolve(dir), {
+        frames: flags.frames,
+        steps: flags.steps,
+        progress: flags.progress !== false,
+      });
+      printResult(Boolean(flags.json), result, () => result.summary);
+      if (result.stopReason === 'signal') process.exitCode = 130;
+    });
+
+  program
+    .command('eval')
+    .description('run the saved policy without exploration, life-loss resets or reward clipping; report raw scores')
+    .argument('<run-dir>', 'the run directory')
+    .option('--episodes <n>', 'episodes to play', positiveInt('--episodes'), 10)
+    .option('--num-envs <n>', 'parallel environments', positiveInt('--num-envs'), 4)
+    .option('--seed <n>', 'seed of the evaluation environments', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 0) throw new UsageError(`--seed must be an integer >= 0, got '${v}'`);
+      return n;
+    })
+    .option('--epsilon <x>', 'epsilon-greedy noise (default 0: greedy)', (v) => {
+      const x = Number(v);
+      if (!(x >= 0 && x <= 1)) throw new UsageError(`--epsilon must be in [0, 1], got '${v}'`);
+      return x;
+    })
+    .addOption(jsonOption())
+    .action(
+      async (
+        dir: string,
+        flags: { episodes: number; numEnvs: number; seed?: number; epsilon?: number; json?: boolean },
+      ) => {
+        const r = await evaluateRun(path.resolve(dir), flags);
+        printResult(
+          Boolean(flags.json),
+          r,
+          () =>
+            `${r.episodes} episodes of ${r.env} from checkpoint step ${r.checkpointStep}: mean ${r.mean.toFixed(2)}, median ${r.median.toFixed(2)}, min ${r.min}, max ${r.max}`,
+        );
+      },
+    );
+
+  program
+    .command('info')
+    .description("show a run's configuration, progress and checkpoints (with their integrity)")
+    .argument('<run-dir>', 'the run directory')
+    .addOption(jsonOption())
+    .action(async (dir: string, flags: { json?: boolean }) => {
+      const info = await runInfo(path.resolve(dir));
+      printResult(Boolean(flags.json), info, () => info.summary);
+    });
+}

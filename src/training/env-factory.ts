@@ -1,0 +1,51 @@
+// Makes the vector environment of a run from its configuration (through the Python bridge).
+import { type BridgeVecEnv, makeVecEnv, type VecEnv } from '../../envs/index.js';
+import type { AgentEnv } from '../agent.js';
+import { isAtari } from '../config.js';
+import type { RunConfig } from '../run-config.js';
+
+export interface EnvSpaces {
+  observationSpace: VecEnv['observationSpace'];
+  actionSpace: VecEnv['actionSpace'];
+}
+
+/** Training env: sticky actions and life-loss signal as configured, raw scores reported. */
+export async function createEnv(
+  config: Pick<RunConfig, 'env' | 'stickyActions' | 'fullActionSpace' | 'lifeLoss' | 'maxEpisodeFrames'>,
+  numEnvs: number,
+  opts: { seed?: number; groups?: number } = {},
+): Promise<BridgeVecEnv> {
+  return makeVecEnv({
+    env: config.env,
+    numEnvs,
+    groups: opts.groups,
+    atari: isAtari(config.env)
+      ? {
+          repeatActionProbability: config.stickyActions,
+          fullActionSpace: config.fullActionSpace,
+          lifeLossInfo: config.lifeLoss,
+          maxNumFramesPerEpisode: config.maxEpisodeFrames,
+        }
+      : undefined,
+  });
+}
+
+/** Observation and action spaces of an env (starts a server for a moment). */
+export async function probeEnvSpaces(
+  config: Pick<RunConfig, 'env' | 'stickyActions' | 'fullActionSpace' | 'lifeLoss' | 'maxEpisodeFrames'>,
+): Promise<EnvSpaces> {
+  const env = await createEnv(config, 1);
+  try {
+    return { observationSpace: env.observationSpace, actionSpace: env.actionSpace };
+  } finally {
+    await env.close();
+  }
+}
+
+export function envRestarts(env: AgentEnv): number {
+  return (env as Partial<BridgeVecEnv>).serverRestarts ?? 0;
+}
+
+export async function closeEnv(env: AgentEnv): Promise<void> {
+  await (env as Partial<VecEnv>).close?.();
+}

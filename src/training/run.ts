@@ -1,0 +1,347 @@
+// A training run on disk: start, resume, evaluate, inspect. The run directory holds
+// config.json, metrics.jsonl, tensorboard/ and checkpoints/ (see src/checkpoint).
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { A2C } from '../../agents/a2c.js';
+import { DQN } from '../../agents/dqn.js';
+import { type AgentContext, type AgentEnv, NonFiniteLossError, type TrainableAgent } from '../agent.js';
+import { type BackendInfo, initBackend } from '../backend.js';
+import { budgetSteps, frameSkipFor, isAtari } from '../config.js';
+import { type RunConfig, runConfigSchema } from '../run-config.js';
+import { tf } from '../tf.js';
+import { applyTorso, type TorsoOptions } from '../torsos.js';
+import { UsageError, UserFacingError } from '../util/cli-errors.js';
+import { note } from '../util/output.js';
+import { Rng } from '../util/rng.js';
+import { PACKAGE_VERSION } from '../version.js';
+import { closeEnv, createEnv, envRestarts, probeEnvSpaces } from './env-factory.js';
+import { EpisodeStats } from './episodes.js';
+import { MetricsLogger, readMetrics } from './metrics.js';
+import { listRunCheckpoints, loadRunCheckpoint, type RunCheckpointState, saveRunCheckpoint } from './run-checkpoint.js';
+import { episodeHook, runTraining, type StopReason, StopSignal, type TrainerCounters } from './trainer.js';
+
+/** Default budget when neither --frames nor --steps is given: 10M frames on Atari, 200k steps otherwise. */
+function defaultBudget(config: RunConfig): number {
+  return budgetSteps(config, isAtari(config.env) ? Math.ceil(10_000_000 / frameSkipFor(config.env)) : 200_000);
+}
+
+export interface RunFile {
+  coordrl: string;
+  createdAt: string;
+  config: RunConfig;
+  budgetSteps: number;
+  frameSkip: number;
+}
+
+export interface RunResult {
+  runDir: string;
+  stopReason: StopReason;
+  steps: number;
+  frames: number;
+  updates: number;
+  episodes: number;
+  meanScore: number | null;
+  wallSeconds: number;
+  backend: string;
+  device: string;
+  summary: string;
+}
+
+export function resolveTorso(config: RunConfig, obsShape: readonly number[]): TorsoOptions {
+  const image = obsShape.length === 3;
+  const kind = config.torso === 'auto' ? (image ? 'coordconv' : 'mlp') : config.torso;
+  if (!image && kind !== 'mlp') {
+    throw new UsageError(
+      `--torso ${kind} needs image observations, but ${config.env} gives vectors of shape [${obsShape.join(', ')}]; use --torso mlp (or auto)`,
+    );
+  }
+  if (image && kind === 'mlp') {
+    throw new UsageError(`--torso mlp is for vector observations; ${config.env} gives images: use conv or coordconv`);
+  }
+  return { kind, coordconvAt: config.coordconvAt, withR: config.withR };
+}
+
+function defaultRunDir(config: RunConfig): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  const env = config.env.replace(/[^A-Za-z0-9]+/g, '').toLowerCase();
+  return path.resolve('runs', `${config.algo}-${env}-${config.torso}-s${config.seed}-${stamp}`);
+}
+
+function writeJsonAtomic(file: string, value: unknown): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(tmp, file);
+}
+
+export function readRunFile(runDir: string): RunFile {
+  const file = path.join(runDir, 'config.json');
+  if (!existsSync(file)) throw new UsageError(`${runDir} is not a run directory (no config.json)`);
+  let raw: RunFile;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8')) as RunFile;
+  } catch (e) {
+    throw new UserFacingError(`${file} is not valid JSON: ${(e as Error).message}`);
+  }
+  const config = runConfigSchema.safeParse(raw.config);
+  if (!config.success) {
+    throw new UserFacingError(
+      `${file} holds a configuration this version cannot read: ${config.error.issues[0]?.message}`,
+    );
+  }
+  return { ...raw, config: config.data };
+}
+
+function makeAgent(config: RunConfig, ctx: AgentContext): TrainableAgent {
+  return config.algo === 'a2c' ? new A2C(ctx, config) : new DQN(ctx, config);
+}
+
+/** Parameter counts and budget without touching the environment server for long. */
+export async function describeRun(config: RunConfig): Promise<{
+  torso: string;
+  params: Record<string, number>;
+  budgetSteps: number;
+  budgetFrames: number;
+}> {
+  await initBackend(config.backend);
+  const spaces = await probeEnvSpaces(config);
+  const torso = resolveTorso(config, spaces.observationSpace.shape);
+  const params: Record<string, number> = {};
+  for (const kind of torso.kind === 'mlp' ? (['mlp'] as const) : (['conv', 'coordconv'] as const)) {
+    const input = tf.input({ shape: [...spaces.observationSpace.shape] });
+    const m = tf.model({ inputs: input, outputs: applyTorso(input, { ...torso, kind }) });
+    params[`${kind} torso`] = m.countParams();
+    m.dispose();
+  }
+  const steps = defaultBudget(config);
+  return { torso: torso.kind, params, budgetSteps: steps, budgetFrames: steps * frameSkipFor(config.env) };
+}
+
+export async function startRun(config: RunConfig, opts: { runDir?: string; progress?: boolean }): Promise<RunResult> {
+  const runDir = opts.runDir ?? defaultRunDir(config);
+  if (existsSync(path.join(runDir, 'config.json'))) {
+    throw new UsageError(
+      `${runDir} already holds a run; continue it with \`coordrl resume ${runDir}\` or pick another --run-dir`,
+    );
+  }
+  mkdirSync(runDir, { recursive: true });
+  const frameSkip = frameSkipFor(config.env);
+  const run: RunFile = {
+    coordrl: PACKAGE_VERSION,
+    createdAt: new Date().toISOString(),
+    config,
+    budgetSteps: defaultBudget(config),
+    frameSkip,
+  };
+  writeJsonAtomic(path.join(runDir, 'config.json'), run);
+  note(`run directory: ${runDir}`);
+  return execute(runDir, run, null, opts.progress ?? true);
+}
+
+export async function resumeRun(
+  runDir: string,
+  opts: { frames?: number; steps?: number; progress?: boolean },
+): Promise<RunResult> {
+  const run = readRunFile(runDir);
+  if (opts.frames !== undefined || opts.steps !== undefined) {
+    run.budgetSteps = opts.steps ?? Math.ceil((opts.frames as number) / run.frameSkip);
+    writeJsonAtomic(path.join(runDir, 'config.json'), run);
+  }
+  const loaded = await loadRunCheckpoint(runDir);
+  for (const s of loaded.skipped) note(`skipping checkpoint ${s.name}: ${s.reason}`);
+  if (!loaded.state) note('no good checkpoint: starting this run from the beginning');
+  else note(`resuming from checkpoint ${loaded.name} (step ${loaded.state.counters.steps})`);
+  return execute(runDir, run, loaded.state, opts.progress ?? true);
+}
+
+async function execute(
+  runDir: string,
+  run: RunFile,
+  resume: RunCheckpointState | null,
+  showProgress: boolean,
+): Promise<RunResult> {
+  const { config } = run;
+  const backend: BackendInfo = await initBackend(config.backend);
+  for (const w of backend.warnings) note(`warning: ${w}`);
+  const counters: TrainerCounters = resume?.counters ?? { steps: 0, frames: 0, updates: 0, wallSeconds: 0 };
+  const episodes = resume ? EpisodeStats.fromJSON(resume.episodes) : new EpisodeStats();
+  const rng = new Rng(config.seed);
+  if (resume) rng.setState(resume.rng);
+  // Each (re)start of the run seeds its environments differently but reproducibly.
+  const segment = (resume?.segment ?? -1) + 1;
+  const env: AgentEnv = await createEnv(config, config.numEnvs, { seed: config.seed + 10_007 * segment });
+  const stop = new StopSignal().install();
+  let agent: TrainableAgent | null = null;
+  try {
+    const ctx: AgentContext = {
+      env,
+      rng,
+      seeds: { env: config.seed + 10_007 * segment, init: config.seed },
+      torso: resolveTorso(config, env.observationSpace.shape),
+      progress: () => Math.min(1, counters.steps / run.budgetSteps),
+      onStep: episodeHook(episodes),
+    };
+    agent = makeAgent(config, ctx);
+    if (resume) await resume.restoreAgent(agent);
+    const metrics = new MetricsLogger(runDir, { resumeStep: resume ? counters.steps : undefined });
+    const a = agent;
+    const save = async (reason: string) => {
+      const name = await saveRunCheckpoint(runDir, {
+        agent: a,
+        counters,
+        episodes,
+        rng,
+        segment,
+        keep: config.keepCheckpoints,
+      });
+      if (reason !== 'periodic') note(`checkpoint saved: ${name} (${reason})`);
+    };
+    let reason: StopReason;
+    try {
+      reason = await runTraining(
+        {
+          agent,
+          budgetSteps: run.budgetSteps,
+          frameSkip: run.frameSkip,
+          logEvery: config.logEvery,
+          checkpointEvery: config.checkpointEvery,
+          metrics,
+          episodes,
+          counters,
+          save,
+          label: `${config.algo}/${config.torso}`,
+          showProgress,
+          extraScalars: () => ({ envRestarts: envRestarts(env) }),
+        },
+        stop,
+      );
+    } catch (e) {
+      if (e instanceof NonFiniteLossError) {
+        throw new UserFacingError(
+          `training stopped at step ${counters.steps}: ${e.message}. The last good checkpoint is kept (coordrl info ${runDir}).`,
+        );
+      }
+      throw e;
+    }
+    const mean = episodes.count() ? episodes.meanScore() : null;
+    return {
+      runDir,
+      stopReason: reason,
+      steps: counters.steps,
+      frames: counters.frames,
+      updates: counters.updates,
+      episodes: episodes.episodes,
+      meanScore: mean,
+      wallSeconds: counters.wallSeconds,
+      backend: backend.backend,
+      device: backend.device,
+      summary: `${reason === 'signal' ? 'stopped' : 'finished'} at step ${counters.steps.toLocaleString()} (${counters.frames.toLocaleString()} frames) after ${counters.wallSeconds.toFixed(0)} s; ${episodes.episodes} episodes, recent mean score ${mean === null ? '-' : mean.toFixed(2)}. Run: ${runDir}`,
+    };
+  } finally {
+    stop.uninstall();
+    agent?.dispose();
+    await closeEnv(env);
+  }
+}
+
+export interface EvalResult {
+  env: string;
+  checkpointStep: number;
+  episodes: number;
+  scores: number[];
+  mean: number;
+  median: number;
+  min: number;
+  max: number;
+}
+
+/** Plays the saved policy greedily with raw scores, full games (no life loss), no clipping. */
+export async function evaluateRun(
+  runDir: string,
+  opts: { episodes: number; numEnvs: number; seed?: number; epsilon?: number },
+): Promise<EvalResult> {
+  const run = readRunFile(runDir);
+  const config = { ...run.config, lifeLoss: false };
+  await initBackend(config.backend);
+  const loaded = await loadRunCheckpoint(runDir);
+  if (!loaded.state) throw new UserFacingError(`${runDir} has no good checkpoint to evaluate`);
+  const numEnvs = Math.min(opts.numEnvs, opts.episodes);
+  const env = await createEnv(config, numEnvs, { seed: opts.seed ?? 1_000_003 + config.seed });
+  try {
+    const rng = new Rng(opts.seed ?? config.seed);
+    const agent = makeAgent(config, {
+      env,
+      rng,
+      seeds: { env: 0, init: config.seed },
+      torso: resolveTorso(config, env.observationSpace.shape),
+      progress: () => 1,
+      onStep: () => {},
+    });
+    await loaded.state.restoreAgent(agent, { modelsOnly: true });
+    const scores: number[] = [];
+    let { obs } = await env.reset(opts.seed ?? 1_000_003 + config.seed);
+    const eps = opts.epsilon ?? 0;
+    const nA = env.actionSpace.n;
+    // Bounded: an episode is at most maxEpisodeFrames long.
+    while (scores.length < opts.episodes) {
+      const greedy = (agent.act as NonNullable<TrainableAgent['act']>)(obs, numEnvs);
+      const actions = greedy.map((a) => (eps > 0 && rng.next() < eps ? rng.int(nA) : a));
+      const step = await env.step(actions);
+      for (const ep of step.episodes ?? []) if (scores.length < opts.episodes) scores.push(ep.score);
+      obs = step.obs;
+    }
+    agent.dispose();
+    const sorted = [...scores].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    return {
+      env: config.env,
+      checkpointStep: loaded.state.counters.steps,
+      episodes: scores.length,
+      scores,
+      mean: scores.reduce((a, b) => a + b, 0) / scores.length,
+      median: sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2,
+      min: sorted[0],
+      max: sorted[sorted.length - 1],
+    };
+  } finally {
+    await closeEnv(env);
+  }
+}
+
+export interface RunInfo {
+  runDir: string;
+  config: RunConfig;
+  budgetSteps: number;
+  steps: number;
+  frames: number;
+  lastMetrics: Record<string, number> | null;
+  checkpoints: { name: string; step: number | null; status: string }[];
+  summary: string;
+}
+
+export async function runInfo(runDir: string): Promise<RunInfo> {
+  const run = readRunFile(runDir);
+  const checkpoints = await listRunCheckpoints(runDir);
+  const metrics = readMetrics(path.join(runDir, 'metrics.jsonl'));
+  const last = metrics.at(-1) ?? null;
+  const newestGood = checkpoints.find((c) => c.status === 'ok');
+  const steps = Math.max(newestGood?.step ?? 0, last?.step ?? 0);
+  const lines = [
+    `${run.config.algo} on ${run.config.env}, torso ${run.config.torso}, seed ${run.config.seed}`,
+    `progress: ${steps.toLocaleString()} / ${run.budgetSteps.toLocaleString()} steps (${(steps * run.frameSkip).toLocaleString()} frames)`,
+    last
+      ? `last metrics: score ${Number.isNaN(last.score) ? '-' : last.score?.toFixed(2)}, ${Math.round(last.sps ?? 0)} steps/s`
+      : 'no metrics yet',
+    'checkpoints:',
+    ...(checkpoints.length ? checkpoints.map((c) => `  ${c.name}  ${c.status}`) : ['  none']),
+  ];
+  return {
+    runDir,
+    config: run.config,
+    budgetSteps: run.budgetSteps,
+    steps,
+    frames: steps * run.frameSkip,
+    lastMetrics: last,
+    checkpoints,
+    summary: lines.join('\n'),
+  };
+}

@@ -61,6 +61,8 @@ export class DQN implements TrainableAgent {
   private updates = 0;
   private pendingUpdates = 0;
   private lastTargetSync = 0;
+  /** Scalars of the latest gradient step, reported with every iteration. */
+  private lastUpdate: Record<string, number> = {};
   /** Reused sample arrays (about 0.9 MB each for Atari): no allocation per update. */
   private batch: ReturnType<ReplayBuffer['allocBatch']> | null = null;
 
@@ -137,13 +139,12 @@ export class DQN implements TrainableAgent {
     this.transitions += n;
 
     // ---- Updates: one per trainFreq transitions once learning has started.
-    let scalars: Record<string, number> = { epsilon: eps };
     let updates = 0;
     if (this.transitions >= this.hp.learningStarts) {
       this.pendingUpdates += n / this.hp.trainFreq;
       while (this.pendingUpdates >= 1) {
         this.pendingUpdates -= 1;
-        scalars = { ...this.update(), epsilon: eps };
+        this.lastUpdate = this.update();
         updates++;
       }
       if (this.transitions - this.lastTargetSync >= this.hp.targetUpdateInterval) {
@@ -151,7 +152,7 @@ export class DQN implements TrainableAgent {
         this.lastTargetSync = this.transitions;
       }
     }
-    return { envSteps: n, updates, scalars };
+    return { envSteps: n, updates, scalars: { ...this.lastUpdate, epsilon: eps } };
   }
 
   // ---- Loss: Huber on Q(s, a) against r + gamma^n * (1 - done) * Q_target(s', argmax).

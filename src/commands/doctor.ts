@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
+import { makeVecEnv } from '../../envs/index.js';
 import { BACKEND_CHOICES, type BackendChoice, type BackendInfo, initBackend } from '../backend.js';
 import { printResult } from '../util/output.js';
 import { venvPython } from '../util/paths.js';
@@ -102,11 +103,25 @@ function readAddonStamp(pkg: string | null): DoctorReport['addonSetup'] {
   }
 }
 
-/** Times a CartPole reset + step through the real bridge. Filled in by the env client. */
-export type BridgeCheck = () => Promise<DoctorReport['bridge']>;
-let bridgeCheck: BridgeCheck | null = null;
-export function setBridgeCheck(check: BridgeCheck): void {
-  bridgeCheck = check;
+/** Starts an env server, makes a CartPole env and times a step round trip (median of 20). */
+async function bridgeCheck(): Promise<DoctorReport['bridge']> {
+  let env: Awaited<ReturnType<typeof makeVecEnv>> | null = null;
+  try {
+    env = await makeVecEnv({ env: 'CartPole-v1', numEnvs: 1 });
+    await env.reset(0);
+    const times: number[] = [];
+    for (let i = 0; i < 20; i++) {
+      const t = performance.now();
+      await env.step(new Int32Array(1));
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    return { ok: true, roundTripMs: times[10] };
+  } catch (e) {
+    return { ok: false, error: e instanceof Error ? e.message : String(e) };
+  } finally {
+    await env?.close().catch(() => {});
+  }
 }
 
 export async function runDoctor(choice: BackendChoice, withBridge: boolean): Promise<DoctorReport> {
@@ -122,10 +137,10 @@ export async function runDoctor(choice: BackendChoice, withBridge: boolean): Pro
   const py = probePython();
   const { roms, ...python } = py;
   if (!python.ok && python.error) warnings.push(python.error);
-  let bridge: DoctorReport['bridge'] = { ok: false, skipped: 'bridge check not available' };
+  let bridge: DoctorReport['bridge'];
   if (!withBridge) bridge = { ok: false, skipped: '--no-bridge' };
   else if (!python.ok) bridge = { ok: false, skipped: 'python environment not ready' };
-  else if (bridgeCheck) {
+  else {
     bridge = await bridgeCheck();
     if (!bridge.ok) warnings.push(`environment server round trip failed: ${bridge.error}`);
   }

@@ -1,0 +1,91 @@
+// The CLI as a user runs it (the compiled dist/, built by `npm test` before vitest).
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const BIN = path.resolve(__dirname, '..', 'bin', 'coordrl.js');
+
+function coordrl(...args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
+  });
+  // TensorFlow prints two INFO lines before its logging is set up; they are not ours.
+  const stderr = r.stderr
+    .split('\n')
+    .filter((l) => l && !/absl::InitializeLog|oneDNN custom operations|cpu_feature_guard|rebuild TensorFlow/.test(l));
+  return { code: r.status, stdout: r.stdout, stderr };
+}
+
+describe('coordrl CLI', () => {
+  it('doctor --json reports the native TensorFlow backend, Python packages, ROMs and a bridge round trip', () => {
+    const r = coordrl('doctor', '--json');
+    const report = JSON.parse(r.stdout);
+    expect(report.backend).toBe('tensorflow');
+    expect(report.device).toBe('cpu');
+    expect(report.tensorflowVersion).toMatch(/^2\.\d+/);
+    expect(report.python.version).toMatch(/^3\.\d+/);
+    expect(report.python.gymnasium).toBeTruthy();
+    expect(report.python.alepy).toBeTruthy();
+    expect(report.roms).toBeGreaterThan(50);
+    expect(report.bridge.ok).toBe(true);
+    expect(report.bridge.roundTripMs).toBeGreaterThan(0);
+    expect(r.code).toBe(0);
+  });
+
+  it('has --help on every command', () => {
+    for (const cmd of [
+      ['train'],
+      ['resume'],
+      ['eval'],
+      ['info'],
+      ['toy'],
+      ['serve'],
+      ['doctor'],
+      ['bench'],
+      ['bench', 'nn'],
+      ['bench', 'env'],
+      ['bench', 'replay'],
+    ]) {
+      const r = coordrl(...cmd, '--help');
+      expect(r.code, cmd.join(' ')).toBe(0);
+      expect(r.stdout).toMatch(/^Usage: coordrl/);
+    }
+  });
+
+  it('exits with code 2 and one line for bad arguments', () => {
+    for (const args of [
+      ['train', '--algo', 'ppo'],
+      ['train', '--lr', 'fast'],
+      ['train', '--frames', 'lots'],
+      ['bench', 'nn', '--iters', '0'],
+      ['no-such-command'],
+    ]) {
+      const r = coordrl(...args);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr.filter((l) => !l.startsWith('(run with --help')).length, args.join(' ')).toBe(1);
+    }
+  });
+
+  it('names a wrong config-file field precisely, with exit code 2', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'coordrl-cli-'));
+    const file = path.join(dir, 'run.yaml');
+    writeFileSync(file, 'algo: dqn\nbuffer_size: 1000\n');
+    const r = coordrl('train', '--config', file, '--dry-run');
+    expect(r.code).toBe(2);
+    expect(r.stderr.join('\n')).toMatch(/unknown field 'buffer_size'/);
+  });
+
+  it('train --dry-run prints parameter counts of both torsos', () => {
+    const r = coordrl('train', '--dry-run', '--json');
+    expect(r.code).toBe(0);
+    const d = JSON.parse(r.stdout);
+    expect(d.torso).toBe('coordconv');
+    expect(d.params['conv torso']).toBe(1_684_128);
+    expect(d.params['coordconv torso']).toBe(1_688_224);
+    expect(d.budgetFrames).toBe(10_000_000);
+  });
+});

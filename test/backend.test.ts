@@ -39,7 +39,11 @@ describe('decideBackend', () => {
 
   it('auto uses native CPU silently when no GPU package is installed', () => {
     const { probe } = probeFrom({ '@tensorflow/tfjs-node': cpuOk });
-    expect(decideBackend('auto', probe)).toEqual({ backend: 'tensorflow', package: '@tensorflow/tfjs-node', warnings: [] });
+    expect(decideBackend('auto', probe)).toEqual({
+      backend: 'tensorflow',
+      package: '@tensorflow/tfjs-node',
+      warnings: [],
+    });
   });
 
   it('auto falls back to pure JS with a loud warning when nothing native loads', () => {

@@ -6,6 +6,7 @@ import { BackendError } from './backend.js';
 import { registerBench } from './commands/bench.js';
 import { registerBenchEnv } from './commands/bench-env.js';
 import { registerBenchReplay } from './commands/bench-replay.js';
+import { registerBenchTrain } from './commands/bench-train.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerServe } from './commands/serve.js';
 import { registerToy } from './commands/toy.js';
@@ -19,7 +20,7 @@ const registrars: CommandRegistrar[] = [
   registerTrain,
   registerToy,
   registerServe,
-  (program) => registerBench(program, [registerBenchEnv, registerBenchReplay]),
+  (program) => registerBench(program, [registerBenchEnv, registerBenchReplay, registerBenchTrain]),
   registerDoctor,
 ];
 

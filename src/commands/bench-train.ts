@@ -1,0 +1,130 @@
+// `coordrl bench train`: env steps per second of a real training loop (env stepping through the
+// bridge, batched inference, updates), measured after a warm-up.
+import { type Command, Option } from 'commander';
+import type { AgentContext, TrainableAgent } from '../agent.js';
+import { initBackend } from '../backend.js';
+import { resolveRunConfig } from '../run-config.js';
+import { closeEnv, createEnv } from '../training/env-factory.js';
+import { resolveTorso } from '../training/run.js';
+import { parseCount, positiveNumber } from '../util/cli-errors.js';
+import { note, printResult } from '../util/output.js';
+import { Rng } from '../util/rng.js';
+import { jsonOption } from './options.js';
+
+export interface TrainBenchResult {
+  algo: string;
+  env: string;
+  torso: string;
+  numEnvs: number;
+  backend: string;
+  device: string;
+  seconds: number;
+  envSteps: number;
+  envStepsPerSec: number;
+  updates: number;
+  updatesPerSec: number;
+}
+
+export async function benchTrain(opts: {
+  algo: 'a2c' | 'dqn';
+  env: string;
+  torso: string;
+  seconds: number;
+  warmup: number;
+  numEnvs?: number;
+  learningStarts: number;
+}): Promise<TrainBenchResult> {
+  const flags: Record<string, unknown> = { algo: opts.algo, env: opts.env, torso: opts.torso };
+  if (opts.numEnvs !== undefined) flags.numEnvs = opts.numEnvs;
+  if (opts.algo === 'dqn') flags.learningStarts = opts.learningStarts;
+  const config = resolveRunConfig(flags);
+  const info = await initBackend(config.backend);
+  const env = await createEnv(config, config.numEnvs, { seed: config.seed });
+  let agent: TrainableAgent | null = null;
+  try {
+    const ctx: AgentContext = {
+      env,
+      rng: new Rng(config.seed),
+      seeds: { env: config.seed, init: config.seed },
+      torso: resolveTorso(config, env.observationSpace.shape),
+      // Schedules as at the start of a long run.
+      progress: () => 0,
+      onStep: () => {},
+    };
+    const { A2C } = await import('../../agents/a2c.js');
+    const { DQN } = await import('../../agents/dqn.js');
+    agent = config.algo === 'a2c' ? new A2C(ctx, config) : new DQN(ctx, config);
+    // Warm-up: kernels compiled, replay past learningStarts, caches hot.
+    const warmEnd = performance.now() + opts.warmup * 1000;
+    let warmSteps = 0;
+    while (performance.now() < warmEnd || (config.algo === 'dqn' && warmSteps < opts.learningStarts)) {
+      warmSteps += (await agent.iterate()).envSteps;
+    }
+    note(`warm-up done (${warmSteps} steps); measuring for ${opts.seconds} s`);
+    let steps = 0;
+    let updates = 0;
+    const t0 = performance.now();
+    const end = t0 + opts.seconds * 1000;
+    while (performance.now() < end) {
+      const it = await agent.iterate();
+      steps += it.envSteps;
+      updates += it.updates;
+    }
+    const elapsed = (performance.now() - t0) / 1000;
+    return {
+      algo: config.algo,
+      env: config.env,
+      torso: config.torso,
+      numEnvs: config.numEnvs,
+      backend: info.backend,
+      device: info.device,
+      seconds: elapsed,
+      envSteps: steps,
+      envStepsPerSec: steps / elapsed,
+      updates,
+      updatesPerSec: updates / elapsed,
+    };
+  } finally {
+    agent?.dispose();
+    await closeEnv(env);
+  }
+}
+
+export function registerBenchTrain(bench: Command): void {
+  bench
+    .command('train')
+    .description('env steps per second of a real training loop (env stepping, inference, updates)')
+    .addOption(new Option('--algo <name>', 'algorithm').choices(['a2c', 'dqn']).default('a2c'))
+    .option('--env <name>', 'environment', 'pong')
+    .addOption(new Option('--torso <kind>', 'network torso').choices(['conv', 'coordconv', 'mlp']).default('coordconv'))
+    .option('--seconds <s>', 'measured seconds', positiveNumber('--seconds'), 60)
+    .option('--warmup <s>', 'seconds before measuring', positiveNumber('--warmup'), 10)
+    .option('--num-envs <n>', 'parallel environments (default: the algorithm default)', parseCount('--num-envs'))
+    .option(
+      '--learning-starts <n>',
+      'dqn: transitions before learning, collected during the warm-up so updates are measured',
+      parseCount('--learning-starts'),
+      1000,
+    )
+    .addOption(jsonOption())
+    .action(
+      async (o: {
+        algo: 'a2c' | 'dqn';
+        env: string;
+        torso: string;
+        seconds: number;
+        warmup: number;
+        numEnvs?: number;
+        learningStarts: number;
+        json?: boolean;
+      }) => {
+        const r = await benchTrain(o);
+        printResult(
+          Boolean(o.json),
+          r,
+          () =>
+            `${r.algo} on ${r.env} (${r.torso}, ${r.numEnvs} envs, ${r.backend}/${r.device}): ${r.envStepsPerSec.toFixed(0)} env steps/s, ${r.updatesPerSec.toFixed(1)} updates/s over ${r.seconds.toFixed(1)} s`,
+        );
+      },
+    );
+}

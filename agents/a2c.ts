@@ -64,7 +64,7 @@ export class A2C implements TrainableAgent {
     const { nSteps, gamma, gaeLambda } = this.hp;
     const n = env.numEnvs;
     const obsSize = env.observationSpace.size;
-    if (this.obs === null) this.obs = (await env.reset(this.ctx.seeds.env)).obs;
+    if (this.obs === null) throw new Error('A2C: call resetEnvs(seed) before iterate()');
 
     // ---- Rollout: batched inference over all envs, one forward pass per step.
     const obsBuf =
@@ -87,6 +87,9 @@ export class A2C implements TrainableAgent {
         rewards[t * n + i] = this.hp.clipRewards ? Math.sign(r) : r;
         dones[t * n + i] = step.terminated[i] | step.truncated[i];
       }
+      // A step cut by an env-server restart is no transition: bootstrapping from V(s_t) itself
+      // gives it a zero advantage, so it neither rewards nor punishes its action.
+      for (const i of step.cutEpisodes ?? []) rewards[t * n + i] = value[i];
       // A truncated episode (time limit) did not end: bootstrap from its final observation.
       for (const [i, finalObs] of step.finalObs ?? []) {
         if (step.truncated[i] && !step.terminated[i]) {
@@ -163,6 +166,10 @@ export class A2C implements TrainableAgent {
   private learningRate(): number {
     if (this.hp.lrSchedule === 'constant') return this.hp.lr;
     return this.hp.lr * Math.max(0, 1 - this.ctx.progress());
+  }
+
+  async resetEnvs(seed: number): Promise<void> {
+    this.obs = (await this.ctx.env.reset(seed)).obs;
   }
 
   /** Greedy actions (evaluation): the most likely action of the policy. */

@@ -105,6 +105,12 @@ export class DQN implements TrainableAgent {
     return tf.add(second, tf.sub(first, tf.mean(first, 1, true))) as tf.Tensor2D;
   }
 
+  async resetEnvs(seed: number): Promise<void> {
+    // The replay closes the running episodes (as truncated, no bootstrap from a lost state).
+    this.replay.markDiscontinuity();
+    this.obs = (await this.ctx.env.reset(seed)).obs;
+  }
+
   /** Greedy actions (evaluation). */
   act(obs: Uint8Array | Float32Array, n: number): Int32Array {
     return tf.tidy(
@@ -116,7 +122,7 @@ export class DQN implements TrainableAgent {
   async iterate(): Promise<IterationStats> {
     const { env, rng } = this.ctx;
     const n = env.numEnvs;
-    if (this.obs === null) this.obs = (await env.reset(this.ctx.seeds.env)).obs;
+    if (this.obs === null) throw new Error('DQN: call resetEnvs(seed) before iterate()');
 
     // ---- Rollout: epsilon-greedy over one batched forward pass.
     const eps = this.epsilon();

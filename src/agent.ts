@@ -32,7 +32,7 @@ export interface AgentStep {
 export interface AgentContext {
   env: AgentEnv;
   rng: Rng;
-  seeds: { env: number; init: number };
+  seeds: { init: number };
   torso: TorsoOptions;
   /** Fraction of the training budget done, in [0, 1] (for schedules). */
   progress(): number;
@@ -58,6 +58,8 @@ export interface CheckpointParts {
 
 export interface TrainableAgent {
   readonly algo: string;
+  /** Resets every env with `seed` (slot k gets seed + k) and starts new episodes from there. */
+  resetEnvs(seed: number): Promise<void>;
   iterate(): Promise<IterationStats>;
   /** Greedy (no exploration) actions for evaluation. */
   act(obs: Uint8Array | Float32Array, n: number): Int32Array;

@@ -50,6 +50,10 @@ export const commonSchema = z
     checkpointEvery: z.number().int().positive().default(100_000).describe('save a checkpoint every N agent steps'),
     keepCheckpoints: z.number().int().positive().default(3).describe('how many recent checkpoints to keep'),
     logEvery: z.number().int().positive().default(10_000).describe('write metrics every N agent steps'),
+    exactResume: z
+      .boolean()
+      .default(false)
+      .describe('reset every env at each checkpoint, so a resume continues bit for bit (cuts running episodes there)'),
   })
   .strict();
 export type CommonConfig = z.infer<typeof commonSchema>;

@@ -45,7 +45,7 @@ export async function benchTrain(opts: {
     const ctx: AgentContext = {
       env,
       rng: new Rng(config.seed),
-      seeds: { env: config.seed, init: config.seed },
+      seeds: { init: config.seed },
       torso: resolveTorso(config, env.observationSpace.shape),
       // Schedules as at the start of a long run.
       progress: () => 0,
@@ -54,6 +54,7 @@ export async function benchTrain(opts: {
     const { A2C } = await import('../../agents/a2c.js');
     const { DQN } = await import('../../agents/dqn.js');
     agent = config.algo === 'a2c' ? new A2C(ctx, config) : new DQN(ctx, config);
+    await agent.resetEnvs(config.seed);
     // Warm-up: kernels compiled, replay past learningStarts, caches hot.
     const warmEnd = performance.now() + opts.warmup * 1000;
     let warmSteps = 0;

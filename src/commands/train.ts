@@ -29,6 +29,11 @@ export function registerTrain(program: Command): void {
     .option('--config <file>', 'YAML or JSON file with any of the settings below (flags override it)')
     .option('--run-dir <dir>', 'where the run is written (default runs/<algo>-<env>-<torso>-s<seed>-<time>)')
     .option('--dry-run', 'print the resolved configuration and the network parameter counts, then exit')
+    .option(
+      '--stop-at <n>',
+      'pause at this many agent steps (checkpoint saved; `resume` continues)',
+      parseCount('--stop-at'),
+    )
     .option('--no-progress', 'no progress bar even on a terminal')
     .addOption(jsonOption());
   for (const opt of optionsFromSchemas([
@@ -54,7 +59,11 @@ export function registerTrain(program: Command): void {
       return;
     }
     const runDir = flags.runDir ? path.resolve(flags.runDir) : undefined;
-    const result = await startRun(config, { runDir, progress: flags.progress !== false });
+    const result = await startRun(config, {
+      runDir,
+      progress: flags.progress !== false,
+      stopAt: flags.stopAt as number | undefined,
+    });
     printResult(Boolean(flags.json), result, () => result.summary);
     if (result.stopReason === 'signal') process.exitCode = 130;
   });
@@ -65,17 +74,24 @@ export function registerTrain(program: Command): void {
     .argument('<run-dir>', 'the run directory, e.g. runs/a2c-pong-coordconv-s1-...')
     .option('--frames <n>', 'new total budget in frames (e.g. 20M)', parseCount('--frames'))
     .option('--steps <n>', 'new total budget in agent steps', parseCount('--steps'))
+    .option('--stop-at <n>', 'pause again at this many agent steps', parseCount('--stop-at'))
     .option('--no-progress', 'no progress bar even on a terminal')
     .addOption(jsonOption())
-    .action(async (dir: string, flags: { frames?: number; steps?: number; json?: boolean; progress?: boolean }) => {
-      const result = await resumeRun(path.resolve(dir), {
-        frames: flags.frames,
-        steps: flags.steps,
-        progress: flags.progress !== false,
-      });
-      printResult(Boolean(flags.json), result, () => result.summary);
-      if (result.stopReason === 'signal') process.exitCode = 130;
-    });
+    .action(
+      async (
+        dir: string,
+        flags: { frames?: number; steps?: number; stopAt?: number; json?: boolean; progress?: boolean },
+      ) => {
+        const result = await resumeRun(path.resolve(dir), {
+          frames: flags.frames,
+          steps: flags.steps,
+          stopAt: flags.stopAt,
+          progress: flags.progress !== false,
+        });
+        printResult(Boolean(flags.json), result, () => result.summary);
+        if (result.stopReason === 'signal') process.exitCode = 130;
+      },
+    );
 
   program
     .command('eval')

@@ -47,6 +47,11 @@ export interface RunResult {
   summary: string;
 }
 
+/** The env seed used when the envs are (re)set at `step` (slot k adds k), below 2^31. */
+export function envSeedAt(seed: number, step: number): number {
+  return (seed * 1_000_003 + step) % 2_147_000_000;
+}
+
 export function resolveTorso(config: RunConfig, obsShape: readonly number[]): TorsoOptions {
   const image = obsShape.length === 3;
   const kind = config.torso === 'auto' ? (image ? 'coordconv' : 'mlp') : config.torso;
@@ -116,7 +121,10 @@ export async function describeRun(config: RunConfig): Promise<{
   return { torso: torso.kind, params, budgetSteps: steps, budgetFrames: steps * frameSkipFor(config.env) };
 }
 
-export async function startRun(config: RunConfig, opts: { runDir?: string; progress?: boolean }): Promise<RunResult> {
+export async function startRun(
+  config: RunConfig,
+  opts: { runDir?: string; progress?: boolean; stopAt?: number },
+): Promise<RunResult> {
   const runDir = opts.runDir ?? defaultRunDir(config);
   if (existsSync(path.join(runDir, 'config.json'))) {
     throw new UsageError(
@@ -134,12 +142,12 @@ export async function startRun(config: RunConfig, opts: { runDir?: string; progr
   };
   writeJsonAtomic(path.join(runDir, 'config.json'), run);
   note(`run directory: ${runDir}`);
-  return execute(runDir, run, null, opts.progress ?? true);
+  return execute(runDir, run, null, opts.progress ?? true, opts.stopAt);
 }
 
 export async function resumeRun(
   runDir: string,
-  opts: { frames?: number; steps?: number; progress?: boolean },
+  opts: { frames?: number; steps?: number; progress?: boolean; stopAt?: number },
 ): Promise<RunResult> {
   const run = readRunFile(runDir);
   if (opts.frames !== undefined || opts.steps !== undefined) {
@@ -150,7 +158,7 @@ export async function resumeRun(
   for (const s of loaded.skipped) note(`skipping checkpoint ${s.name}: ${s.reason}`);
   if (!loaded.state) note('no good checkpoint: starting this run from the beginning');
   else note(`resuming from checkpoint ${loaded.name} (step ${loaded.state.counters.steps})`);
-  return execute(runDir, run, loaded.state, opts.progress ?? true);
+  return execute(runDir, run, loaded.state, opts.progress ?? true, opts.stopAt);
 }
 
 async function execute(
@@ -158,6 +166,7 @@ async function execute(
   run: RunFile,
   resume: RunCheckpointState | null,
   showProgress: boolean,
+  stopAt?: number,
 ): Promise<RunResult> {
   const { config } = run;
   const backend: BackendInfo = await initBackend(config.backend);
@@ -166,25 +175,28 @@ async function execute(
   const episodes = resume ? EpisodeStats.fromJSON(resume.episodes) : new EpisodeStats();
   const rng = new Rng(config.seed);
   if (resume) rng.setState(resume.rng);
-  // Each (re)start of the run seeds its environments differently but reproducibly.
   const segment = (resume?.segment ?? -1) + 1;
-  const env: AgentEnv = await createEnv(config, config.numEnvs, { seed: config.seed + 10_007 * segment });
+  const env: AgentEnv = await createEnv(config, config.numEnvs);
   const stop = new StopSignal().install();
   let agent: TrainableAgent | null = null;
   try {
     const ctx: AgentContext = {
       env,
       rng,
-      seeds: { env: config.seed + 10_007 * segment, init: config.seed },
+      seeds: { init: config.seed },
       torso: resolveTorso(config, env.observationSpace.shape),
       progress: () => Math.min(1, counters.steps / run.budgetSteps),
       onStep: episodeHook(episodes),
     };
     agent = makeAgent(config, ctx);
     if (resume) await resume.restoreAgent(agent);
+    // Env seeds depend on the run seed and the step, so an uninterrupted run that resets its envs
+    // at a checkpoint (exactResume) and a run resumed from that checkpoint see the same episodes.
+    await agent.resetEnvs(envSeedAt(config.seed, counters.steps));
     const metrics = new MetricsLogger(runDir, { resumeStep: resume ? counters.steps : undefined });
     const a = agent;
     const save = async (reason: string) => {
+      if (config.exactResume && reason !== 'signal') await a.resetEnvs(envSeedAt(config.seed, counters.steps));
       const name = await saveRunCheckpoint(runDir, {
         agent: a,
         counters,
@@ -201,6 +213,7 @@ async function execute(
         {
           agent,
           budgetSteps: run.budgetSteps,
+          stopAt,
           frameSkip: run.frameSkip,
           logEvery: config.logEvery,
           checkpointEvery: config.checkpointEvery,
@@ -234,7 +247,7 @@ async function execute(
       wallSeconds: counters.wallSeconds,
       backend: backend.backend,
       device: backend.device,
-      summary: `${reason === 'signal' ? 'stopped' : 'finished'} at step ${counters.steps.toLocaleString()} (${counters.frames.toLocaleString()} frames) after ${counters.wallSeconds.toFixed(0)} s; ${episodes.episodes} episodes, recent mean score ${mean === null ? '-' : mean.toFixed(2)}. Run: ${runDir}`,
+      summary: `${{ signal: 'stopped', paused: 'paused', budget: 'finished' }[reason]} at step ${counters.steps.toLocaleString()} (${counters.frames.toLocaleString()} frames) after ${counters.wallSeconds.toFixed(0)} s; ${episodes.episodes} episodes, recent mean score ${mean === null ? '-' : mean.toFixed(2)}. Run: ${runDir}`,
     };
   } finally {
     stop.uninstall();
@@ -268,10 +281,11 @@ export async function evaluateRun(
   const env = await createEnv(config, numEnvs, { seed: opts.seed ?? 1_000_003 + config.seed });
   try {
     const rng = new Rng(opts.seed ?? config.seed);
-    const agent = makeAgent(config, {
+    // Evaluation needs the network only: a small replay instead of the training-size one.
+    const agent = makeAgent(config.algo === 'dqn' ? { ...config, bufferSize: 1000 } : config, {
       env,
       rng,
-      seeds: { env: 0, init: config.seed },
+      seeds: { init: config.seed },
       torso: resolveTorso(config, env.observationSpace.shape),
       progress: () => 1,
       onStep: () => {},

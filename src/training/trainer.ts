@@ -15,6 +15,8 @@ export interface TrainerCounters {
 export interface TrainerOptions {
   agent: TrainableAgent;
   budgetSteps: number;
+  /** Stop (and save) once this many steps are done, before the budget; schedules still follow the budget. */
+  stopAt?: number;
   frameSkip: number;
   logEvery: number;
   checkpointEvery: number;
@@ -29,7 +31,8 @@ export interface TrainerOptions {
   extraScalars?: () => Record<string, number>;
 }
 
-export type StopReason = 'budget' | 'signal';
+/** budget: done; paused: reached `stopAt` before the budget (resume continues); signal: Ctrl-C/SIGTERM. */
+export type StopReason = 'budget' | 'paused' | 'signal';
 
 /** Ctrl-C / SIGTERM: the first asks the loop to stop after the current iteration and save. */
 export class StopSignal {
@@ -68,19 +71,21 @@ export async function runTraining(opts: TrainerOptions, stop: StopSignal): Promi
   const progress = new Progress(opts.budgetSteps, counters.steps, opts.label, opts.showProgress);
   const t0 = Date.now();
   const wall0 = counters.wallSeconds;
-  let lastLogStep = counters.steps;
-  let lastCkptStep = counters.steps;
+  // Logs and checkpoints fall on multiples of their intervals, so a resumed run keeps the cadence.
+  const crossed = (prev: number, now: number, every: number) => Math.floor(now / every) > Math.floor(prev / every);
+  const end = Math.min(opts.budgetSteps, opts.stopAt ?? Number.POSITIVE_INFINITY);
   let windowStart = { time: Date.now(), steps: counters.steps };
   let sps = 0;
   let lastScalars: Record<string, number> = {};
   let reason: StopReason = 'budget';
   try {
-    while (counters.steps < opts.budgetSteps) {
+    while (counters.steps < end) {
       if (stop.requested) {
         reason = 'signal';
         break;
       }
       const it = await agent.iterate();
+      const prev = counters.steps;
       counters.steps += it.envSteps;
       counters.frames = counters.steps * opts.frameSkip;
       counters.updates += it.updates;
@@ -100,8 +105,7 @@ export async function runTraining(opts: TrainerOptions, stop: StopSignal): Promi
         episodes: episodes.episodes,
       });
 
-      if (counters.steps - lastLogStep >= opts.logEvery) {
-        lastLogStep = counters.steps;
+      if (crossed(prev, counters.steps, opts.logEvery)) {
         metrics.log({
           step: counters.steps,
           frames: counters.frames,
@@ -116,8 +120,7 @@ export async function runTraining(opts: TrainerOptions, stop: StopSignal): Promi
           ...(opts.extraScalars?.() ?? {}),
         });
       }
-      if (counters.steps - lastCkptStep >= opts.checkpointEvery) {
-        lastCkptStep = counters.steps;
+      if (crossed(prev, counters.steps, opts.checkpointEvery) && counters.steps < end) {
         await opts.save('periodic');
       }
     }
@@ -125,6 +128,7 @@ export async function runTraining(opts: TrainerOptions, stop: StopSignal): Promi
     progress.stop();
     metrics.flush();
   }
+  if (reason !== 'signal' && counters.steps < opts.budgetSteps) reason = 'paused';
   await opts.save(reason === 'signal' ? 'signal' : 'final');
   metrics.flush();
   return reason;

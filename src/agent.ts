@@ -27,6 +27,8 @@ export interface AgentStep {
   episodes?: { env: number; score: number; length: number }[];
   /** Env slots whose episode was cut short (env server restarted): not counted as episodes. */
   cutEpisodes?: number[];
+  /** An env server was restarted during this step. */
+  restarted?: boolean;
 }
 
 export interface AgentContext {

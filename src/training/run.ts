@@ -186,7 +186,7 @@ async function execute(
       seeds: { init: config.seed },
       torso: resolveTorso(config, env.observationSpace.shape),
       progress: () => Math.min(1, counters.steps / run.budgetSteps),
-      onStep: episodeHook(episodes),
+      onStep: episodeHook(episodes, () => counters.steps),
     };
     agent = makeAgent(config, ctx);
     if (resume) await resume.restoreAgent(agent);

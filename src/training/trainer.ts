@@ -58,11 +58,20 @@ export class StopSignal {
   }
 }
 
-/** Feeds the raw episode scores the env reports into the statistics. */
-export function episodeHook(episodes: EpisodeStats): (step: AgentStep) => void {
+/**
+ * Feeds the raw episode scores the env reports into the statistics; episodes cut by an env
+ * server restart are counted apart (never as scores) and the restart is logged.
+ */
+export function episodeHook(episodes: EpisodeStats, currentStep: () => number): (step: AgentStep) => void {
   return (step) => {
     for (const ep of step.episodes ?? []) episodes.add({ score: ep.score, length: ep.length });
-    episodes.cutEpisodes += step.cutEpisodes?.length ?? 0;
+    const cut = step.cutEpisodes?.length ?? 0;
+    episodes.cutEpisodes += cut;
+    if (step.restarted) {
+      process.stderr.write(
+        `\nenv server restarted near step ${currentStep()}: ${cut} episode(s) cut and left out of the scores; training goes on\n`,
+      );
+    }
   };
 }
 

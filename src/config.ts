@@ -50,6 +50,14 @@ export const commonSchema = z
     checkpointEvery: z.number().int().positive().default(100_000).describe('save a checkpoint every N agent steps'),
     keepCheckpoints: z.number().int().positive().default(3).describe('how many recent checkpoints to keep'),
     logEvery: z.number().int().positive().default(10_000).describe('write metrics every N agent steps'),
+    envServers: z
+      .string()
+      .optional()
+      .describe('comma-separated endpoints of running `coordrl serve` servers (default: start a local one)'),
+    envKeys: z
+      .string()
+      .optional()
+      .describe('directory of CURVE client keys for --env-servers (from `coordrl serve --gen-keys`)'),
     exactResume: z
       .boolean()
       .default(false)

@@ -39,7 +39,7 @@ export async function benchTrain(opts: {
   if (opts.algo === 'dqn') flags.learningStarts = opts.learningStarts;
   const config = resolveRunConfig(flags);
   const info = await initBackend(config.backend);
-  const env = await createEnv(config, config.numEnvs, { seed: config.seed });
+  const env = await createEnv(config, config.numEnvs);
   let agent: TrainableAgent | null = null;
   try {
     const ctx: AgentContext = {

@@ -4,6 +4,11 @@ import type { AgentEnv } from '../agent.js';
 import { isAtari } from '../config.js';
 import type { RunConfig } from '../run-config.js';
 
+type EnvConfig = Pick<
+  RunConfig,
+  'env' | 'stickyActions' | 'fullActionSpace' | 'lifeLoss' | 'maxEpisodeFrames' | 'envServers' | 'envKeys'
+>;
+
 export interface EnvSpaces {
   observationSpace: VecEnv['observationSpace'];
   actionSpace: VecEnv['actionSpace'];
@@ -11,14 +16,21 @@ export interface EnvSpaces {
 
 /** Training env: sticky actions and life-loss signal as configured, raw scores reported. */
 export async function createEnv(
-  config: Pick<RunConfig, 'env' | 'stickyActions' | 'fullActionSpace' | 'lifeLoss' | 'maxEpisodeFrames'>,
+  config: EnvConfig,
   numEnvs: number,
-  opts: { seed?: number; groups?: number } = {},
+  opts: { groups?: number } = {},
 ): Promise<BridgeVecEnv> {
+  // Envs on other machines: one group per server, so each server steps its share.
+  const remote = config.envServers
+    ?.split(',')
+    .map((e) => e.trim())
+    .filter(Boolean)
+    .map((endpoint) => ({ endpoint, keysDir: config.envKeys }));
   return makeVecEnv({
     env: config.env,
     numEnvs,
-    groups: opts.groups,
+    groups: remote?.length ? Math.min(numEnvs, Math.max(opts.groups ?? 1, remote.length)) : opts.groups,
+    servers: remote?.length ? remote : undefined,
     atari: isAtari(config.env)
       ? {
           repeatActionProbability: config.stickyActions,

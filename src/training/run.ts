@@ -278,7 +278,7 @@ export async function evaluateRun(
   const loaded = await loadRunCheckpoint(runDir);
   if (!loaded.state) throw new UserFacingError(`${runDir} has no good checkpoint to evaluate`);
   const numEnvs = Math.min(opts.numEnvs, opts.episodes);
-  const env = await createEnv(config, numEnvs, { seed: opts.seed ?? 1_000_003 + config.seed });
+  const env = await createEnv(config, numEnvs);
   try {
     const rng = new Rng(opts.seed ?? config.seed);
     // Evaluation needs the network only: a small replay instead of the training-size one.

@@ -12,7 +12,7 @@ import {
 } from '../src/agent.js';
 import { RMSpropTF } from '../src/optim/rmsprop-tf.js';
 import { tf } from '../src/tf.js';
-import { clipByGlobalNorm } from '../src/util/grads.js';
+import { clipByGlobalNorm, readScalars } from '../src/util/grads.js';
 
 // ---------------------------------------------------------------------------------------------
 // Hyperparameters
@@ -154,11 +154,7 @@ export class A2C implements TrainableAgent {
       this.optimizer.applyGradients(clipped);
       return { loss: tf.keep(loss), gradNorm: tf.keep(norm), ...parts };
     });
-    const scalars: Record<string, number> = {};
-    for (const [k, t] of Object.entries(out)) {
-      scalars[k] = t.dataSync()[0];
-      t.dispose();
-    }
+    const scalars = readScalars(out);
     if (!Number.isFinite(scalars.loss)) throw new NonFiniteLossError(scalars);
     return scalars;
   }

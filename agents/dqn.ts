@@ -12,7 +12,7 @@ import {
 } from '../src/agent.js';
 import { makeReplayBuffer, type ReplayBuffer } from '../src/replay/index.js';
 import { tf } from '../src/tf.js';
-import { clipByGlobalNorm } from '../src/util/grads.js';
+import { clipByGlobalNorm, readScalars } from '../src/util/grads.js';
 
 // ---------------------------------------------------------------------------------------------
 // Hyperparameters
@@ -186,11 +186,7 @@ export class DQN implements TrainableAgent {
       this.optimizer.applyGradients(clipped as unknown as tf.NamedTensorMap & Record<string, tf.Variable>);
       return { loss: tf.keep(loss), gradNorm: tf.keep(norm), meanQ: meanQ as unknown as tf.Scalar };
     });
-    const scalars: Record<string, number> = {};
-    for (const [k, t] of Object.entries(out)) {
-      scalars[k] = t.dataSync()[0];
-      t.dispose();
-    }
+    const scalars = readScalars(out);
     this.updates++;
     if (!Number.isFinite(scalars.loss)) throw new NonFiniteLossError(scalars);
     return scalars;

@@ -15,3 +15,13 @@ export function clipByGlobalNorm(
   for (const k of names) clipped[k] = tf.mul(grads[k], scale);
   return { clipped, norm };
 }
+
+/** Reads scalar tensors into numbers (one sync for the update's statistics) and disposes them. */
+export function readScalars(tensors: Record<string, tf.Tensor>): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [k, t] of Object.entries(tensors)) {
+    out[k] = t.dataSync()[0];
+    t.dispose();
+  }
+  return out;
+}

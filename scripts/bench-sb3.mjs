@@ -54,7 +54,8 @@ function runJson(cmd, args) {
   const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: ROOT, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
   if (r.status !== 0)
     throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.stderr.split('\n').slice(-10).join('\n')}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop());
+  // Both print one JSON document on stdout (coordrl's pretty-printed, SB3's on one line).
+  return JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
 }
 
 ensureVenv();

@@ -1,0 +1,530 @@
+// The numbers of an A/B experiment, from what is on disk (finished or not): final scores per game
+// and arm, learning curves with bootstrap bands, aggregate IQM / mean / median over games with 95%
+// stratified bootstrap intervals, probability of improvement, performance profiles, and a verdict
+// in plain words that claims no more than the intervals allow. Statistics come from src/stats.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import {
+  differenceCI,
+  type Interval,
+  iqm,
+  mean,
+  median,
+  performanceProfileCI,
+  probabilityOfImprovementCI,
+  stratifiedBootstrapCI,
+  type TaskScores,
+} from '../stats/aggregate.js';
+import { humanNormalized, referenceScores } from '../stats/atari-scores.js';
+import { readMetrics } from '../training/metrics.js';
+import { Rng } from '../util/rng.js';
+import { type Arm, configDiff } from './arms.js';
+import { type ManifestRun, readFinal, readManifest, readRunConfigFile, type ScoreSource } from './manifest.js';
+
+export const SUMMARY_FORMAT = 'coordrl-ab-summary';
+/** Runs per arm below which no verdict is drawn at all. */
+export const MIN_RUNS_FOR_VERDICT = 3;
+
+export interface RunScore {
+  seed: number;
+  score: number;
+  /** Human-normalised score (null where the game has no reference scores). */
+  normalized: number | null;
+  source: ScoreSource;
+}
+
+export interface ArmGameScores {
+  arm: string;
+  /** Runs with a final score. */
+  n: number;
+  /** Runs planned. */
+  planned: number;
+  runs: RunScore[];
+  mean: number | null;
+  median: number | null;
+  min: number | null;
+  max: number | null;
+}
+
+export interface CurvePoint {
+  frames: number;
+  mean: number;
+  lo: number;
+  hi: number;
+  /** Runs whose logged curve covers this point. */
+  n: number;
+}
+
+export interface GameComparison {
+  a: string;
+  b: string;
+  /** mean(B) - mean(A) of raw final scores, 95% bootstrap interval (null unless both arms have runs). */
+  meanDiff: Interval | null;
+  /** Which arm has the higher mean final score (not a significance claim). */
+  higher: 'a' | 'b' | 'tie' | null;
+}
+
+export interface GameSummary {
+  game: string;
+  env: string;
+  reference: { random: number; human: number } | null;
+  arms: ArmGameScores[];
+  curves: { arm: string; points: CurvePoint[] }[];
+  comparisons: GameComparison[];
+}
+
+export interface ArmAggregate {
+  arm: string;
+  runs: number;
+  iqm: Interval;
+  mean: Interval;
+  median: Interval;
+}
+
+export interface Comparison {
+  a: string;
+  b: string;
+  games: number;
+  gamesBetter: number;
+  gamesWorse: number;
+  gamesTied: number;
+  runsPerArm: { min: number; max: number };
+  /** IQM(B) - IQM(A) over all runs of the included games. */
+  iqmDiff: Interval;
+  meanDiff: Interval;
+  /** P(B > A): probability that a run of B beats a run of A on the same game, averaged over games. */
+  poi: Interval;
+  significant: boolean;
+  direction: 'better' | 'worse' | null;
+  verdict: string;
+}
+
+export interface MissingRun {
+  id: string;
+  game: string;
+  arm: string;
+  seed: number;
+  status: string;
+  detail: string;
+}
+
+export interface Summary {
+  format: typeof SUMMARY_FORMAT;
+  version: 1;
+  createdAt: string;
+  experiment: {
+    dir: string;
+    algo: string;
+    games: { game: string; env: string }[];
+    arms: Arm[];
+    baseline: string;
+    seeds: number[];
+    evalEpisodes: number;
+  };
+  progress: { total: number; done: number; missing: MissingRun[] };
+  scores: { source: ScoreSource | 'mixed' | 'none'; note: string };
+  normalization: { kind: 'human' | 'raw'; note: string };
+  games: GameSummary[];
+  aggregate: {
+    games: string[];
+    excluded: { game: string; reason: string }[];
+    arms: ArmAggregate[];
+    profile: { taus: number[]; arms: { arm: string; points: Interval[] }[] };
+  } | null;
+  comparisons: Comparison[];
+  configDiff: { field: string; values: Record<string, unknown> }[];
+  verdicts: string[];
+  bootstrap: { reps: number; level: number; seed: number };
+}
+
+export interface SummaryOptions {
+  /** Bootstrap resamples (default 2000; curves and profiles use at most 1000). */
+  reps?: number;
+  seed?: number;
+  /** Points of the common frames grid of the learning curves (default 50). */
+  gridPoints?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Number formatting shared with the report
+
+/** Decimals that suit a value's magnitude: 2 for normalised scores and small raw ones. */
+export function decimalsFor(values: number[], kind: 'human' | 'raw'): number {
+  if (kind === 'human') return 2;
+  const m = Math.max(...values.filter(Number.isFinite).map(Math.abs), 0);
+  return m >= 100 ? 0 : m >= 10 ? 1 : 2;
+}
+
+export function fmt(x: number, decimals: number, signed = false): string {
+  const s = x.toFixed(decimals);
+  const neg = /^-0\.?0*$/.test(s) ? s.slice(1) : s; // no "-0.00"
+  return signed && !neg.startsWith('-') ? `+${neg}` : neg;
+}
+
+export function fmtInterval(i: Interval, decimals: number, signed = false): string {
+  return `${fmt(i.estimate, decimals, signed)} [${fmt(i.lo, decimals)}, ${fmt(i.hi, decimals)}]`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verdict
+
+export interface VerdictInput {
+  a: string;
+  b: string;
+  games: number;
+  gamesBetter: number;
+  gamesWorse: number;
+  gamesTied: number;
+  runsPerArm: { min: number; max: number };
+  iqmDiff: Interval;
+  poi: Interval;
+  scoreKind: 'human' | 'raw';
+  /** Runs of the experiment without a final score, and all runs. */
+  missing?: number;
+  total?: number;
+}
+
+/**
+ * A plain-words verdict. Significant only if the IQM-difference interval excludes 0 and the
+ * P(B > A) interval excludes 0.5, on the same side, with at least MIN_RUNS_FOR_VERDICT runs.
+ */
+export function verdict(v: VerdictInput): { significant: boolean; direction: 'better' | 'worse' | null; text: string } {
+  const { a, b } = v;
+  const runs =
+    v.runsPerArm.min === v.runsPerArm.max ? `${v.runsPerArm.min}` : `${v.runsPerArm.min}-${v.runsPerArm.max}`;
+  const runsWord = `${runs} run${runs === '1' ? '' : 's'} per arm`;
+  const gamesWord = `${v.games} game${v.games === 1 ? '' : 's'}`;
+  let perGame = `${b} better than ${a} on ${v.gamesBetter} of ${gamesWord}`;
+  if (v.gamesWorse) perGame += `, worse on ${v.gamesWorse}`;
+  if (v.gamesTied) perGame += `, tied on ${v.gamesTied}`;
+  perGame += ' (by mean final score)';
+  const d = decimalsFor([v.iqmDiff.estimate, v.iqmDiff.lo, v.iqmDiff.hi], v.scoreKind);
+  const unit = v.scoreKind === 'human' ? 'human-normalised score' : 'raw score';
+  const numbers = `aggregate IQM difference (${b} - ${a}) ${fmtInterval(v.iqmDiff, d, true)} in ${unit}, P(${b} > ${a}) = ${fmtInterval(v.poi, 2)}`;
+
+  const diffUp = v.iqmDiff.lo > 0;
+  const diffDown = v.iqmDiff.hi < 0;
+  const poiUp = v.poi.lo > 0.5;
+  const poiDown = v.poi.hi < 0.5;
+  let significant = false;
+  let direction: 'better' | 'worse' | null = null;
+  let conclusion: string;
+  if (v.runsPerArm.min < MIN_RUNS_FOR_VERDICT) {
+    conclusion = `inconclusive: only ${runsWord} (no claim below ${MIN_RUNS_FOR_VERDICT})`;
+  } else if ((diffUp && poiUp) || (diffDown && poiDown)) {
+    significant = true;
+    direction = diffUp ? 'better' : 'worse';
+    conclusion = `${b} ${direction} than ${a}, significant at the 95% level with ${runsWord} (both intervals exclude no difference)`;
+  } else {
+    conclusion = `not significant at ${runsWord}`;
+    const diffExcl = diffUp || diffDown;
+    const poiExcl = poiUp || poiDown;
+    if (diffExcl && !poiExcl) conclusion += ` (the IQM difference excludes 0 but P(${b} > ${a}) does not exclude 0.5)`;
+    else if (poiExcl && !diffExcl)
+      conclusion += ` (P(${b} > ${a}) excludes 0.5 but the IQM difference does not exclude 0)`;
+    else if (diffExcl && poiExcl) conclusion += ' (the two intervals point in opposite directions)';
+  }
+  let text = `${perGame}; ${numbers}: ${conclusion}.`;
+  if (v.missing && v.total) text += ` Based on ${v.total - v.missing} of ${v.total} runs; ${v.missing} missing.`;
+  return { significant, direction, text };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Learning curves
+
+interface CurveData {
+  frames: number[];
+  score: number[];
+}
+
+/** Linear interpolation of one run's curve at `x`, or null outside the logged range. */
+export function interpolate(c: CurveData, x: number): number | null {
+  const f = c.frames;
+  if (!f.length || x < f[0] || x > f[f.length - 1]) return null;
+  const hi = f.findIndex((v) => v >= x);
+  if (f[hi] === x) return c.score[hi];
+  const lo = hi - 1;
+  const t = (x - f[lo]) / (f[hi] - f[lo]);
+  return c.score[lo] + t * (c.score[hi] - c.score[lo]);
+}
+
+function readCurve(runDir: string): CurveData {
+  const frames: number[] = [];
+  const score: number[] = [];
+  for (const r of readMetrics(path.join(runDir, 'metrics.jsonl'))) {
+    const s = r.score as number | null;
+    if (typeof s === 'number' && Number.isFinite(s) && Number.isFinite(r.frames)) {
+      if (frames.length && r.frames <= frames[frames.length - 1]) continue;
+      frames.push(r.frames);
+      score.push(s);
+    }
+  }
+  return { frames, score };
+}
+
+/** Mean curve across runs on a common frames grid, with a 95% bootstrap band over runs. */
+export function meanCurve(curves: CurveData[], grid: number[], reps: number, seed: number): CurvePoint[] {
+  const rng = new Rng(seed);
+  const out: CurvePoint[] = [];
+  for (const x of grid) {
+    const ys = curves.map((c) => interpolate(c, x)).filter((y): y is number => y !== null);
+    if (!ys.length) continue;
+    const m = mean(ys);
+    if (ys.length === 1) {
+      out.push({ frames: x, mean: m, lo: m, hi: m, n: 1 });
+      continue;
+    }
+    const samples: number[] = [];
+    for (let r = 0; r < reps; r++) {
+      let s = 0;
+      for (let i = 0; i < ys.length; i++) s += ys[rng.int(ys.length)];
+      samples.push(s / ys.length);
+    }
+    samples.sort((p, q) => p - q);
+    out.push({ frames: x, mean: m, lo: quantile(samples, 0.025), hi: quantile(samples, 0.975), n: ys.length });
+  }
+  return out;
+}
+
+function quantile(sorted: number[], p: number): number {
+  const i = (sorted.length - 1) * p;
+  const lo = Math.floor(i);
+  const hi = Math.ceil(i);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (i - lo);
+}
+
+function linspace(a: number, b: number, n: number): number[] {
+  if (n <= 1 || a === b) return [a];
+  return Array.from({ length: n }, (_, i) => a + ((b - a) * i) / (n - 1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The summary
+
+function describeMissing(expDir: string, run: ManifestRun): MissingRun {
+  const runDir = path.join(expDir, run.dir);
+  const base = { id: run.id, game: run.game, arm: run.arm, seed: run.seed };
+  if (run.status === 'failed') return { ...base, status: 'failed', detail: run.error ?? 'failed' };
+  if (!existsSync(path.join(runDir, 'config.json'))) return { ...base, status: 'not started', detail: 'not started' };
+  let budget: number | null = null;
+  try {
+    budget =
+      (JSON.parse(readFileSync(path.join(runDir, 'config.json'), 'utf8')) as { budgetSteps?: number }).budgetSteps ??
+      null;
+  } catch {
+    // leave the budget unknown
+  }
+  if (run.status === 'trained') return { ...base, status: 'not evaluated', detail: 'trained, not evaluated yet' };
+  const last = readMetrics(path.join(runDir, 'metrics.jsonl')).at(-1);
+  const steps = Math.max(last?.step ?? 0, run.steps ?? 0);
+  return {
+    ...base,
+    status: run.status === 'running' ? 'running' : 'partial',
+    detail: `trained ${steps.toLocaleString('en-US')}${budget ? ` of ${budget.toLocaleString('en-US')}` : ''} steps`,
+  };
+}
+
+export function summarizeExperiment(expDir: string, opts: SummaryOptions = {}): Summary {
+  const reps = opts.reps ?? 2000;
+  const seed = opts.seed ?? 0;
+  const curveReps = Math.min(reps, 1000);
+  const gridPoints = opts.gridPoints ?? 50;
+  const m = readManifest(expDir);
+  const armNames = m.arms.map((a) => a.name);
+  const baseline = armNames[0];
+
+  // Final scores and curves, run by run.
+  const finals = new Map<string, RunScore>();
+  const missing: MissingRun[] = [];
+  const sources = new Set<ScoreSource>();
+  for (const run of m.runs) {
+    const f = readFinal(path.join(expDir, run.dir));
+    if (f) {
+      finals.set(run.id, {
+        seed: run.seed,
+        score: f.score,
+        normalized: humanNormalized(run.env, f.score),
+        source: f.source,
+      });
+      sources.add(f.source);
+    } else missing.push(describeMissing(expDir, run));
+  }
+
+  const allHuman = m.envs.every((e) => referenceScores(e.env) !== null);
+  const kind: 'human' | 'raw' = allHuman ? 'human' : 'raw';
+  const noRef = m.envs.filter((e) => referenceScores(e.env) === null).map((e) => e.env);
+  const normalization = {
+    kind,
+    note: allHuman
+      ? 'Aggregates use human-normalised scores: (score - random) / (human - random), with the standard Atari reference scores.'
+      : `${noRef.join(', ')} ${noRef.length === 1 ? 'has' : 'have'} no human reference score, so aggregates use raw scores${m.envs.length > 1 ? ' (which mix the scales of different games: read them with care)' : ''}.`,
+  };
+  const scoreOf = (r: RunScore) => (kind === 'human' ? (r.normalized as number) : r.score);
+
+  const games: GameSummary[] = m.envs.map(({ env, game }, gi) => {
+    const runsOf = (arm: string) => m.runs.filter((r) => r.game === game && r.arm === arm);
+    const arms: ArmGameScores[] = armNames.map((arm) => {
+      const planned = runsOf(arm);
+      const rs = planned.map((r) => finals.get(r.id)).filter((r): r is RunScore => r !== undefined);
+      const xs = rs.map((r) => r.score);
+      return {
+        arm,
+        n: rs.length,
+        planned: planned.length,
+        runs: rs,
+        mean: xs.length ? mean(xs) : null,
+        median: xs.length ? median(xs) : null,
+        min: xs.length ? Math.min(...xs) : null,
+        max: xs.length ? Math.max(...xs) : null,
+      };
+    });
+    // Curves on a grid from 0 to the largest logged frame count of this game.
+    const curveData = new Map(
+      armNames.map((arm) => [arm, runsOf(arm).map((r) => readCurve(path.join(expDir, r.dir)))]),
+    );
+    const maxFrames = Math.max(0, ...[...curveData.values()].flat().map((c) => c.frames.at(-1) ?? 0));
+    const grid = maxFrames > 0 ? linspace(0, maxFrames, gridPoints) : [];
+    // Each grid must also hold every run's last point, so a short curve does not vanish.
+    const curves = armNames.map((arm, ai) => {
+      const cs = (curveData.get(arm) ?? []).filter((c) => c.frames.length);
+      const own = [...new Set([...grid, ...cs.map((c) => c.frames.at(-1) as number)])].sort((p, q) => p - q);
+      return { arm, points: meanCurve(cs, own, curveReps, seed + 1000 * gi + ai) };
+    });
+    const comparisons: GameComparison[] = armNames.slice(1).map((b, bi) => {
+      const A = arms[0];
+      const B = arms[bi + 1];
+      if (!A.n || !B.n) return { a: baseline, b, meanDiff: null, higher: null };
+      const meanDiff = differenceCI([A.runs.map((r) => r.score)], [B.runs.map((r) => r.score)], mean, {
+        reps,
+        seed: seed + 7 * gi + bi,
+      });
+      const higher =
+        (B.mean as number) > (A.mean as number) ? 'b' : (B.mean as number) < (A.mean as number) ? 'a' : 'tie';
+      return { a: baseline, b, meanDiff, higher };
+    });
+    return { game, env, reference: referenceScores(env), arms, curves, comparisons };
+  });
+
+  // Aggregates over the games where every arm has at least one final score.
+  const included = games.filter((g) => g.arms.every((a) => a.n > 0));
+  const excluded = games
+    .filter((g) => !included.includes(g))
+    .map((g) => ({
+      game: g.game,
+      reason: `no final score yet for ${g.arms
+        .filter((a) => a.n === 0)
+        .map((a) => a.arm)
+        .join(', ')}`,
+    }));
+  let aggregate: Summary['aggregate'] = null;
+  const comparisons: Comparison[] = [];
+  if (included.length) {
+    const task = (arm: string): TaskScores =>
+      included.map((g) => (g.arms.find((a) => a.arm === arm) as ArmGameScores).runs.map(scoreOf));
+    const perArm = armNames.map((arm, i) => {
+      const t = task(arm);
+      const o = { reps, seed: seed + 100 + i };
+      return {
+        arm,
+        runs: t.flat().length,
+        iqm: stratifiedBootstrapCI(t, iqm, o),
+        mean: stratifiedBootstrapCI(t, mean, o),
+        median: stratifiedBootstrapCI(t, median, o),
+      };
+    });
+    const all = armNames.flatMap((arm) => task(arm).flat());
+    const taus = linspace(Math.min(...all), Math.max(...all), 41);
+    aggregate = {
+      games: included.map((g) => g.game),
+      excluded,
+      arms: perArm,
+      profile: {
+        taus,
+        arms: armNames.map((arm, i) => ({
+          arm,
+          points: performanceProfileCI(task(arm), taus, { reps: curveReps, seed: seed + 200 + i }),
+        })),
+      },
+    };
+    const A = task(baseline);
+    armNames.slice(1).forEach((b, bi) => {
+      const B = task(b);
+      const o = { reps, seed: seed + 300 + bi };
+      const iqmDiff = differenceCI(A, B, iqm, o);
+      const meanDiff = differenceCI(A, B, mean, o);
+      const poi = probabilityOfImprovementCI(A, B, o);
+      const counts = included.map((g) => g.comparisons[bi].higher);
+      const ns = included.flatMap((g) => [g.arms[0].n, g.arms[bi + 1].n]);
+      const base = {
+        a: baseline,
+        b,
+        games: included.length,
+        gamesBetter: counts.filter((c) => c === 'b').length,
+        gamesWorse: counts.filter((c) => c === 'a').length,
+        gamesTied: counts.filter((c) => c === 'tie').length,
+        runsPerArm: { min: Math.min(...ns), max: Math.max(...ns) },
+        iqmDiff,
+        meanDiff,
+        poi,
+      };
+      const v = verdict({ ...base, scoreKind: kind, missing: missing.length, total: m.runs.length });
+      comparisons.push({ ...base, significant: v.significant, direction: v.direction, verdict: v.text });
+    });
+  }
+
+  const verdicts = comparisons.map((c) => c.verdict);
+  if (!comparisons.length) {
+    verdicts.push(
+      `No verdict yet: no game has a final score for every arm (${m.runs.length - missing.length} of ${m.runs.length} runs finished).`,
+    );
+  } else if (excluded.length) {
+    verdicts.push(`Not in the aggregate yet: ${excluded.map((e) => `${e.game} (${e.reason})`).join('; ')}.`);
+  }
+
+  const source: Summary['scores']['source'] =
+    sources.size === 0 ? 'none' : sources.size > 1 ? 'mixed' : [...sources][0];
+  const evalNote = `the mean raw game score of ${m.evalEpisodes} greedy evaluation episodes per run (full games, no life-loss resets, no reward clipping), played from the final checkpoint; evaluation environments are seeded from the run seed, so paired runs of the two arms meet the same starts`;
+  const windowNote =
+    'the mean raw score of the last 100 training episodes (exploration on, the training window) at the end of training';
+  const scoresNote =
+    source === 'eval'
+      ? `Final score = ${evalNote}.`
+      : source === 'train-window'
+        ? `Final score = ${windowNote}.`
+        : source === 'mixed'
+          ? `Final scores are mixed: some are ${evalNote}; others ${windowNote}. Compare with care.`
+          : 'No run has a final score yet.';
+
+  // Config differences between arms, on the first game (env and seed excluded).
+  const firstGame = m.envs[0]?.game;
+  const diffConfigs = armNames
+    .map((arm) => {
+      const run = m.runs.find((r) => r.game === firstGame && r.arm === arm);
+      return run ? { arm, config: readRunConfigFile(expDir, run) } : null;
+    })
+    .filter((c): c is NonNullable<typeof c> => c !== null);
+
+  return {
+    format: SUMMARY_FORMAT,
+    version: 1,
+    createdAt: new Date().toISOString(),
+    experiment: {
+      dir: path.resolve(expDir),
+      algo: m.algo,
+      games: m.envs,
+      arms: m.arms,
+      baseline,
+      seeds: m.seeds,
+      evalEpisodes: m.evalEpisodes,
+    },
+    progress: { total: m.runs.length, done: m.runs.length - missing.length, missing },
+    scores: { source, note: scoresNote },
+    normalization,
+    games,
+    aggregate,
+    comparisons,
+    configDiff: configDiff(diffConfigs),
+    verdicts,
+    bootstrap: { reps, level: 0.95, seed },
+  };
+}

@@ -1,0 +1,239 @@
+// report.html: one self-contained page (inline CSS and SVG; no scripts, no network).
+import path from 'node:path';
+import type { ArmGameScores, GameSummary, Summary } from '../experiments/summary.js';
+import { decimalsFor, fmt, fmtInterval } from '../experiments/summary.js';
+import type { Interval } from '../stats/aggregate.js';
+import { PACKAGE_VERSION } from '../version.js';
+
+export function esc(s: unknown): string {
+  return String(s).replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string,
+  );
+}
+
+const CSS = `
+body { font-family: "DejaVu Sans", Verdana, Arial, sans-serif; margin: 24px auto; max-width: 1100px; color: #222; padding: 0 16px; line-height: 1.45; }
+h1 { font-size: 22px; margin-bottom: 4px; } h2 { font-size: 18px; margin-top: 32px; border-bottom: 1px solid #ddd; padding-bottom: 4px; }
+h3 { font-size: 15px; margin-top: 22px; }
+.meta { color: #555; font-size: 13px; }
+.verdict { background: #f5f7fb; border-left: 4px solid #4c78a8; padding: 10px 14px; margin: 8px 0; }
+.verdict.sig { border-left-color: #2a9d3a; }
+.note { color: #444; font-size: 13px; }
+.warn { background: #fff6e5; border-left: 4px solid #e69500; padding: 8px 14px; margin: 8px 0; font-size: 14px; }
+table { border-collapse: collapse; margin: 8px 0 12px; font-size: 13px; }
+th, td { border: 1px solid #ddd; padding: 4px 8px; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; } td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
+.missing { color: #b00; }
+figure.chart { margin: 10px 0 18px; } figure.chart svg { max-width: 100%; height: auto; }
+code { background: #f3f3f3; padding: 1px 4px; border-radius: 3px; }
+`;
+
+function table(head: string[], rows: string[][], numeric: boolean[] = []): string {
+  const th = head.map((h) => `<th>${h}</th>`).join('');
+  const trs = rows
+    .map((r) => `<tr>${r.map((c, i) => `<td${numeric[i] ? ' class="num"' : ''}>${c}</td>`).join('')}</tr>`)
+    .join('\n');
+  return `<table><thead><tr>${th}</tr></thead><tbody>\n${trs}\n</tbody></table>`;
+}
+
+function figure(svgs: Map<string, string>, name: string): string {
+  const svg = svgs.get(name);
+  return svg ? `<figure class="chart" data-chart="${esc(name)}">${svg}</figure>` : '';
+}
+
+function gameTable(g: GameSummary): string {
+  const values = g.arms.flatMap((a) => a.runs.map((r) => r.score));
+  const d = decimalsFor(values, 'raw');
+  const n = (x: number | null) => (x === null ? '<span class="missing">-</span>' : fmt(x, d));
+  const seeds = (a: ArmGameScores) =>
+    a.runs.length
+      ? a.runs
+          .slice()
+          .sort((p, q) => p.seed - q.seed)
+          .map((r) => `s${r.seed}: ${fmt(r.score, d)}`)
+          .join(', ')
+      : '';
+  const rows = g.arms.map((a) => [
+    esc(a.arm),
+    `${a.n} / ${a.planned}${a.n < a.planned ? ' <span class="missing">(missing)</span>' : ''}`,
+    n(a.mean),
+    n(a.median),
+    n(a.min),
+    n(a.max),
+    esc(seeds(a)),
+  ]);
+  let out = table(['arm', 'runs done', 'mean', 'median', 'min', 'max', 'per seed'], rows, [
+    false,
+    true,
+    true,
+    true,
+    true,
+    true,
+    false,
+  ]);
+  const cmp = g.comparisons.filter((c) => c.meanDiff);
+  if (cmp.length) {
+    out += table(
+      ['comparison', 'mean(B) - mean(A), 95% bootstrap interval'],
+      cmp.map((c) => [
+        `${esc(c.b)} vs ${esc(c.a)}`,
+        esc(fmtInterval(c.meanDiff as Interval, decimalsFor([c.meanDiff?.lo ?? 0, c.meanDiff?.hi ?? 0], 'raw'), true)),
+      ]),
+      [false, true],
+    );
+  }
+  if (g.reference) {
+    out += `<p class="note">Reference scores for ${esc(g.env)}: random ${g.reference.random}, human ${g.reference.human}.</p>`;
+  }
+  return out;
+}
+
+export function renderHtml(summary: Summary, svgs: Map<string, string>, opts: { plotsDir?: string } = {}): string {
+  const ex = summary.experiment;
+  const name = path.basename(ex.dir);
+  const kind = summary.normalization.kind;
+  const parts: string[] = [];
+  parts.push(`<h1>A/B experiment: ${esc(name)}</h1>`);
+  parts.push(
+    `<p class="meta">${esc(ex.algo.toUpperCase())} on ${ex.games.map((g) => esc(g.env)).join(', ')}; arms ${ex.arms
+      .map((a) => `<b>${esc(a.name)}</b>`)
+      .join(
+        ' vs ',
+      )} (baseline A = ${esc(ex.baseline)}); seeds ${esc(ex.seeds.join(', '))} (paired: both arms of a seed see the same environment seeds); ${summary.progress.done} of ${summary.progress.total} runs done.</p>`,
+  );
+  if (summary.progress.missing.length) {
+    parts.push(
+      `<p class="warn">This experiment is not finished: ${summary.progress.missing.length} of ${summary.progress.total} runs have no final score yet (listed under <a href="#missing">Missing runs</a>). The numbers below use the finished runs only.</p>`,
+    );
+  }
+  parts.push('<h2>Verdict</h2>');
+  for (const v of summary.verdicts) {
+    const sig = summary.comparisons.some((c) => c.verdict === v && c.significant);
+    parts.push(`<p class="verdict${sig ? ' sig' : ''}">${esc(v)}</p>`);
+  }
+  parts.push(`<p class="note">${esc(summary.scores.note)} ${esc(summary.normalization.note)}</p>`);
+  parts.push(
+    `<p class="note">Intervals: 95% percentile intervals from ${summary.bootstrap.reps} stratified bootstrap resamples (runs resampled within each game), seed ${summary.bootstrap.seed}. A difference is called significant only if the IQM-difference interval excludes 0 and the P(B &gt; A) interval excludes 0.5.</p>`,
+  );
+
+  parts.push('<h2>Aggregate over games</h2>');
+  const agg = summary.aggregate;
+  if (!agg) {
+    parts.push('<p class="missing">No aggregate yet: no game has a final score for every arm.</p>');
+  } else {
+    if (agg.excluded.length) {
+      parts.push(
+        `<p class="warn">Left out of the aggregate: ${agg.excluded.map((e) => `${esc(e.game)} (${esc(e.reason)})`).join('; ')}.</p>`,
+      );
+    }
+    const all = agg.arms.flatMap((a) => [a.iqm, a.mean, a.median].flatMap((i) => [i.lo, i.hi]));
+    const d = decimalsFor(all, kind);
+    parts.push(
+      table(
+        ['arm', 'runs', 'IQM', 'median', 'mean'],
+        agg.arms.map((a) => [
+          esc(a.arm),
+          String(a.runs),
+          esc(fmtInterval(a.iqm, d)),
+          esc(fmtInterval(a.median, d)),
+          esc(fmtInterval(a.mean, d)),
+        ]),
+        [false, true, true, true, true],
+      ),
+    );
+    parts.push(
+      `<p class="note">Scores: ${kind === 'human' ? 'human-normalised' : 'raw'}. Games: ${agg.games.map(esc).join(', ')}.</p>`,
+    );
+    parts.push(figure(svgs, 'aggregate'));
+    parts.push('<h3>Probability of improvement and differences</h3>');
+    parts.push(
+      table(
+        ['B vs A', 'games B better / worse / tied', 'IQM(B) - IQM(A)', 'mean(B) - mean(A)', 'P(B > A)', 'significant'],
+        summary.comparisons.map((c) => {
+          const dd = decimalsFor([c.iqmDiff.lo, c.iqmDiff.hi, c.meanDiff.lo, c.meanDiff.hi], kind);
+          return [
+            `${esc(c.b)} vs ${esc(c.a)}`,
+            `${c.gamesBetter} / ${c.gamesWorse} / ${c.gamesTied} of ${c.games}`,
+            esc(fmtInterval(c.iqmDiff, dd, true)),
+            esc(fmtInterval(c.meanDiff, dd, true)),
+            esc(fmtInterval(c.poi, 2)),
+            c.significant ? `yes (${esc(c.b)} ${c.direction})` : 'no',
+          ];
+        }),
+        [false, true, true, true, true, false],
+      ),
+    );
+    parts.push(figure(svgs, 'improvement'));
+    parts.push('<h3>Performance profile</h3>');
+    parts.push(figure(svgs, 'profile'));
+  }
+
+  parts.push('<h2>Per game</h2>');
+  for (const g of summary.games) {
+    parts.push(`<h3>${esc(g.env)}</h3>`);
+    parts.push(gameTable(g));
+    const curves = figure(svgs, `curves-${g.game}`);
+    parts.push(curves || '<p class="missing">No learning curve yet (no metrics logged with a finished episode).</p>');
+    parts.push(figure(svgs, `final-${g.game}`));
+  }
+
+  parts.push('<h2>Arms and configuration</h2>');
+  parts.push(
+    table(
+      ['arm', 'fields set by the arm'],
+      ex.arms.map((a) => [esc(a.name), `<code>${esc(JSON.stringify(a.fields))}</code>`]),
+    ),
+  );
+  if (summary.configDiff.length) {
+    parts.push('<p class="note">Resolved run configurations that differ between arms (env and seed aside):</p>');
+    const names = ex.arms.map((a) => a.name);
+    parts.push(
+      table(
+        ['field', ...names.map(esc)],
+        summary.configDiff.map((d) => [
+          esc(d.field),
+          ...names.map((n) => `<code>${esc(JSON.stringify(d.values[n] ?? null))}</code>`),
+        ]),
+      ),
+    );
+  } else {
+    parts.push('<p class="warn">The arms resolve to the same configuration: this compares seeds only.</p>');
+  }
+
+  parts.push('<h2 id="missing">Missing runs</h2>');
+  if (summary.progress.missing.length) {
+    parts.push(
+      table(
+        ['run', 'status', 'detail'],
+        summary.progress.missing.map((m) => [
+          esc(m.id),
+          `<span class="missing">${esc(m.status)}</span>`,
+          esc(m.detail),
+        ]),
+      ),
+    );
+    parts.push(
+      `<p class="note">Continue with <code>coordrl ab --resume ${esc(ex.dir)}</code>, then <code>coordrl report ${esc(ex.dir)}</code>.</p>`,
+    );
+  } else {
+    parts.push('<p>None: every run has a final score.</p>');
+  }
+  if (opts.plotsDir) parts.push(`<p class="note">PNG versions of the charts: <code>${esc(opts.plotsDir)}</code>.</p>`);
+  parts.push(
+    `<p class="meta">Made by coordrl ${esc(PACKAGE_VERSION)} on ${esc(summary.createdAt)}; all numbers are in summary.json beside this page.</p>`,
+  );
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>A/B experiment: ${esc(name)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+${parts.filter(Boolean).join('\n')}
+</body>
+</html>
+`;
+}

@@ -1,0 +1,63 @@
+// `coordrl report`: summary.json, report.html and plots/*.png of an A/B experiment directory.
+import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { writeJsonAtomic } from '../experiments/manifest.js';
+import { type Summary, type SummaryOptions, summarizeExperiment } from '../experiments/summary.js';
+import { renderSvg, reportCharts, svgToPng } from './charts.js';
+import { renderHtml } from './html.js';
+
+export interface ReportFiles {
+  summary: string;
+  html: string;
+  plots: string[];
+}
+
+export interface ReportResult {
+  summary: Summary;
+  files: ReportFiles;
+}
+
+export async function writeReport(
+  expDir: string,
+  opts: SummaryOptions & { png?: boolean } = {},
+): Promise<ReportResult> {
+  const summary = summarizeExperiment(expDir, opts);
+  const charts = reportCharts(summary);
+  const svgs = new Map<string, string>();
+  for (const [i, c] of charts.entries()) svgs.set(c.name, await renderSvg(c.spec, `c${i}-`));
+  const plotsDir = path.join(expDir, 'plots');
+  const plots: string[] = [];
+  if (opts.png !== false) {
+    mkdirSync(plotsDir, { recursive: true });
+    // Plots of an earlier report that this one no longer has (a game with no data yet) go.
+    const current = new Set(charts.map((c) => `${c.name}.png`));
+    for (const f of readdirSync(plotsDir)) {
+      if (/^(curves-.*|final-.*|aggregate|improvement|profile)\.png$/.test(f) && !current.has(f))
+        rmSync(path.join(plotsDir, f));
+    }
+    for (const c of charts) {
+      const file = path.join(plotsDir, `${c.name}.png`);
+      writeFileSync(file, svgToPng(svgs.get(c.name) as string));
+      plots.push(file);
+    }
+  }
+  const summaryFile = path.join(expDir, 'summary.json');
+  writeJsonAtomic(summaryFile, summary);
+  const htmlFile = path.join(expDir, 'report.html');
+  const tmp = `${htmlFile}.tmp-${process.pid}`;
+  writeFileSync(tmp, renderHtml(summary, svgs, { plotsDir: plots.length ? 'plots/' : undefined }));
+  renameSync(tmp, htmlFile);
+  return { summary, files: { summary: summaryFile, html: htmlFile, plots } };
+}
+
+/** The verdicts and where the files are, for people. */
+export function describeReport(r: ReportResult): string {
+  const s = r.summary;
+  return [
+    `${s.progress.done} of ${s.progress.total} runs done.`,
+    ...s.verdicts,
+    `summary: ${r.files.summary}`,
+    `report:  ${r.files.html}`,
+    ...(r.files.plots.length ? [`plots:   ${path.dirname(r.files.plots[0])}/ (${r.files.plots.length} PNG)`] : []),
+  ].join('\n');
+}

@@ -100,6 +100,7 @@ function intervalPanel(
   /** Order of the rows (the arms); null: the order of `values`. */
   domain: string[] | null,
   refLine?: number,
+  xDomain?: [number, number],
 ) {
   const scale = { domain: domain ?? values.map((v) => v.arm) };
   const y = { field: 'arm', type: 'nominal' as const, scale, title: null };
@@ -108,7 +109,7 @@ function intervalPanel(
     {
       mark: { type: 'rule', strokeWidth: 6, opacity: 0.45 },
       encoding: {
-        x: { field: 'lo', type: 'quantitative', title: xTitle, scale: { zero: false } },
+        x: { field: 'lo', type: 'quantitative', title: xTitle, scale: xDomain ? { domain: xDomain } : { zero: false } },
         x2: { field: 'hi' },
         y,
         color,
@@ -160,8 +161,8 @@ export function improvementChart(summary: Summary): Chart | null {
   const unit = summary.normalization.kind === 'human' ? 'human-normalised' : 'raw';
   const label = (c: { a: string; b: string }) => `${c.b} vs ${c.a}`;
   const rows = (key: 'poi' | 'iqmDiff') => summary.comparisons.map((c) => ({ arm: label(c), ...c[key] }));
-  const panel = (values: ReturnType<typeof rows>, title: string, xTitle: string, ref: number) =>
-    intervalPanel(values, title, xTitle, null, ref);
+  const panel = (values: ReturnType<typeof rows>, title: string, xTitle: string, ref: number, x?: [number, number]) =>
+    intervalPanel(values, title, xTitle, null, ref, x);
   return {
     name: 'improvement',
     title: 'Probability of improvement',
@@ -170,7 +171,7 @@ export function improvementChart(summary: Summary): Chart | null {
       title: { text: 'B vs A with 95% stratified bootstrap intervals', subtitle: 'dashed: no difference' },
       config: CONFIG,
       hconcat: [
-        panel(rows('poi'), 'P(B > A)', 'probability of improvement', 0.5),
+        panel(rows('poi'), 'P(B > A)', 'probability of improvement', 0.5, [0, 1]),
         panel(rows('iqmDiff'), 'IQM(B) - IQM(A)', `difference (${unit})`, 0),
       ],
     } as TopLevelSpec,
@@ -244,12 +245,19 @@ export function prefixIds(svg: string, prefix: string): string {
   );
 }
 
-/** PNG bytes of an SVG (2x for sharp text); system fonts are loaded for the labels. */
-export function svgToPng(svg: string, zoom = 2): Buffer {
+/** An SVG rasterised by resvg (2x for sharp text), with system fonts loaded for the labels. */
+export function svgToImage(
+  svg: string,
+  zoom = 2,
+): { width: number; height: number; pixels: Buffer; png: () => Buffer } {
   const r = new Resvg(svg, {
     background: 'white',
     fitTo: { mode: 'zoom', value: zoom },
     font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' },
-  });
-  return r.render().asPng();
+  }).render();
+  return { width: r.width, height: r.height, pixels: r.pixels, png: () => r.asPng() };
+}
+
+export function svgToPng(svg: string, zoom = 2): Buffer {
+  return svgToImage(svg, zoom).png();
 }

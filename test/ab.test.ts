@@ -71,7 +71,7 @@ function readRun(runDir: string): { config: RunConfig; budgetSteps: number } {
 
 function fakeLauncher(calls: string[][], opts: FakeOptions = {}): Launcher & { kills: NodeJS.Signals[] } {
   const kills: NodeJS.Signals[] = [];
-  const launcher = ((args: string[]) => {
+  const launcher: Launcher = (args: string[]) => {
     calls.push(args);
     let onKill: (() => void) | null = null;
     const done = (async (): Promise<ChildResult> => {
@@ -145,9 +145,8 @@ function fakeLauncher(calls: string[][], opts: FakeOptions = {}): Launcher & { k
         onKill?.();
       },
     };
-  }) as Launcher & { kills: NodeJS.Signals[] };
-  launcher.kills = kills;
-  return launcher;
+  };
+  return Object.assign(launcher, { kills });
 }
 
 const quiet = { log: () => {}, statusEvery: 0, handleSignals: false };

@@ -166,7 +166,7 @@ async function checkInChromium(htmlFile: string, screenshot: string) {
         const marks = [
           ...(svg?.querySelectorAll('g.role-mark > path, g.role-mark > line, g.role-mark > rect') ?? []),
         ].filter((el) => {
-          const b = (el as SVGGraphicsElement).getBBox();
+          const b = (el as unknown as { getBBox(): { width: number; height: number } }).getBBox();
           return b.width > 0 || b.height > 0;
         }).length;
         return { name: f.getAttribute('data-chart') ?? '', width: box?.width ?? 0, height: box?.height ?? 0, marks };

@@ -3,11 +3,13 @@
 //   0 ok, 1 a failure the user can act on, 2 bad arguments (one line on stderr), 130 interrupted.
 import { Command, CommanderError } from 'commander';
 import { BackendError } from './backend.js';
+import { registerAb } from './commands/ab.js';
 import { registerBench } from './commands/bench.js';
 import { registerBenchEnv } from './commands/bench-env.js';
 import { registerBenchReplay } from './commands/bench-replay.js';
 import { registerBenchTrain } from './commands/bench-train.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerReport } from './commands/report.js';
 import { registerServe } from './commands/serve.js';
 import { registerToy } from './commands/toy.js';
 import { registerTrain } from './commands/train.js';
@@ -18,6 +20,8 @@ export type CommandRegistrar = (program: Command) => void;
 
 const registrars: CommandRegistrar[] = [
   registerTrain,
+  registerAb,
+  registerReport,
   registerToy,
   registerServe,
   (program) => registerBench(program, [registerBenchEnv, registerBenchReplay, registerBenchTrain]),

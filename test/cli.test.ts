@@ -42,6 +42,8 @@ describe('coordrl CLI', () => {
       ['resume'],
       ['eval'],
       ['info'],
+      ['ab'],
+      ['report'],
       ['toy'],
       ['serve'],
       ['doctor'],

@@ -10,5 +10,10 @@ if (!existsSync(entry)) {
   process.exit(1);
 }
 process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+// `coordrl ... | head` closes stdout early: that is not an error worth a stack trace.
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
 const { main } = await import(entry);
 await main(process.argv);

@@ -154,7 +154,13 @@ function tryStockInstall(pkgDir) {
   if (GPU) argv.push('gpu', 'download');
   const r = run(process.execPath, argv, { cwd: pkgDir, quiet: true, timeout: 300_000 });
   if (!r.ok) {
-    const why = r.out.trim().split('\n').filter(Boolean).slice(-1)[0] ?? 'unknown error';
+    // The script ends with Node's version banner; the cause is the last line naming an error.
+    const lines = r.out.trim().split('\n').filter(Boolean);
+    const why =
+      lines.filter((l) => /^\s*\w*Error: /.test(l)).pop() ??
+      lines.filter((l) => /ENOTFOUND|ECONN|EAI_AGAIN|ETIMEDOUT/.test(l)).pop() ??
+      lines.pop() ??
+      'unknown error';
     say(`tensorflow addon: stock download failed (${why.slice(0, 160)})`);
     return false;
   }

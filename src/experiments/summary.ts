@@ -168,16 +168,12 @@ export function fmtInterval(i: Interval, decimals: number, signed = false): stri
 // ---------------------------------------------------------------------------------------------
 // Verdict
 
-export interface VerdictInput {
-  a: string;
-  b: string;
-  games: number;
-  gamesBetter: number;
-  gamesWorse: number;
-  gamesTied: number;
-  runsPerArm: { min: number; max: number };
-  iqmDiff: Interval;
-  poi: Interval;
+/** What the verdict reads: the comparison's counts and intervals, plus the experiment's context. */
+export interface VerdictInput
+  extends Pick<
+    Comparison,
+    'a' | 'b' | 'games' | 'gamesBetter' | 'gamesWorse' | 'gamesTied' | 'runsPerArm' | 'iqmDiff' | 'poi'
+  > {
   scoreKind: 'human' | 'raw';
   /** Runs of the experiment without a final score, and all runs. */
   missing?: number;

@@ -10,6 +10,7 @@ import {
   PolicyNetwork,
   type TrainableAgent,
 } from '../src/agent.js';
+import { FusedAdam } from '../src/optim/adam.js';
 import { makeReplayBuffer, type ReplayBuffer } from '../src/replay/index.js';
 import { tf } from '../src/tf.js';
 import { clipByGlobalNorm, readScalars } from '../src/util/grads.js';
@@ -55,7 +56,7 @@ export class DQN implements TrainableAgent {
   readonly online: PolicyNetwork;
   readonly target: PolicyNetwork;
   replay: ReplayBuffer;
-  private readonly optimizer: tf.AdamOptimizer;
+  private readonly optimizer: FusedAdam;
   private obs: Uint8Array | Float32Array | null = null;
   private transitions = 0;
   private updates = 0;
@@ -81,7 +82,7 @@ export class DQN implements TrainableAgent {
     this.online = new PolicyNetwork(ctx, { heads, name: 'online' });
     this.target = new PolicyNetwork(ctx, { heads, name: 'target' });
     this.target.model.setWeights(this.online.model.getWeights());
-    this.optimizer = tf.train.adam(hp.lr, 0.9, 0.999, 1e-8);
+    this.optimizer = new FusedAdam(hp.lr, 0.9, 0.999, 1e-8);
     this.replay = makeReplayBuffer({
       observationSpace: ctx.env.observationSpace,
       numEnvs: ctx.env.numEnvs,
@@ -124,11 +125,20 @@ export class DQN implements TrainableAgent {
     const n = env.numEnvs;
     if (this.obs === null) throw new Error('DQN: call resetEnvs(seed) before iterate()');
 
-    // ---- Rollout: epsilon-greedy over one batched forward pass.
+    // ---- Rollout: epsilon-greedy; one batched forward pass over the envs that act greedily (none
+    // at all while every env explores, as early in training: no inference is wasted on them).
     const eps = this.epsilon();
-    const greedy = this.act(this.obs, n);
+    const explore = new Uint8Array(n);
+    const greedyEnvs: number[] = [];
+    for (let i = 0; i < n; i++) {
+      explore[i] = rng.next() < eps ? 1 : 0;
+      if (!explore[i]) greedyEnvs.push(i);
+    }
+    const greedy = greedyEnvs.length > 0 ? this.act(rowsOf(this.obs, greedyEnvs, n), greedyEnvs.length) : null;
     const actions = new Int32Array(n);
-    for (let i = 0; i < n; i++) actions[i] = rng.next() < eps ? rng.int(env.actionSpace.n) : greedy[i];
+    for (let i = 0, g = 0; i < n; i++) {
+      actions[i] = explore[i] || !greedy ? rng.int(env.actionSpace.n) : greedy[g++];
+    }
     const step = await env.step(actions);
     const rewards = this.hp.clipRewards ? step.rewards.map(Math.sign) : step.rewards;
     this.replay.add({
@@ -182,8 +192,7 @@ export class DQN implements TrainableAgent {
         return tf.losses.huberLoss(y, q, undefined, 1.0) as tf.Scalar;
       }, this.online.trainableVariables());
       const { clipped, norm } = clipByGlobalNorm(grads, this.hp.maxGradNorm);
-      // tfjs types applyGradients' map as variables; it takes gradient tensors, as minimize() passes.
-      this.optimizer.applyGradients(clipped as unknown as tf.NamedTensorMap & Record<string, tf.Variable>);
+      this.optimizer.applyGradients(clipped);
       return { loss: tf.keep(loss), gradNorm: tf.keep(norm), meanQ: meanQ as unknown as tf.Scalar };
     });
     const scalars = readScalars(out);
@@ -223,4 +232,15 @@ export class DQN implements TrainableAgent {
     this.online.dispose();
     this.target.dispose();
   }
+}
+
+/** The observations of the listed envs (all of them: the array itself, no copy). */
+function rowsOf<T extends Uint8Array | Float32Array>(obs: T, rows: number[], n: number): T {
+  if (rows.length === n) return obs;
+  const size = obs.length / n;
+  const out = new (obs.constructor as new (len: number) => T)(rows.length * size);
+  rows.forEach((r, j) => {
+    out.set(obs.subarray(r * size, (r + 1) * size), j * size);
+  });
+  return out;
 }

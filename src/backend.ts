@@ -5,6 +5,7 @@
 // register their backend into that same tfjs-core instance, so loading one here is enough.
 import { createRequire } from 'node:module';
 import * as tf from '@tensorflow/tfjs';
+import { installNativeGradients } from './native/tf-native.js';
 
 export const BACKEND_CHOICES = ['auto', 'tensorflow-gpu', 'tensorflow', 'cpu'] as const;
 export type BackendChoice = (typeof BACKEND_CHOICES)[number];
@@ -128,6 +129,7 @@ export async function initBackend(choice: BackendChoice = 'auto'): Promise<Backe
   await tf.setBackend(decision.backend);
   await tf.ready();
   const b = tf.backend() as unknown as NativeBackend;
+  if (decision.backend === 'tensorflow') installNativeGradients();
   active = {
     requested: choice,
     backend: tf.getBackend(),

@@ -13,6 +13,8 @@ import {
   saveOptimizerState,
   writeOptimizerState,
 } from '../src/checkpoint/index.js';
+import { FusedAdam } from '../src/optim/adam.js';
+import { RMSpropTF } from '../src/optim/rmsprop-tf.js';
 import { FrameReplayBuffer } from '../src/replay/index.js';
 import { tf } from '../src/tf.js';
 import { Rng } from '../src/util/rng.js';
@@ -98,6 +100,8 @@ describe('optimizer state: exact continuation after restore into a new model and
     ['Adam', () => tf.train.adam(1e-3, 0.9, 0.999, 1e-8)],
     ['RMSProp (momentum, centered)', () => tf.train.rmsprop(1e-3, 0.95, 0.9, 1e-6, true)],
     ['RMSProp (plain)', () => tf.train.rmsprop(2.5e-4, 0.95, 0, 0.01)],
+    ['FusedAdam (ours)', () => new FusedAdam(1e-3, 0.9, 0.999, 1e-8)],
+    ['RMSpropTF (ours)', () => new RMSpropTF(7e-4, 0.99, 1e-5)],
   ];
   for (const [name, makeOpt] of makers) {
     it(name, async () => {

@@ -96,6 +96,9 @@ export async function saveOptimizerState(optimizer: tf.Optimizer, varList: tf.Va
     const values = (await s.tensor.data()) as Float32Array | Int32Array;
     const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
     weights.push({ name: s.name, shape: s.tensor.shape, dtype, byteOffset: offset, byteLength: bytes.byteLength });
+    // Slots that are not the optimizer's own variables are fresh reads made for us (FusedAdam and
+    // RMSpropTF on the native backend): ours to free.
+    if (!(s.tensor instanceof tf.Variable)) s.tensor.dispose();
     parts.push(bytes);
     offset += bytes.byteLength;
   }

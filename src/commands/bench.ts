@@ -1,6 +1,8 @@
 // `coordrl bench ...`: benchmarks that print numbers (and JSON), never timed unit tests.
 import { type Command, Option } from 'commander';
 import { type BackendChoice, initBackend } from '../backend.js';
+import { nativeOps } from '../native/tf-native.js';
+import { FusedAdam } from '../optim/adam.js';
 import { tf } from '../tf.js';
 import { applyTorso, countParams, type TorsoKind } from '../torsos.js';
 import { positiveInt } from '../util/cli-errors.js';
@@ -53,7 +55,7 @@ export async function benchNn(opts: {
   const input = tf.input({ shape: [84, 84, 4] });
   const q = tf.layers.dense({ units: 6 }).apply(applyTorso(input, { kind: opts.torso })) as tf.SymbolicTensor;
   const model = tf.model({ inputs: input, outputs: q });
-  const optimizer = tf.train.adam(1e-4);
+  const optimizer = new FusedAdam(1e-4);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const xTrain = tf.randomUniform([opts.trainBatch, 84, 84, 4], 0, 255);
   const yTrain = tf.randomNormal([opts.trainBatch, 6]);
@@ -70,7 +72,11 @@ export async function benchNn(opts: {
   };
   // Inference as the agents do it: uint8 frames in, action values out on the CPU.
   const infer = async () => {
-    const out = tf.tidy(() => model.apply(tf.tensor(pixels, [opts.inferBatch, 84, 84, 4], 'float32')) as tf.Tensor);
+    const out = tf.tidy(() => {
+      const ops = nativeOps();
+      const shape = [opts.inferBatch, 84, 84, 4];
+      return model.apply(ops ? ops.uint8ToFloat(pixels, shape) : tf.tensor(pixels, shape, 'float32')) as tf.Tensor;
+    });
     await out.data();
     out.dispose();
   };

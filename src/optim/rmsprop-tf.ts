@@ -1,20 +1,19 @@
 // RMSprop in TensorFlow 1.x's form, as Stable-Baselines3's RMSpropTFLike uses for A2C on Atari:
 // epsilon inside the square root and the mean-square slots initialised to ONES (tfjs's own
 // RMSPropOptimizer starts them at zero, which makes the first updates ~1/sqrt(1-decay) = 10x
-// larger and changes early training). State round-trips through getWeights/setWeights, matched
-// by position, so checkpoints restore it exactly when the variable list keeps its order.
+// larger and changes early training):
+//   ms = decay ms + (1 - decay) g^2;  p -= lr g / sqrt(ms + eps)
+// On the native backend TensorFlow's fused ResourceApplyRMSProp (momentum 0) does each step.
+import type { NativeOps } from '../native/tf-native.js';
 import { tf } from '../tf.js';
+import { SlotOptimizer } from './slot-optimizer.js';
 
-type NamedTensor = { name: string; tensor: tf.Tensor };
-
-interface Slot {
-  originalName: string;
-  variable: tf.Variable;
-}
-
-export class RMSpropTF extends tf.Optimizer {
+export class RMSpropTF extends SlotOptimizer {
   static className = 'RMSpropTF';
-  private slots: Slot[] = [];
+  protected readonly slotNames = ['rms'] as const;
+  /** ResourceApplyRMSProp's momentum buffer: at momentum 0 it only holds the last step. */
+  protected override readonly scratchSlots = 1;
+  private s: { lr: tf.Scalar; rho: tf.Scalar; momentum: tf.Scalar; eps: tf.Scalar } | null = null;
 
   constructor(
     public learningRate: number,
@@ -24,40 +23,28 @@ export class RMSpropTF extends tf.Optimizer {
     super();
   }
 
-  override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
-    const names = Array.isArray(variableGradients)
-      ? variableGradients.map((v) => v.name)
-      : Object.keys(variableGradients);
-    names.forEach((name, i) => {
-      const value = tf.engine().registeredVariables[name];
-      if (!this.slots[i]) {
-        this.slots[i] = { originalName: `${name}/rms`, variable: tf.tidy(() => tf.onesLike(value).variable(false)) };
-      }
-      const grad = Array.isArray(variableGradients) ? variableGradients[i].tensor : variableGradients[name];
-      if (grad == null) return;
-      const ms = this.slots[i].variable;
-      tf.tidy(() => {
-        const newMs = tf.add(tf.mul(ms, this.decay), tf.mul(tf.square(grad), 1 - this.decay));
-        ms.assign(newMs);
-        value.assign(tf.sub(value, tf.div(tf.mul(grad, this.learningRate), tf.sqrt(tf.add(newMs, this.epsilon)))));
-      });
-    });
-    this.incrementIterations();
+  protected initSlot(_k: number, variable: tf.Tensor): tf.Tensor {
+    return tf.onesLike(variable);
   }
 
-  override async getWeights(): Promise<NamedTensor[]> {
-    return [await this.saveIterations(), ...this.slots.map((s) => ({ name: s.originalName, tensor: s.variable }))];
+  protected beginUpdate(): void {
+    this.s = {
+      lr: tf.scalar(this.learningRate),
+      rho: tf.scalar(this.decay),
+      momentum: tf.scalar(0),
+      eps: tf.scalar(this.epsilon),
+    };
   }
 
-  override async setWeights(weightValues: NamedTensor[]): Promise<void> {
-    const rest = await this.extractIterations(weightValues);
-    for (const s of this.slots) s.variable.dispose();
-    this.slots = rest.map((v) => ({ originalName: v.name, variable: v.tensor.variable(false) }));
+  protected stepNative(ops: NativeOps, e: { param: tf.Tensor; slots: tf.Tensor[] }, grad: tf.Tensor): void {
+    if (!this.s) throw new Error('RMSpropTF: step outside applyGradients');
+    ops.applyRMSProp({ param: e.param, ms: e.slots[0], mom: e.slots[1] }, this.s, grad);
   }
 
-  override dispose(): void {
-    for (const s of this.slots) s.variable.dispose();
-    this.slots = [];
+  protected stepOps(param: tf.Tensor, [ms]: tf.Tensor[], grad: tf.Tensor): { param: tf.Tensor; slots: tf.Tensor[] } {
+    const ms2 = tf.add(tf.mul(ms, this.decay), tf.mul(tf.square(grad), 1 - this.decay));
+    const step = tf.div(tf.mul(grad, this.learningRate), tf.sqrt(tf.add(ms2, this.epsilon)));
+    return { param: tf.sub(param, step), slots: [ms2] };
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -1,3 +1,4 @@
+import { nativeOps } from '../native/tf-native.js';
 import { tf } from '../tf.js';
 
 /**
@@ -9,7 +10,9 @@ export function clipByGlobalNorm(
   maxNorm: number,
 ): { clipped: tf.NamedTensorMap; norm: tf.Scalar } {
   const names = Object.keys(grads);
-  const norm = tf.sqrt(tf.addN(names.map((k) => tf.sum(tf.square(grads[k]))))) as tf.Scalar;
+  const ops = nativeOps();
+  const sumSq = (g: tf.Tensor) => (ops ? ops.sumOfSquares(g) : tf.sum(tf.square(g)));
+  const norm = tf.sqrt(tf.addN(names.map((k) => sumSq(grads[k])))) as tf.Scalar;
   const scale = tf.minimum(1, tf.div(maxNorm, tf.add(norm, 1e-6)));
   const clipped: tf.NamedTensorMap = {};
   for (const k of names) clipped[k] = tf.mul(grads[k], scale);

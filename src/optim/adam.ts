@@ -1,0 +1,87 @@
+// Adam (Kingma & Ba 2015) in the form PyTorch and tfjs use, with epsilon added to sqrt(v_hat):
+//   m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  p -= lr m_hat / (sqrt(v_hat) + eps)
+// On the native backend one fused TensorFlow kernel does each variable's step (ResourceApplyAdam,
+// whose own epsilon sits outside the bias correction; passing eps * sqrt(1 - b2^t) makes it the
+// formula above). beta1^t and beta2^t are computed from the step count, so a restored optimizer
+// continues exactly (tfjs's Adam keeps them as running float32 products that a restore cannot
+// reproduce).
+import type { NativeOps } from '../native/tf-native.js';
+import { tf } from '../tf.js';
+import { SlotOptimizer } from './slot-optimizer.js';
+
+interface StepScalars {
+  beta1Power: tf.Scalar;
+  beta2Power: tf.Scalar;
+  lr: tf.Scalar;
+  beta1: tf.Scalar;
+  beta2: tf.Scalar;
+  eps: tf.Scalar;
+  /** For the tfjs-ops path: lr / (1 - b1^t) and sqrt(1 - b2^t). */
+  stepSize: tf.Scalar;
+  sqrtBias2: tf.Scalar;
+}
+
+export class FusedAdam extends SlotOptimizer {
+  static className = 'FusedAdam';
+  protected readonly slotNames = ['m', 'v'] as const;
+  private s: StepScalars | null = null;
+
+  constructor(
+    public learningRate: number,
+    public readonly beta1 = 0.9,
+    public readonly beta2 = 0.999,
+    public readonly epsilon = 1e-8,
+  ) {
+    super();
+  }
+
+  protected initSlot(_k: number, variable: tf.Tensor): tf.Tensor {
+    return tf.zerosLike(variable);
+  }
+
+  protected beginUpdate(): void {
+    const t = this.iterations + 1;
+    const bias1 = 1 - this.beta1 ** t;
+    const bias2 = 1 - this.beta2 ** t;
+    this.s = {
+      beta1Power: tf.scalar(this.beta1 ** t),
+      beta2Power: tf.scalar(this.beta2 ** t),
+      lr: tf.scalar(this.learningRate),
+      beta1: tf.scalar(this.beta1),
+      beta2: tf.scalar(this.beta2),
+      eps: tf.scalar(this.epsilon * Math.sqrt(bias2)),
+      stepSize: tf.scalar(this.learningRate / bias1),
+      sqrtBias2: tf.scalar(Math.sqrt(bias2)),
+    };
+  }
+
+  private scalars(): StepScalars {
+    if (!this.s) throw new Error('FusedAdam: step outside applyGradients');
+    return this.s;
+  }
+
+  protected stepNative(ops: NativeOps, e: { param: tf.Tensor; slots: tf.Tensor[] }, grad: tf.Tensor): void {
+    ops.applyAdam({ param: e.param, m: e.slots[0], v: e.slots[1] }, this.scalars(), grad);
+  }
+
+  protected stepOps(param: tf.Tensor, [m, v]: tf.Tensor[], grad: tf.Tensor): { param: tf.Tensor; slots: tf.Tensor[] } {
+    const s = this.scalars();
+    const m2 = tf.add(tf.mul(m, this.beta1), tf.mul(grad, 1 - this.beta1));
+    const v2 = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(grad), 1 - this.beta2));
+    // lr m_hat / (sqrt(v_hat) + eps) = (lr / bias1) m / (sqrt(v) / sqrt(bias2) + eps)
+    const denom = tf.add(tf.div(tf.sqrt(v2), s.sqrtBias2), this.epsilon);
+    return { param: tf.sub(param, tf.div(tf.mul(m2, s.stepSize), denom)), slots: [m2, v2] };
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { learningRate: this.learningRate, beta1: this.beta1, beta2: this.beta2, epsilon: this.epsilon };
+  }
+
+  static override fromConfig<T extends tf.serialization.Serializable>(
+    cls: tf.serialization.SerializableConstructor<T>,
+    config: tf.serialization.ConfigDict,
+  ): T {
+    return new cls(config.learningRate, config.beta1, config.beta2, config.epsilon);
+  }
+}
+tf.serialization.registerClass(FusedAdam);

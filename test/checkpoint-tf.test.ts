@@ -139,6 +139,21 @@ describe('optimizer state: exact continuation after restore into a new model and
     });
   }
 
+  it("reads tfjs Adam's state into FusedAdam (runs saved before FusedAdam resume)", async () => {
+    const model = makeModel(4);
+    const opt = tf.train.adam(1e-3, 0.9, 0.999, 1e-8);
+    trainSteps(model, opt, new Rng(2), 4);
+    const varList = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const state = await saveOptimizerState(opt, varList);
+    const fused = new FusedAdam(1e-3, 0.9, 0.999, 1e-8);
+    await restoreOptimizerState(fused, varList, state);
+    const back = await saveOptimizerState(fused, varList);
+    expect(back.header.iterations).toBe(4);
+    expect(back.data).toEqual(state.data); // m and v of every variable, in the same order
+    fused.dispose();
+    opt.dispose();
+  });
+
   it('refuses a state of another optimizer class, config or variable layout', async () => {
     const model = makeModel(5);
     const opt = tf.train.adam(1e-3);

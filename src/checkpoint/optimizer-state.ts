@@ -72,6 +72,13 @@ function checkSlots(what: string, slotShapes: number[][], varShapes: number[][])
   });
 }
 
+/**
+ * States of another class an optimizer reads as its own: tfjs's Adam saves [iter, m..., v...] with
+ * the config {learningRate, beta1, beta2, epsilon}, exactly FusedAdam's layout and meaning (runs
+ * from before FusedAdam kept their DQN optimizer state in tfjs's Adam).
+ */
+const COMPATIBLE_STATES: Record<string, string[]> = { FusedAdam: ['Adam'] };
+
 /** Captures the optimizer's state (slots, iteration count, hidden running values). */
 export async function saveOptimizerState(optimizer: tf.Optimizer, varList: tf.Variable[]): Promise<OptimizerState> {
   const named = await optimizer.getWeights();
@@ -147,7 +154,7 @@ export async function restoreOptimizerState(
       `restoreOptimizerState: optimizer state format version ${h.version}; this build reads ${OPTIMIZER_STATE_VERSION}`,
     );
   }
-  if (h.className !== className(optimizer)) {
+  if (h.className !== className(optimizer) && !COMPATIBLE_STATES[className(optimizer)]?.includes(h.className)) {
     throw new Error(`restoreOptimizerState: the state is for ${h.className}, the optimizer is ${className(optimizer)}`);
   }
   if (!opts.ignoreConfig) {

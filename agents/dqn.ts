@@ -139,7 +139,21 @@ export class DQN implements TrainableAgent {
     for (let i = 0, g = 0; i < n; i++) {
       actions[i] = explore[i] || !greedy ? rng.int(env.actionSpace.n) : greedy[g++];
     }
-    const step = await env.step(actions);
+    // The envs step while the gradient steps that are due run (DQN is off-policy: acting with the
+    // network from before those steps is a one-step lag of the behaviour policy, nothing more).
+    env.stepAsync(actions);
+    let updates = 0;
+    while (this.pendingUpdates >= 1) {
+      this.pendingUpdates -= 1;
+      this.lastUpdate = this.update();
+      updates++;
+    }
+    const learning = this.transitions >= this.hp.learningStarts;
+    if (learning && this.transitions - this.lastTargetSync >= this.hp.targetUpdateInterval) {
+      this.target.model.setWeights(this.online.model.getWeights());
+      this.lastTargetSync = this.transitions;
+    }
+    const step = await env.stepWait();
     const rewards = this.hp.clipRewards ? step.rewards.map(Math.sign) : step.rewards;
     this.replay.add({
       obs: this.obs,
@@ -154,20 +168,8 @@ export class DQN implements TrainableAgent {
     this.obs = step.obs;
     this.transitions += n;
 
-    // ---- Updates: one per trainFreq transitions once learning has started.
-    let updates = 0;
-    if (this.transitions >= this.hp.learningStarts) {
-      this.pendingUpdates += n / this.hp.trainFreq;
-      while (this.pendingUpdates >= 1) {
-        this.pendingUpdates -= 1;
-        this.lastUpdate = this.update();
-        updates++;
-      }
-      if (this.transitions - this.lastTargetSync >= this.hp.targetUpdateInterval) {
-        this.target.model.setWeights(this.online.model.getWeights());
-        this.lastTargetSync = this.transitions;
-      }
-    }
+    // ---- Updates earned: one per trainFreq transitions once learning has started (run at the next step).
+    if (this.transitions >= this.hp.learningStarts) this.pendingUpdates += n / this.hp.trainFreq;
     return { envSteps: n, updates, scalars: { ...this.lastUpdate, epsilon: eps } };
   }
 

@@ -14,6 +14,9 @@ export interface AgentEnv {
   readonly actionSpace: { n: number };
   reset(seed?: number): Promise<{ obs: Uint8Array | Float32Array }>;
   step(actions: Int32Array): Promise<AgentStep>;
+  /** Sends the actions and returns at once: the envs step while the agent works (then stepWait). */
+  stepAsync(actions: Int32Array): void;
+  stepWait(): Promise<AgentStep>;
 }
 
 export interface AgentStep {

@@ -32,6 +32,8 @@ export interface NnBenchResult {
   backend: string;
   device: string;
   tensorflowVersion: string | null;
+  /** TensorFlow's fused kernels in use (native backend, COORDRL_NO_FUSED_KERNELS unset). */
+  fusedKernels: boolean;
   torso: TorsoKind;
   params: number;
   trainBatch: number;
@@ -86,6 +88,7 @@ export async function benchNn(opts: {
     backend: info.backend,
     device: info.device,
     tensorflowVersion: info.tensorflowVersion,
+    fusedKernels: nativeOps() !== null,
     torso: opts.torso,
     params: countParams(model),
     trainBatch: opts.trainBatch,

@@ -57,6 +57,16 @@ function isNodeKernelBackend(b: unknown): b is NodeKernelBackend {
   );
 }
 
+/** The scalar inputs of ResourceApplyAdam, float32. */
+export interface AdamScalars {
+  beta1Power: tf.Scalar;
+  beta2Power: tf.Scalar;
+  lr: tf.Scalar;
+  beta1: tf.Scalar;
+  beta2: tf.Scalar;
+  eps: tf.Scalar;
+}
+
 /** Direct TensorFlow ops on the native backend. Get one with `nativeOps()`. */
 export class NativeOps {
   private readonly b: NodeBinding;
@@ -105,18 +115,7 @@ export class NativeOps {
    * One in-place Adam step (TensorFlow's ResourceApplyAdam; all scalars float32):
    * m += (g - m)(1 - b1); v += (g^2 - v)(1 - b2); var -= lr sqrt(1 - b2^t)/(1 - b1^t) m / (sqrt(v) + eps).
    */
-  applyAdam(
-    vars: { param: tf.Tensor; m: tf.Tensor; v: tf.Tensor },
-    s: {
-      beta1Power: tf.Scalar;
-      beta2Power: tf.Scalar;
-      lr: tf.Scalar;
-      beta1: tf.Scalar;
-      beta2: tf.Scalar;
-      eps: tf.Scalar;
-    },
-    grad: tf.Tensor,
-  ): void {
+  applyAdam(vars: { param: tf.Tensor; m: tf.Tensor; v: tf.Tensor }, s: AdamScalars, grad: tf.Tensor): void {
     this.run(
       'ResourceApplyAdam',
       [this.floatT],

@@ -5,17 +5,11 @@
 // formula above). beta1^t and beta2^t are computed from the step count, so a restored optimizer
 // continues exactly (tfjs's Adam keeps them as running float32 products that a restore cannot
 // reproduce).
-import type { NativeOps } from '../native/tf-native.js';
+import type { AdamScalars, NativeOps } from '../native/tf-native.js';
 import { tf } from '../tf.js';
 import { SlotOptimizer } from './slot-optimizer.js';
 
-interface StepScalars {
-  beta1Power: tf.Scalar;
-  beta2Power: tf.Scalar;
-  lr: tf.Scalar;
-  beta1: tf.Scalar;
-  beta2: tf.Scalar;
-  eps: tf.Scalar;
+interface StepScalars extends AdamScalars {
   /** For the tfjs-ops path: lr / (1 - b1^t) and sqrt(1 - b2^t). */
   stepSize: tf.Scalar;
   sqrtBias2: tf.Scalar;

@@ -9,6 +9,7 @@ import { registerBenchEnv } from './commands/bench-env.js';
 import { registerBenchReplay } from './commands/bench-replay.js';
 import { registerBenchTrain } from './commands/bench-train.js';
 import { registerDoctor } from './commands/doctor.js';
+import { registerPlot } from './commands/plot.js';
 import { registerReport } from './commands/report.js';
 import { registerServe } from './commands/serve.js';
 import { registerToy } from './commands/toy.js';
@@ -22,6 +23,7 @@ const registrars: CommandRegistrar[] = [
   registerTrain,
   registerAb,
   registerReport,
+  registerPlot,
   registerToy,
   registerServe,
   (program) => registerBench(program, [registerBenchEnv, registerBenchReplay, registerBenchTrain]),

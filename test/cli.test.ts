@@ -1,6 +1,6 @@
 // The CLI as a user runs it (the compiled dist/, built by `npm test` before vitest).
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -44,6 +44,7 @@ describe('coordrl CLI', () => {
       ['info'],
       ['ab'],
       ['report'],
+      ['plot'],
       ['toy'],
       ['serve'],
       ['doctor'],
@@ -89,5 +90,36 @@ describe('coordrl CLI', () => {
     expect(d.params['conv torso']).toBe(1_684_128);
     expect(d.params['coordconv torso']).toBe(1_688_224);
     expect(d.budgetFrames).toBe(10_000_000);
+  });
+
+  it("plot draws runs' curves to PNG/SVG and explains bad input", () => {
+    const root = mkdtempSync(path.join(tmpdir(), 'coordrl-plot-'));
+    const runs = ['a', 'b'].map((name, k) => {
+      const dir = path.join(root, name);
+      mkdirSync(dir);
+      const lines = [0, 1, 2, 3].map((i) =>
+        JSON.stringify({ step: 1000 * i, frames: 4000 * i, time: i, ...(i > 0 ? { score: -21 + i + k } : {}) }),
+      );
+      writeFileSync(path.join(dir, 'metrics.jsonl'), `${lines.join('\n')}\n`);
+      return dir;
+    });
+    const png = path.join(root, 'c.png');
+    const r = coordrl('plot', ...runs, '--labels', 'conv,coordconv', '--out', png, '--json');
+    expect(r.code, r.stderr.join('\n')).toBe(0);
+    const out = JSON.parse(r.stdout);
+    expect(out.runs.map((x: { label: string }) => x.label)).toEqual(['conv', 'coordconv']);
+    expect(out.runs[1].last).toEqual({ x: 12000, y: -17 });
+    expect(readFileSync(png).subarray(1, 4).toString()).toBe('PNG');
+    const svg = path.join(root, 'c.svg');
+    expect(coordrl('plot', runs[0], '--metric', 'time', '--x', 'step', '--out', svg).code).toBe(0);
+    expect(readFileSync(svg, 'utf8')).toMatch(/^<svg/);
+    const bad = coordrl('plot', runs[0], '--out', path.join(root, 'c.pdf'));
+    expect(bad.code).toBe(2);
+    expect(bad.stderr.join('\n')).toMatch(/--out must end in \.png or \.svg/);
+    const noRun = coordrl('plot', root, '--out', png);
+    expect(noRun.code).not.toBe(0);
+    expect(noRun.stderr.join('\n')).toMatch(/no metrics\.jsonl/);
+    const noMetric = coordrl('plot', runs[0], '--metric', 'nothing', '--out', png);
+    expect(noMetric.stderr.join('\n')).toMatch(/no 'nothing' values/);
   });
 });

@@ -1,0 +1,59 @@
+// Learning curves of individual runs (`coordrl plot`): one line per run directory, any metric of
+// metrics.jsonl against frames, steps or wall time. A/B experiments have `coordrl report`; this is
+// for the runs you start by hand, e.g. to watch a long run or put two of them side by side.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { TopLevelSpec } from 'vega-lite';
+import { readMetrics } from '../training/metrics.js';
+import { UserFacingError } from '../util/cli-errors.js';
+import { CHART_FONT } from './charts.js';
+
+export type CurveAxis = 'frames' | 'step' | 'time';
+
+export interface RunSeries {
+  label: string;
+  runDir: string;
+  points: { x: number; y: number }[];
+}
+
+/** Reads `metric` against `x` from each run's metrics.jsonl (records without the metric are skipped). */
+export function readRunSeries(runDirs: string[], metric: string, x: CurveAxis, labels?: string[]): RunSeries[] {
+  if (labels && labels.length !== runDirs.length) {
+    throw new UserFacingError(`--labels has ${labels.length} names for ${runDirs.length} runs; give one per run`);
+  }
+  return runDirs.map((dir, i) => {
+    const file = path.join(dir, 'metrics.jsonl');
+    if (!existsSync(file)) throw new UserFacingError(`${dir} has no metrics.jsonl (is it a run directory?)`);
+    const points = readMetrics(file)
+      .filter((r) => Number.isFinite(r[metric]) && Number.isFinite(r[x]))
+      .map((r) => ({ x: r[x], y: r[metric] }));
+    return { label: labels?.[i] ?? path.basename(path.resolve(dir)), runDir: dir, points };
+  });
+}
+
+const AXIS_TITLES: Record<CurveAxis, string> = { frames: 'frames', step: 'agent steps', time: 'wall time (s)' };
+
+/** A Vega-Lite line chart of the series. */
+export function runCurvesSpec(series: RunSeries[], metric: string, x: CurveAxis, title?: string): TopLevelSpec {
+  const values = series.flatMap((s) => s.points.map((p) => ({ run: s.label, x: p.x, y: p.y })));
+  const subtitle = metric === 'score' ? 'score: mean raw game score of the last 100 games' : undefined;
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    title: {
+      text: title ?? `${metric} against ${AXIS_TITLES[x]}`,
+      ...(subtitle ? { subtitle } : {}),
+      font: CHART_FONT,
+    },
+    width: 640,
+    height: 300,
+    background: 'white',
+    config: { font: CHART_FONT },
+    data: { values },
+    mark: { type: 'line', strokeWidth: 2 },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: AXIS_TITLES[x] },
+      y: { field: 'y', type: 'quantitative', title: metric, scale: { zero: false } },
+      color: { field: 'run', type: 'nominal', title: 'run' },
+    },
+  };
+}

@@ -113,6 +113,11 @@ describe('coordrl CLI', () => {
     const svg = path.join(root, 'c.svg');
     expect(coordrl('plot', runs[0], '--metric', 'time', '--x', 'step', '--out', svg).code).toBe(0);
     expect(readFileSync(svg, 'utf8')).toMatch(/^<svg/);
+    // a bare JSON-lines file (another tool's log) plots too, labelled by its name
+    const other = path.join(root, 'sb3.jsonl');
+    writeFileSync(other, `${JSON.stringify({ frames: 8000, score: -20 })}\n`);
+    const mixed = JSON.parse(coordrl('plot', runs[0], other, '--out', png, '--json').stdout);
+    expect(mixed.runs[1]).toEqual({ label: 'sb3', points: 1, last: { x: 8000, y: -20 } });
     const bad = coordrl('plot', runs[0], '--out', path.join(root, 'c.pdf'));
     expect(bad.code).toBe(2);
     expect(bad.stderr.join('\n')).toMatch(/--out must end in \.png or \.svg/);

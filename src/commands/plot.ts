@@ -12,7 +12,10 @@ export function registerPlot(program: Command): void {
   program
     .command('plot')
     .description('plot a metric of one or more runs (default: raw game score against frames) to a PNG or SVG file')
-    .argument('<run-dirs...>', 'run directories, e.g. runs/pong-conv runs/pong-coordconv')
+    .argument(
+      '<runs...>',
+      'run directories (e.g. runs/pong-conv runs/pong-coordconv) or .jsonl files of the same records',
+    )
     .option('--out <file>', 'output file, .png or .svg', 'curves.png')
     .option('--metric <name>', 'a field of metrics.jsonl: score, entropy, valueLoss, sps, ...', 'score')
     .addOption(new Option('--x <axis>', 'horizontal axis').choices(['frames', 'step', 'time']).default('frames'))

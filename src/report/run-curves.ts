@@ -1,7 +1,7 @@
 // Learning curves of individual runs (`coordrl plot`): one line per run directory, any metric of
 // metrics.jsonl against frames, steps or wall time. A/B experiments have `coordrl report`; this is
 // for the runs you start by hand, e.g. to watch a long run or put two of them side by side.
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { readMetrics } from '../training/metrics.js';
@@ -22,12 +22,15 @@ export function readRunSeries(runDirs: string[], metric: string, x: CurveAxis, l
     throw new UserFacingError(`--labels has ${labels.length} names for ${runDirs.length} runs; give one per run`);
   }
   return runDirs.map((dir, i) => {
-    const file = path.join(dir, 'metrics.jsonl');
+    // A run directory, or any JSON-lines file of records with the same fields (e.g. another tool's log).
+    const isFile = dir.endsWith('.jsonl') && existsSync(dir) && statSync(dir).isFile();
+    const file = isFile ? dir : path.join(dir, 'metrics.jsonl');
     if (!existsSync(file)) throw new UserFacingError(`${dir} has no metrics.jsonl (is it a run directory?)`);
     const points = readMetrics(file)
       .filter((r) => Number.isFinite(r[metric]) && Number.isFinite(r[x]))
       .map((r) => ({ x: r[x], y: r[metric] }));
-    return { label: labels?.[i] ?? path.basename(path.resolve(dir)), runDir: dir, points };
+    const label = labels?.[i] ?? path.basename(path.resolve(dir), isFile ? '.jsonl' : undefined);
+    return { label, runDir: dir, points };
   });
 }
 

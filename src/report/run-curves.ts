@@ -56,7 +56,7 @@ export function runCurvesSpec(series: RunSeries[], metric: string, x: CurveAxis,
     encoding: {
       x: { field: 'x', type: 'quantitative', title: AXIS_TITLES[x] },
       y: { field: 'y', type: 'quantitative', title: metric, scale: { zero: false } },
-      color: { field: 'run', type: 'nominal', title: 'run' },
+      color: { field: 'run', type: 'nominal', title: 'run', legend: { labelLimit: 400 } },
     },
   };
 }

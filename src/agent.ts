@@ -1,7 +1,7 @@
 // What the agents share: the contract with the trainer, and the policy network (torso + heads)
 // with batched inference. The algorithms themselves live in agents/<algo>.ts.
 import { orthogonalInit } from './init/orthogonal.js';
-import { nativeOps } from './native/tf-native.js';
+import { floatInput } from './native/tf-native.js';
 import type { ReplayBuffer } from './replay/index.js';
 import { tf } from './tf.js';
 import { applyTorso, type TorsoOptions } from './torsos.js';
@@ -109,9 +109,7 @@ export class PolicyNetwork {
 
   /** Observations (batch x obs size, env layout) as a float32 input tensor. */
   input(obs: Uint8Array | Float32Array, batch: number): tf.Tensor {
-    const shape = [batch, ...this.inputShape];
-    const ops = obs instanceof Uint8Array ? nativeOps() : null;
-    return ops ? ops.uint8ToFloat(obs as Uint8Array, shape) : tf.tensor(obs, shape, 'float32');
+    return floatInput(obs, [batch, ...this.inputShape]);
   }
 
   /** Inference: one forward pass for the whole batch; returns each head's outputs. */

@@ -100,6 +100,20 @@ class StopAfter(BaseCallback):
         return True
 
 
+def make_a2c(env: Any, seed: int) -> A2C:
+    """SB3's tuned A2C Atari settings (rl-baselines3-zoo a2c.yml), the defaults of coordrl's A2C."""
+    return A2C(
+        "CnnPolicy",
+        env,
+        n_steps=5,
+        ent_coef=0.01,
+        vf_coef=0.25,
+        policy_kwargs={"optimizer_class": RMSpropTFLike, "optimizer_kwargs": {"eps": 1e-5}},
+        seed=seed,
+        device="cpu",
+    )
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--algo", choices=["a2c", "dqn"], required=True)
@@ -125,16 +139,7 @@ def main() -> None:
         env = VecFrameStack(make_atari_env(f"ALE/{name}-v5", n_envs=num_envs, seed=a.seed), n_stack=4)
 
     if a.algo == "a2c":
-        model: Any = A2C(
-            "CnnPolicy",
-            env,
-            n_steps=5,
-            ent_coef=0.01,
-            vf_coef=0.25,
-            policy_kwargs={"optimizer_class": RMSpropTFLike, "optimizer_kwargs": {"eps": 1e-5}},
-            seed=a.seed,
-            device="cpu",
-        )
+        model: Any = make_a2c(env, a.seed)
     else:
         model = DQN(
             "CnnPolicy",

@@ -19,10 +19,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from bench_sb3 import AleVectorAdapter
-from stable_baselines3 import A2C
+from bench_sb3 import AleVectorAdapter, make_a2c
 from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
 
 
 class ScoreLog(BaseCallback):
@@ -70,16 +68,7 @@ def main() -> None:
     a = p.parse_args()
     torch.manual_seed(a.seed)
     env = AleVectorAdapter(a.env, 16, a.seed)
-    model = A2C(
-        "CnnPolicy",
-        env,
-        n_steps=5,
-        ent_coef=0.01,
-        vf_coef=0.25,
-        policy_kwargs={"optimizer_class": RMSpropTFLike, "optimizer_kwargs": {"eps": 1e-5}},
-        seed=a.seed,
-        device="cpu",
-    )
+    model = make_a2c(env, a.seed)
     model.learn(total_timesteps=int(a.frames // 4), callback=ScoreLog(a.out, a.log_every, 16))
     env.close()
 

@@ -1,7 +1,7 @@
 // `coordrl bench ...`: benchmarks that print numbers (and JSON), never timed unit tests.
 import { type Command, Option } from 'commander';
 import { type BackendChoice, initBackend } from '../backend.js';
-import { nativeOps } from '../native/tf-native.js';
+import { floatInput, nativeOps } from '../native/tf-native.js';
 import { FusedAdam } from '../optim/adam.js';
 import { tf } from '../tf.js';
 import { applyTorso, countParams, type TorsoKind } from '../torsos.js';
@@ -74,11 +74,7 @@ export async function benchNn(opts: {
   };
   // Inference as the agents do it: uint8 frames in, action values out on the CPU.
   const infer = async () => {
-    const out = tf.tidy(() => {
-      const ops = nativeOps();
-      const shape = [opts.inferBatch, 84, 84, 4];
-      return model.apply(ops ? ops.uint8ToFloat(pixels, shape) : tf.tensor(pixels, shape, 'float32')) as tf.Tensor;
-    });
+    const out = tf.tidy(() => model.apply(floatInput(pixels, [opts.inferBatch, 84, 84, 4])) as tf.Tensor);
     await out.data();
     out.dispose();
   };

@@ -187,6 +187,12 @@ export function nativeOps(): NativeOps | null {
   return cached.ops;
 }
 
+/** Observations as a float32 tensor: uint8 frames widened inside TensorFlow when it runs, else by tfjs. */
+export function floatInput(obs: Uint8Array | Float32Array, shape: number[]): tf.Tensor {
+  const ops = obs instanceof Uint8Array ? nativeOps() : null;
+  return ops ? ops.uint8ToFloat(obs as Uint8Array, shape) : tf.tensor(obs, shape, 'float32');
+}
+
 let reluGradInstalled = false;
 
 /**

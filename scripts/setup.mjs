@@ -28,10 +28,11 @@ const CACHE = path.join(
 
 const args = new Set(process.argv.slice(2));
 if (args.has('--help') || args.has('-h')) {
-  console.log(`Usage: node scripts/setup.mjs [--gpu] [--force] [--skip-python] [--skip-tf] [--no-stock]
+  console.log(`Usage: node scripts/setup.mjs [--gpu] [--minatar] [--force] [--skip-python] [--skip-tf] [--no-stock]
 
 Sets up python-bridge/.venv and the native TensorFlow addon (run by npm install).
   --gpu          build @tensorflow/tfjs-node-gpu against the CUDA 12 'tensorflow' wheel
+  --minatar      also install the optional MinAtar envs (minatar, GPL-3.0; on by itself when CI=true)
   --force        redo every step even when its stamp says it is done
   --skip-python  leave the Python venv alone
   --skip-tf      leave the TensorFlow addon alone
@@ -42,6 +43,8 @@ default ~/.cache/coordconv-rl), COORDRL_SKIP_SETUP=1 (skip everything).`);
 }
 const FORCE = args.has('--force');
 const GPU = args.has('--gpu');
+// MinAtar (GPL-3.0) is optional: on request, and under CI where its tests run.
+const MINATAR = args.has('--minatar') || process.env.COORDRL_MINATAR === '1' || process.env.CI === 'true';
 
 function say(msg) {
   console.log(`[coordrl setup] ${msg}`);
@@ -87,6 +90,7 @@ function findPython() {
 
 function setupPython() {
   const reqFiles = [path.join(BRIDGE, 'requirements.txt'), path.join(BRIDGE, 'requirements-dev.txt')];
+  if (MINATAR) reqFiles.push(path.join(BRIDGE, 'requirements-minatar.txt'));
   const stampFile = path.join(VENV, '.coordrl-stamp.json');
   const want = sha256(...reqFiles);
   const stamp = readStamp(stampFile);
@@ -111,13 +115,19 @@ function setupPython() {
     }
   }
   say('python venv: installing pinned requirements (python-bridge/requirements*.txt)');
-  const r = run(VENV_PY, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', '-r', reqFiles[1]]);
+  const installs = reqFiles.slice(1).flatMap((f) => ['-r', f]);
+  const r = run(VENV_PY, ['-m', 'pip', 'install', '--disable-pip-version-check', '-q', ...installs]);
   if (!r.ok) {
-    loud(['pip could not install python-bridge/requirements-dev.txt; see the output above.']);
+    loud([
+      `pip could not install ${reqFiles
+        .slice(1)
+        .map((f) => path.relative(ROOT, f))
+        .join(' and ')}; see the output above.`,
+    ]);
     return false;
   }
   writeStamp(stampFile, { requirements: want, python: py, at: new Date().toISOString() });
-  say('python venv: ready');
+  say(`python venv: ready${MINATAR ? ' (with MinAtar, GPL-3.0)' : ''}`);
   return true;
 }
 

@@ -1,6 +1,7 @@
-"""Vector environment groups hosted by the server: Atari via ale-py's AtariVectorEnv, others via Gymnasium.
+"""Vector environment groups hosted by the server: Atari via ale-py's AtariVectorEnv, MinAtar via the
+optional `minatar` package (GPL-3.0, imported only when a MinAtar group is made), others via Gymnasium.
 
-Both run in same-step autoreset mode: the step that ends an episode already returns the first observation
+All run in same-step autoreset mode: the step that ends an episode already returns the first observation
 of the next episode; the last observation of the ended episode is available as `final_obs`.
 Rewards are raw game scores (no clipping); episode returns and lengths are tracked here.
 """
@@ -58,6 +59,21 @@ ATARI_OPTIONS: dict[str, OptionSpec] = {
     "grayscale": OptionSpec(bool, True),
     "numThreads": OptionSpec(int, 0, 0, 1024, help="ALE worker threads (0: ale-py decides)"),
 }
+
+
+# MinAtar options (make's `minatar` map; ignored for other envs). Defaults are MinAtar's own.
+MINATAR_OPTIONS: dict[str, OptionSpec] = {
+    "stickyActionProb": OptionSpec(float, 0.1, 0.0, 1.0, help="repeat the previous action with this probability"),
+    "difficultyRamping": OptionSpec(bool, True, help="games speed up as they go on (MinAtar's default)"),
+    "fullActionSpace": OptionSpec(bool, False, help="all 6 actions instead of the game's minimal set (-v1)"),
+    "maxEpisodeSteps": OptionSpec(int, 108000, 1, 2**31 - 1, help="truncate after this many steps"),
+}
+
+MINATAR_INSTALL_HINT = (
+    "MinAtar envs need the optional package minatar==1.0.15 (GPL-3.0, not installed by default): "
+    "run `npm run setup -- --minatar`, or `python-bridge/.venv/bin/pip install -r "
+    "python-bridge/requirements-minatar.txt`"
+)
 
 
 def split_options(merged: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -352,6 +368,100 @@ class AtariGroup(EnvGroup):
         self.env.close()
 
 
+# MinAtar's action letters in its own order (minatar.environments.*.Env.action_map).
+_MINATAR_ACTIONS = ("NOOP", "LEFT", "UP", "RIGHT", "DOWN", "FIRE")
+
+
+class MinAtarGroup(EnvGroup):
+    """`num_envs` MinAtar games stepped one after the other (a step is microseconds of Python); same-step
+    autoreset like the others. Observations: MinAtar's boolean 10x10xC grid as uint8 0/1, no frame stack
+    (its trail channels carry the motion). Env i is seeded with seed + i at a seeded reset."""
+
+    def __init__(self, game: str, num_envs: int, options: dict[str, Any]) -> None:
+        try:
+            from minatar import Environment
+        except ImportError:
+            raise BridgeError("missing_package", MINATAR_INSTALL_HINT) from None
+        o = options
+        self.kind = "minatar"
+        self.env_name = game
+        self.num_envs = num_envs
+        self.options = o
+        self.layout = str(o["layout"])
+        self.final_obs_wanted = bool(o["finalObs"])
+        self.max_steps = int(o["maxEpisodeSteps"])
+        self.envs = [
+            Environment(
+                game, sticky_action_prob=float(o["stickyActionProb"]), difficulty_ramping=bool(o["difficultyRamping"])
+            )
+            for _ in range(num_envs)
+        ]
+        first = self.envs[0]
+        full = list(range(first.num_actions()))
+        self.action_set = np.asarray(full if o["fullActionSpace"] else first.minimal_action_set(), np.int64)
+        self.num_actions = len(self.action_set)
+        self.action_meanings = [_MINATAR_ACTIONS[int(a)] for a in self.action_set]
+        h, w, c = (int(d) for d in first.state_shape())
+        self.obs_dtype = "uint8"
+        self.obs_shape = (h, w, c) if self.layout == "NHWC" else (c, h, w)
+        self.tracker = EpisodeTracker(num_envs)
+        self.steps = np.zeros(num_envs, np.int64)
+
+    def _states(self) -> npt.NDArray[np.uint8]:
+        return self._layout(np.stack([e.state() for e in self.envs]).astype(np.uint8))
+
+    def _layout(self, nhwc: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+        return nhwc if self.layout == "NHWC" else np.ascontiguousarray(nhwc.transpose(0, 3, 1, 2))
+
+    def reset(self, seed: int | None) -> ResetOut:
+        for i, e in enumerate(self.envs):
+            if seed is not None:
+                e.seed(seed + i)
+                e.last_action = 0  # sticky actions repeat the previous action: none yet
+            e.reset()
+        self.tracker.reset()
+        self.steps[:] = 0
+        return ResetOut(self._states(), None)
+
+    def step(self, actions: npt.NDArray[np.int32]) -> StepOut:
+        n = self.num_envs
+        rewards = np.zeros(n, np.float32)
+        term = np.zeros(n, np.bool_)
+        mapped = self.action_set[actions]
+        for i, e in enumerate(self.envs):
+            r, done = e.act(int(mapped[i]))
+            rewards[i] = r
+            term[i] = done
+        self.steps += 1
+        trunc = ~term & (self.steps >= self.max_steps)
+        ended = term | trunc
+        self.tracker.add(rewards)
+        episodes = self.tracker.finish(ended, trunc)
+        final_index = np.flatnonzero(ended)
+        final_obs = None
+        if final_index.size:
+            if self.final_obs_wanted:
+                final_obs = self._layout(
+                    np.stack([self.envs[i].state() for i in final_index.tolist()]).astype(np.uint8)
+                )
+            for i in final_index.tolist():
+                self.envs[i].reset()
+            self.steps[final_index] = 0
+        return StepOut(
+            obs=self._states(),
+            rewards=rewards,
+            terminated=term.view(np.uint8),
+            truncated=trunc.view(np.uint8),
+            lives=None,
+            episodes=episodes,
+            final_index=final_index,
+            final_obs=final_obs,
+        )
+
+    def close(self) -> None:
+        self.envs = []
+
+
 _GYM_DTYPES = {"uint8", "float32"}
 
 
@@ -437,10 +547,19 @@ def make_group(
     num_envs: int,
     raw_options: Mapping[str, Any],
     raw_atari: Mapping[str, Any] | None = None,
+    raw_minatar: Mapping[str, Any] | None = None,
 ) -> EnvGroup:
-    """Creates the env group; `raw_atari` options apply to Atari envs only (ignored for others)."""
+    """Creates the env group; `raw_atari` options apply to Atari envs only, `raw_minatar` to MinAtar only."""
     common = parse_options(raw_options, COMMON_OPTIONS, "env")
     atari = parse_options(raw_atari or {}, ATARI_OPTIONS, "Atari")
+    minatar = parse_options(raw_minatar or {}, MINATAR_OPTIONS, "MinAtar")
+    if resolved.kind == "minatar":
+        try:
+            return MinAtarGroup(resolved.name, num_envs, {**minatar, **common})
+        except BridgeError:
+            raise
+        except Exception as e:
+            raise BridgeError("env_error", f"cannot create MinAtar env '{resolved.name}': {e}") from None
     if resolved.kind == "atari":
         opts = {**atari, **common}
         try:

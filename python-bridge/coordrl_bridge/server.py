@@ -485,13 +485,14 @@ class Server:
         num_envs = get_int(h, "numEnvs", 1, self.cfg.max_envs)
         options = get_map(h, "options")
         atari = get_map(h, "atari")
+        minatar = get_map(h, "minatar")
         if self.envs_in_use + num_envs > self.cfg.max_envs:
             raise BridgeError(
                 "limit",
                 f"this server hosts at most {self.cfg.max_envs} envs; {self.envs_in_use} in use, {num_envs} asked",
             )
         resolved = resolve_env(name)
-        group = make_group(resolved, num_envs, options, atari)
+        group = make_group(resolved, num_envs, options, atari, minatar)
         handle = self.next_handle
         self.next_handle += 1
         try:

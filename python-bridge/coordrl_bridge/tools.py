@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from coordrl_bridge.games import resolve_env
-from coordrl_bridge.hosting import AtariGroup, GymGroup, make_group, split_options
+from coordrl_bridge.games import ResolvedEnv, resolve_env
+from coordrl_bridge.hosting import AtariGroup, EnvGroup, GymGroup, MinAtarGroup, make_group, split_options
 
 
 def _options(raw: str | None) -> dict[str, Any]:
@@ -28,14 +28,22 @@ def _options(raw: str | None) -> dict[str, Any]:
     return obj
 
 
+def _make(resolved: ResolvedEnv, num_envs: int, options: dict[str, Any], **common: Any) -> EnvGroup:
+    """One flat options map: the env-kind options go to the map of that kind (Atari or MinAtar)."""
+    base, specific = split_options(options)
+    base = {**base, **common}
+    if resolved.kind == "minatar":
+        return make_group(resolved, num_envs, base, None, specific)
+    return make_group(resolved, num_envs, base, specific)
+
+
 def bench_raw(env: str, num_envs: int, seconds: float, options: dict[str, Any], seed: int) -> dict[str, Any]:
     """Steps the bare vector env (AtariVectorEnv.step for Atari, same settings as the bridge) in a loop."""
     resolved = resolve_env(env)
-    common, atari = split_options(options)
-    group = make_group(resolved, num_envs, {**common, "layout": "NCHW"}, atari)
+    group = _make(resolved, num_envs, options, layout="NCHW")
     try:
-        assert isinstance(group, (AtariGroup, GymGroup))
-        e = group.env
+        assert isinstance(group, (AtariGroup, GymGroup, MinAtarGroup))
+        e: Any = group if isinstance(group, MinAtarGroup) else group.env  # MinAtar: the group is the env
         e.reset(seed=seed)
         rng = np.random.default_rng(seed)
         n = group.num_actions
@@ -72,9 +80,7 @@ def dump_frames(
     endian). Writes the reset observation and each step's observation (uint8/float32 raw bytes in the
     group's layout, NCHW unless options say otherwise) to `out_path`, and the rewards to out_path.rewards."""
     resolved = resolve_env(env)
-    common, atari = split_options(options)
-    common.setdefault("layout", "NCHW")
-    group = make_group(resolved, num_envs, common, atari)
+    group = _make(resolved, num_envs, {"layout": "NCHW", **options})
     raw = np.fromfile(actions_path, dtype="<i4")
     if raw.size % num_envs:
         raise SystemExit(f"{actions_path}: {raw.size} actions is not a multiple of {num_envs}")

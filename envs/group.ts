@@ -6,6 +6,7 @@ import { type EpisodeWire, f32, frameArray, i32, type Reply, u8 } from './protoc
 import type { BridgeServer, Rebuildable } from './server.js';
 import type {
   ActionSpace,
+  EnvKind,
   EpisodeInfo,
   ObsArray,
   ObsDType,
@@ -22,12 +23,14 @@ export interface GroupSpec {
   options: Record<string, unknown>;
   /** Atari options (AtariOptions), ignored by the server for other envs. */
   atari: Record<string, unknown>;
+  /** MinAtar options (MinAtarOptions), ignored by the server for other envs. */
+  minatar?: Record<string, unknown>;
   /** Env slot of this group's first env in the whole vector: env i is seeded with seed + seedOffset + i. */
   seedOffset: number;
 }
 
 interface WireSpec {
-  kind: 'atari' | 'gym';
+  kind: EnvKind;
   env: string;
   numEnvs: number;
   observation: { shape: number[]; dtype: string; layout: string };
@@ -51,7 +54,7 @@ export class RemoteVecEnv implements VecEnv, Rebuildable {
   readonly observationSpace: ObservationSpace;
   readonly actionSpace: ActionSpace;
   readonly envId: string;
-  readonly kind: 'atari' | 'gym';
+  readonly kind: EnvKind;
   /** Effective options as the server reports them. */
   readonly options: Record<string, unknown>;
   #handle: number;
@@ -79,6 +82,7 @@ export class RemoteVecEnv implements VecEnv, Rebuildable {
       dtype: dtype as ObsDType,
       layout: wire.observation.layout as ObservationSpace['layout'],
       size: wire.observation.shape.reduce((a, b) => a * b, 1),
+      ...(wire.kind === 'minatar' ? { frameStack: 1 } : {}),
     });
     this.actionSpace = Object.freeze({ n: wire.action.n, meanings: Object.freeze([...wire.action.meanings]) });
     this.envId = wire.env;
@@ -95,7 +99,14 @@ export class RemoteVecEnv implements VecEnv, Rebuildable {
 
   static async #make(server: BridgeServer, spec: GroupSpec): Promise<Made> {
     const r = await server.request(
-      { op: 'make', env: spec.env, numEnvs: spec.numEnvs, options: spec.options, atari: spec.atari },
+      {
+        op: 'make',
+        env: spec.env,
+        numEnvs: spec.numEnvs,
+        options: spec.options,
+        atari: spec.atari,
+        ...(spec.minatar ? { minatar: spec.minatar } : {}),
+      },
       Math.max(server.requestTimeoutMs, 120_000),
     );
     const h = r.header;

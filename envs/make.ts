@@ -6,7 +6,7 @@ import { loadCurveClientKeys } from './curve.js';
 import { RemoteVecEnv } from './group.js';
 import type { SpawnOptions } from './process.js';
 import { BridgeServer, type RemoteServerOptions } from './server.js';
-import type { AtariOptions, CurveClientKeys, ObsLayout } from './types.js';
+import type { AtariOptions, CurveClientKeys, MinAtarOptions, ObsLayout } from './types.js';
 
 export interface RemoteServer {
   /** e.g. tcp://10.0.0.5:5555 (a `coordrl serve --bind ...` elsewhere). */
@@ -17,7 +17,10 @@ export interface RemoteServer {
 }
 
 export interface MakeVecEnvOptions {
-  /** 'pong', 'Breakout', 'ALE/MsPacman-v5', 'PongNoFrameskip-v4', ... or any Gymnasium id ('CartPole-v1'). */
+  /**
+   * 'pong', 'Breakout', 'ALE/MsPacman-v5', 'PongNoFrameskip-v4', ..., a MinAtar game ('minatar/breakout',
+   * 'MinAtar/Breakout-v1', 'breakout-minatar'), or any Gymnasium id ('CartPole-v1').
+   */
   env: string;
   numEnvs: number;
   /**
@@ -29,6 +32,8 @@ export interface MakeVecEnvOptions {
   servers?: number | RemoteServer[];
   /** Atari options (ignored for other envs). */
   atari?: AtariOptions;
+  /** MinAtar options (ignored for other envs). */
+  minatar?: MinAtarOptions;
   /** Atari observation layout: 'NHWC' (default, for TensorFlow) or 'NCHW' (ale-py's own). */
   layout?: Exclude<ObsLayout, 'flat'>;
   /** Send the last observation of ended episodes (default true). */
@@ -107,7 +112,8 @@ export async function makeVecEnv(opts: MakeVecEnvOptions): Promise<BridgeVecEnv>
     const sizes = splitEvenly(opts.numEnvs, groups);
     let offset = 0;
     for (let g = 0; g < groups; g++) {
-      const spec = { env: opts.env, numEnvs: sizes[g], options, atari, seedOffset: offset };
+      const minatar = opts.minatar ? { ...opts.minatar } : undefined;
+      const spec = { env: opts.env, numEnvs: sizes[g], options, atari, minatar, seedOffset: offset };
       made.push(await RemoteVecEnv.create(servers[g % servers.length], spec));
       offset += sizes[g];
     }

@@ -13,6 +13,11 @@ export interface ObservationSpace {
   readonly layout: ObsLayout;
   /** Elements per env: the product of `shape`. */
   readonly size: number;
+  /**
+   * Frames stacked along the channel axis, when the env says (MinAtar: 1, its channels are objects,
+   * not frames); undefined for Atari, where the stack is the smaller image axis.
+   */
+  readonly frameStack?: number;
 }
 
 export interface ActionSpace {
@@ -70,13 +75,16 @@ export interface StepResult {
   cutEpisodes: number[];
 }
 
+/** Who hosts an env: ale-py (Atari), the optional `minatar` package, or Gymnasium. */
+export type EnvKind = 'atari' | 'gym' | 'minatar';
+
 export interface VecEnv {
   readonly numEnvs: number;
   readonly observationSpace: ObservationSpace;
   readonly actionSpace: ActionSpace;
   /** Resolved environment: ROM id ('pong') or Gymnasium id ('CartPole-v1'). */
   readonly envId: string;
-  readonly kind: 'atari' | 'gym';
+  readonly kind: EnvKind;
   /** Server restarts that affected this VecEnv so far. */
   readonly restarts: number;
   /** Resets every env; env slot k gets seed + k (random seeds when seed is undefined). */
@@ -117,6 +125,18 @@ export interface AtariOptions {
   grayscale?: boolean;
   /** ALE worker threads per env group (default: CPU cores / env groups on this machine, >= 1). */
   numThreads?: number;
+}
+
+/** MinAtar options (the server's defaults are MinAtar's own). */
+export interface MinAtarOptions {
+  /** Repeat the previous action with this probability; default 0.1. */
+  stickyActionProb?: number;
+  /** Games speed up as they go on; default true. */
+  difficultyRamping?: boolean;
+  /** All 6 actions instead of the game's minimal set (MinAtar/*-v1); default false. */
+  fullActionSpace?: boolean;
+  /** Time limit in steps (truncated=1); default 108000. */
+  maxEpisodeSteps?: number;
 }
 
 /** CURVE keys of a client (Z85 strings, 40 characters). */

@@ -14,12 +14,20 @@ export const commonSchema = z
       .string()
       .min(1)
       .default('pong')
-      .describe('environment: an Atari game (pong, ALE/Breakout-v5, ...) or a Gymnasium id'),
+      .describe(
+        'environment: an Atari game (pong, ALE/Breakout-v5, ...), a MinAtar game (minatar/breakout) or a Gymnasium id',
+      ),
     torso: z
       .enum(['auto', 'conv', 'coordconv', 'mlp'])
       .default('auto')
       .describe(
-        'network torso: conv (Nature CNN), coordconv, mlp (vectors); auto = coordconv for Atari, mlp otherwise',
+        'network torso: conv, coordconv (the same network with CoordConv), mlp (vectors); auto = coordconv for images, mlp otherwise',
+      ),
+    arch: z
+      .enum(['auto', 'nature', 'minatar'])
+      .default('auto')
+      .describe(
+        'image network of conv/coordconv: nature (Nature DQN CNN, 84x84), minatar (16@3x3 conv, fc128: MinAtar 10x10); auto = minatar for MinAtar games, nature otherwise',
       ),
     coordconvAt: z
       .enum(['first', 'all'])
@@ -40,13 +48,24 @@ export const commonSchema = z
       .min(0)
       .max(1)
       .default(0.25)
-      .describe('Atari repeat_action_probability (0.25 like ALE/*-v5; 0 for NoFrameskip-v4 style)'),
-    fullActionSpace: z.boolean().default(false).describe('use all 18 Atari actions instead of the minimal set'),
+      .describe(
+        'sticky actions: Atari repeat_action_probability (0.25 like ALE/*-v5; 0 for NoFrameskip-v4 style); MinAtar sticky_action_prob (its preset: 0.1)',
+      ),
+    fullActionSpace: z
+      .boolean()
+      .default(false)
+      .describe('use all 18 Atari (6 MinAtar) actions instead of the minimal set'),
+    difficultyRamping: z.boolean().default(true).describe('MinAtar: games speed up as they go on'),
     lifeLoss: z
       .boolean()
       .default(true)
       .describe('treat a lost life as the end of an episode for training (not for scores)'),
-    maxEpisodeFrames: z.number().int().positive().default(108_000).describe('Atari episode time limit in frames'),
+    maxEpisodeFrames: z
+      .number()
+      .int()
+      .positive()
+      .default(108_000)
+      .describe('episode time limit in frames (Atari and MinAtar)'),
     checkpointEvery: z.number().int().positive().default(100_000).describe('save a checkpoint every N agent steps'),
     keepCheckpoints: z.number().int().positive().default(3).describe('how many recent checkpoints to keep'),
     logEvery: z.number().int().positive().default(10_000).describe('write metrics every N agent steps'),
@@ -66,15 +85,29 @@ export const commonSchema = z
   .strict();
 export type CommonConfig = z.infer<typeof commonSchema>;
 
-/** Frames per agent step: Atari envs skip 4 frames per action, others 1. */
+/** Frames per agent step: Atari envs skip 4 frames per action, others (MinAtar included) 1. */
 export function frameSkipFor(env: string): number {
   return isAtari(env) ? 4 : 1;
 }
 
-/** Gymnasium ids look like `CartPole-v1`; anything else (pong, ALE/Pong-v5, PongNoFrameskip-v4) is Atari. */
+/** `minatar/breakout`, `MinAtar/Breakout-v1`, `breakout-minatar` (the env server checks the game). */
+export function isMinAtar(env: string): boolean {
+  return /^minatar\//i.test(env.trim()) || /-minatar$/i.test(env.trim());
+}
+
+/**
+ * Gymnasium ids look like `CartPole-v1`; MinAtar names are not Atari; anything else (pong,
+ * ALE/Pong-v5, PongNoFrameskip-v4) is Atari.
+ */
 export function isAtari(env: string): boolean {
+  if (isMinAtar(env)) return false;
   if (/^ALE\//.test(env) || /NoFrameskip-v\d$/.test(env)) return true;
   return !/-v\d+$/.test(env);
+}
+
+/** Envs with image observations (Atari frames, MinAtar grids): conv torsos; the others get an MLP. */
+export function isImageEnv(env: string): boolean {
+  return isAtari(env) || isMinAtar(env);
 }
 
 /** Total agent steps of the budget, from --steps or --frames. */

@@ -14,6 +14,7 @@ import {
   writeOptimizerState,
 } from '../src/checkpoint/index.js';
 import { FusedAdam } from '../src/optim/adam.js';
+import { CenteredRMSprop } from '../src/optim/centered-rmsprop.js';
 import { RMSpropTF } from '../src/optim/rmsprop-tf.js';
 import { FrameReplayBuffer } from '../src/replay/index.js';
 import { tf } from '../src/tf.js';
@@ -102,6 +103,8 @@ describe('optimizer state: exact continuation after restore into a new model and
     ['RMSProp (plain)', () => tf.train.rmsprop(2.5e-4, 0.95, 0, 0.01)],
     ['FusedAdam (ours)', () => new FusedAdam(1e-3, 0.9, 0.999, 1e-8)],
     ['RMSpropTF (ours)', () => new RMSpropTF(7e-4, 0.99, 1e-5)],
+    ['CenteredRMSprop (ours, PyTorch form)', () => new CenteredRMSprop(2.5e-4, 0.95, 0.95, 0.01)],
+    ['CenteredRMSprop (ours, fused TF form)', () => new CenteredRMSprop(2.5e-4, 0.95, 0.95, 0.01, true)],
   ];
   for (const [name, makeOpt] of makers) {
     it(name, async () => {

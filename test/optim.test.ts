@@ -5,6 +5,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { activeBackend, initBackend } from '../src/backend.js';
 import { nativeOps } from '../src/native/tf-native.js';
 import { FusedAdam } from '../src/optim/adam.js';
+import { CenteredRMSprop } from '../src/optim/centered-rmsprop.js';
 import { RMSpropTF } from '../src/optim/rmsprop-tf.js';
 import { tf } from '../src/tf.js';
 import { Rng } from '../src/util/rng.js';
@@ -171,6 +172,80 @@ describe('RMSpropTF', () => {
     const b = inMode('ops', () => train(opt2, model2, 3, 5));
     expect(maxAbsDiff(a, b)).toBeLessThan(1e-5);
     expect(opt2.iterations).toBe(8);
+  });
+});
+
+describe('CenteredRMSprop', () => {
+  const w0 = [1, -2, 3, 0.25];
+  const grads = [
+    [0.5, -4, 0, 1e-3],
+    [-1, 2, 0.5, 1e-3],
+    [0.25, -0.5, -3, -2e-3],
+  ];
+  /** Three steps of RMSprop(centered, lr 0.1, alpha 0.95, momentum 0.95, eps 0.01) from w0. */
+  function threeSteps(opt: CenteredRMSprop, mode: 'native' | 'ops'): number[] {
+    return inMode(mode, () => {
+      const w = tf.variable(tf.tensor1d(w0));
+      for (const g of grads) tf.tidy(() => opt.applyGradients({ [w.name]: tf.tensor1d(g) }));
+      const out = Array.from(w.dataSync());
+      opt.dispose();
+      w.dispose();
+      return out;
+    });
+  }
+  /** The same steps by hand; eps outside the root (PyTorch) or inside (TensorFlow). */
+  function byHand(epsInside: boolean): number[] {
+    return w0.map((p0, i) => {
+      let [ms, mg, mom, p] = [0, 0, 0, p0];
+      for (const g of grads.map((row) => row[i])) {
+        ms = 0.95 * ms + 0.05 * g * g;
+        mg = 0.95 * mg + 0.05 * g;
+        const v = ms - mg * mg;
+        mom = 0.95 * mom + (0.1 * g) / (epsInside ? Math.sqrt(v + 0.01) : Math.sqrt(v) + 0.01);
+        p -= mom;
+      }
+      return p;
+    });
+  }
+  // torch.optim.RMSprop([w], lr=0.1, alpha=0.95, eps=0.01, momentum=0.95, centered=True) on the same
+  // gradients, torch 2.13.0 CPU: the MinAtar paper's optimizer (its DQN uses lr 2.5e-4).
+  const PYTORCH = [0.462180495262146, -1.0498965978622437, 2.6231014728546143, 0.22211891412734985];
+
+  it("is PyTorch's RMSprop(centered=True, momentum) by default, in both modes", () => {
+    const hand = byHand(false);
+    for (let i = 0; i < 4; i++) expect(hand[i]).toBeCloseTo(PYTORCH[i], 5);
+    for (const mode of ['native', 'ops'] as const) {
+      const got = threeSteps(new CenteredRMSprop(0.1, 0.95, 0.95, 0.01), mode);
+      for (let i = 0; i < 4; i++) expect(got[i]).toBeCloseTo(PYTORCH[i], 5);
+    }
+  });
+
+  it("with epsilon inside the root is TensorFlow's fused kernel, and the ops path agrees with it", () => {
+    const hand = byHand(true);
+    expect(Math.abs(hand[3] - PYTORCH[3])).toBeGreaterThan(1e-3); // the two forms really differ
+    for (const mode of ['native', 'ops'] as const) {
+      const got = threeSteps(new CenteredRMSprop(0.1, 0.95, 0.95, 0.01, true), mode);
+      for (let i = 0; i < 4; i++) expect(got[i]).toBeCloseTo(hand[i], 5);
+    }
+    if (!native()) return;
+    const a = inMode('native', () => train(new CenteredRMSprop(1e-3, 0.95, 0.95, 0.01, true), makeModel(), 20));
+    const b = inMode('ops', () => train(new CenteredRMSprop(1e-3, 0.95, 0.95, 0.01, true), makeModel(), 20));
+    expect(maxAbsDiff(a, b)).toBeLessThan(1e-5);
+  });
+
+  it('state saved in one mode restores into the other', async () => {
+    const model = makeModel();
+    const opt = new CenteredRMSprop(1e-3, 0.95, 0.95, 0.01, true);
+    inMode('native', () => train(opt, model, 5));
+    const saved = await opt.getWeights();
+    expect(saved.length).toBe(1 + 3 * model.trainableWeights.length); // iterations + ms, mg, mom per variable
+    const opt2 = new CenteredRMSprop(1e-3, 0.95, 0.95, 0.01, true);
+    await opt2.setWeights(saved.map((s) => ({ name: s.name, tensor: s.tensor.clone() })));
+    const model2 = makeModel();
+    model2.setWeights(model.getWeights());
+    const a = inMode('native', () => train(opt, model, 3, 5));
+    const b = inMode('ops', () => train(opt2, model2, 3, 5));
+    expect(maxAbsDiff(a, b)).toBeLessThan(1e-5);
   });
 });
 

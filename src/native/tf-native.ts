@@ -141,6 +141,24 @@ export class NativeOps {
     );
   }
 
+  /**
+   * One in-place centered RMSProp step (TensorFlow's ResourceApplyCenteredRMSProp, epsilon inside the root):
+   * mg += (g - mg)(1 - rho); ms += (g^2 - ms)(1 - rho); mom = momentum mom + lr g / sqrt(ms - mg^2 + eps);
+   * var -= mom.
+   */
+  applyCenteredRMSProp(
+    vars: { param: tf.Tensor; mg: tf.Tensor; ms: tf.Tensor; mom: tf.Tensor },
+    s: { lr: tf.Scalar; rho: tf.Scalar; momentum: tf.Scalar; eps: tf.Scalar },
+    grad: tf.Tensor,
+  ): void {
+    this.run(
+      'ResourceApplyCenteredRMSProp',
+      [this.floatT],
+      [vars.param, vars.mg, vars.ms, vars.mom, s.lr, s.rho, s.momentum, s.eps, grad],
+      0,
+    );
+  }
+
   /** dy where x > 0, else 0: relu's gradient in one pass. */
   reluGrad(dy: tf.Tensor, x: tf.Tensor): tf.Tensor {
     return this.run('ReluGrad', [this.floatT], [dy, x], 1)[0];

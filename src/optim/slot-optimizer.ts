@@ -41,6 +41,10 @@ export abstract class SlotOptimizer extends tf.Optimizer {
   ): { param: tf.Tensor; slots: tf.Tensor[] };
   /** Per-update scalars shared by every variable's step (created inside tf.tidy). */
   protected abstract beginUpdate(): void;
+  /** False where no fused kernel computes this optimizer's formula: it then steps with tfjs ops everywhere. */
+  protected nativeStepsAvailable(): boolean {
+    return true;
+  }
 
   private native: NativeEntry[] = [];
   private jsSlots: tf.Variable[][] = [];
@@ -51,7 +55,7 @@ export abstract class SlotOptimizer extends tf.Optimizer {
     const named = Array.isArray(variableGradients)
       ? variableGradients
       : Object.keys(variableGradients).map((name) => ({ name, tensor: variableGradients[name] }));
-    const ops = nativeOps();
+    const ops = this.nativeStepsAvailable() ? nativeOps() : null;
     tf.tidy(() => {
       this.beginUpdate();
       named.forEach(({ name, tensor: grad }, i) => {

@@ -1,6 +1,7 @@
 // DQN (Mnih et al. 2015) with the usual options (Double DQN, dueling head, n-step returns), one
 // file top to bottom: hyperparameters, network, rollout, loss, update. Defaults are
-// Stable-Baselines3's tuned Atari settings (rl-baselines3-zoo dqn.yml).
+// Stable-Baselines3's tuned Atari settings (rl-baselines3-zoo dqn.yml); on MinAtar a preset
+// (src/presets.ts) gives the MinAtar paper's settings instead.
 import { z } from 'zod';
 import {
   type AgentContext,
@@ -11,6 +12,7 @@ import {
   type TrainableAgent,
 } from '../src/agent.js';
 import { FusedAdam } from '../src/optim/adam.js';
+import { CenteredRMSprop } from '../src/optim/centered-rmsprop.js';
 import { makeReplayBuffer, type ReplayBuffer } from '../src/replay/index.js';
 import { tf } from '../src/tf.js';
 import { clipByGlobalNorm, readScalars } from '../src/util/grads.js';
@@ -22,7 +24,18 @@ export const dqnSchema = z
     numEnvs: z.number().int().positive().default(1).describe('parallel environments'),
     bufferSize: z.number().int().positive().max(1_000_000).default(100_000).describe('replay capacity (transitions)'),
     learningStarts: z.number().int().nonnegative().default(100_000).describe('transitions collected before learning'),
-    lr: z.number().positive().default(1e-4).describe('Adam learning rate'),
+    lr: z.number().positive().default(1e-4).describe('learning rate'),
+    optimizer: z
+      .enum(['adam', 'centered-rmsprop'])
+      .default('adam')
+      .describe('adam, or centered-rmsprop with momentum (the MinAtar paper; PyTorch form, epsilon outside the root)'),
+    rmsDecay: z.number().min(0).max(1).default(0.95).describe('centered RMSprop squared-gradient decay (alpha)'),
+    rmsMomentum: z.number().min(0).max(1).default(0.95).describe('centered RMSprop momentum'),
+    optimEps: z
+      .number()
+      .positive()
+      .optional()
+      .describe('optimizer epsilon (default 1e-8 for adam, 0.01 for centered-rmsprop)'),
     batchSize: z.number().int().positive().default(32).describe('minibatch size'),
     trainFreq: z.number().int().positive().default(4).describe('one gradient step every N transitions'),
     targetUpdateInterval: z
@@ -37,10 +50,16 @@ export const dqnSchema = z
       .min(0)
       .max(1)
       .default(0.1)
-      .describe('fraction of the budget over which epsilon decays'),
+      .describe('fraction of the budget over which epsilon decays (unless --exploration-steps)'),
+    explorationSteps: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('decay epsilon over this many transitions after learningStarts (epsilon = epsStart before)'),
     epsStart: z.number().min(0).max(1).default(1.0).describe('initial epsilon'),
     epsEnd: z.number().min(0).max(1).default(0.01).describe('final epsilon'),
-    maxGradNorm: z.number().positive().default(10).describe('clip gradients to this global norm'),
+    maxGradNorm: z.number().nonnegative().default(10).describe('clip gradients to this global norm (0: no clipping)'),
     double: z.boolean().default(false).describe('Double DQN targets'),
     dueling: z.boolean().default(false).describe('dueling value/advantage head'),
     nStep: z.number().int().positive().default(1).describe('n-step returns'),
@@ -56,7 +75,7 @@ export class DQN implements TrainableAgent {
   readonly online: PolicyNetwork;
   readonly target: PolicyNetwork;
   replay: ReplayBuffer;
-  private readonly optimizer: FusedAdam;
+  private readonly optimizer: FusedAdam | CenteredRMSprop;
   private obs: Uint8Array | Float32Array | null = null;
   private transitions = 0;
   private updates = 0;
@@ -82,7 +101,10 @@ export class DQN implements TrainableAgent {
     this.online = new PolicyNetwork(ctx, { heads, name: 'online' });
     this.target = new PolicyNetwork(ctx, { heads, name: 'target' });
     this.target.model.setWeights(this.online.model.getWeights());
-    this.optimizer = new FusedAdam(hp.lr, 0.9, 0.999, 1e-8);
+    this.optimizer =
+      hp.optimizer === 'centered-rmsprop'
+        ? new CenteredRMSprop(hp.lr, hp.rmsDecay, hp.rmsMomentum, hp.optimEps ?? 0.01)
+        : new FusedAdam(hp.lr, 0.9, 0.999, hp.optimEps ?? 1e-8);
     this.replay = makeReplayBuffer({
       observationSpace: ctx.env.observationSpace,
       numEnvs: ctx.env.numEnvs,
@@ -93,8 +115,14 @@ export class DQN implements TrainableAgent {
   }
 
   epsilon(): number {
-    const { epsStart, epsEnd, explorationFraction } = this.hp;
-    const f = explorationFraction > 0 ? Math.min(1, this.ctx.progress() / explorationFraction) : 1;
+    const { epsStart, epsEnd, explorationFraction, explorationSteps, learningStarts } = this.hp;
+    let f: number;
+    if (explorationSteps !== undefined) {
+      // MinAtar paper: epsStart (uniformly random) until learning starts, then linear over explorationSteps.
+      f = Math.min(1, Math.max(0, this.transitions - learningStarts) / explorationSteps);
+    } else {
+      f = explorationFraction > 0 ? Math.min(1, this.ctx.progress() / explorationFraction) : 1;
+    }
     return epsStart + f * (epsEnd - epsStart);
   }
 
@@ -193,7 +221,7 @@ export class DQN implements TrainableAgent {
         meanQ = tf.keep(tf.mean(q) as tf.Scalar);
         return tf.losses.huberLoss(y, q, undefined, 1.0) as tf.Scalar;
       }, this.online.trainableVariables());
-      const { clipped, norm } = clipByGlobalNorm(grads, this.hp.maxGradNorm);
+      const { clipped, norm } = clipByGlobalNorm(grads, this.hp.maxGradNorm > 0 ? this.hp.maxGradNorm : Infinity);
       this.optimizer.applyGradients(clipped);
       return { loss: tf.keep(loss), gradNorm: tf.keep(norm), meanQ: meanQ as unknown as tf.Scalar };
     });

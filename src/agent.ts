@@ -10,7 +10,13 @@ import type { Rng } from './util/rng.js';
 /** The parts of a vector environment an agent uses (see envs/ for the real client). */
 export interface AgentEnv {
   readonly numEnvs: number;
-  readonly observationSpace: { shape: readonly number[]; dtype: 'uint8' | 'float32'; size: number };
+  readonly observationSpace: {
+    shape: readonly number[];
+    dtype: 'uint8' | 'float32';
+    size: number;
+    /** Frames stacked in the channels, where the env says (MinAtar: 1); see ObservationSpace. */
+    frameStack?: number;
+  };
   readonly actionSpace: { n: number };
   reset(seed?: number): Promise<{ obs: Uint8Array | Float32Array }>;
   step(actions: Int32Array): Promise<AgentStep>;

@@ -3,7 +3,8 @@
 import { z } from 'zod';
 import { a2cSchema } from '../agents/a2c.js';
 import { dqnSchema } from '../agents/dqn.js';
-import { commonSchema, isAtari, pickFlags, readConfigFile, validate } from './config.js';
+import { commonSchema, isImageEnv, isMinAtar, pickFlags, readConfigFile, validate } from './config.js';
+import { presetFor } from './presets.js';
 import { UsageError } from './util/cli-errors.js';
 
 export const ALGOS = ['a2c', 'dqn'] as const;
@@ -20,7 +21,8 @@ export type A2CRunConfig = Extract<RunConfig, { algo: 'a2c' }>;
 export type DQNRunConfig = Extract<RunConfig, { algo: 'dqn' }>;
 
 /**
- * Merges a config file (optional) and the flags the user gave, then validates. A flag that
+ * Merges the env family's preset (src/presets.ts: MinAtar's), a config file (optional) and the flags
+ * the user gave, in that order of precedence from lowest, then validates. A flag that
  * belongs to the other algorithm is an error that says so, rather than being ignored.
  */
 export function resolveRunConfig(flags: Record<string, unknown>, configFile?: string): RunConfig {
@@ -37,12 +39,17 @@ export function resolveRunConfig(flags: Record<string, unknown>, configFile?: st
       );
     }
   }
+  const env =
+    (given.env as string | undefined) ?? (file.env as string | undefined) ?? commonSchema.shape.env.parse(undefined);
+  const preset = typeof env === 'string' ? presetFor(algo, env) : {};
   const config = validate(
     runConfigSchema,
-    { ...file, ...given, algo },
+    { ...preset, ...file, ...given, algo },
     configFile ? `configuration (${configFile} + flags)` : 'configuration',
   );
-  // Saved runs name their torso concretely: auto is CoordConv on images, an MLP on vectors.
-  if (config.torso === 'auto') config.torso = isAtari(config.env) ? 'coordconv' : 'mlp';
+  // Saved runs name their torso and architecture concretely: auto is CoordConv on images, an MLP on
+  // vectors; the MinAtar network for MinAtar games, the Nature CNN otherwise.
+  if (config.torso === 'auto') config.torso = isImageEnv(config.env) ? 'coordconv' : 'mlp';
+  if (config.arch === 'auto') config.arch = isMinAtar(config.env) ? 'minatar' : 'nature';
   return config;
 }

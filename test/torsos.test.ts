@@ -1,8 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend.js';
 import { CoordConv2D } from '../src/layers/index.js';
 import { tf } from '../src/tf.js';
-import { applyTorso, buildTorsoModel, countParams, describeTorso, type TorsoOptions } from '../src/torsos.js';
+import { applyTorso, autoArch, buildTorsoModel, countParams, describeTorso, type TorsoOptions } from '../src/torsos.js';
 
 beforeAll(async () => {
   await initBackend('auto');
@@ -102,6 +105,51 @@ describe('coordconv torso', () => {
   });
 });
 
+// MinAtar network on 10x10x4 (breakout): 3x3x4x16+16, then (8*8*16)x128+128.
+const MINATAR_PARAMS = 3 * 3 * 4 * 16 + 16 + 8 * 8 * 16 * 128 + 128;
+
+describe('MinAtar torso (Young & Tian 2019) and its CoordConv twin', () => {
+  it('maps 10x10xC grids to 128 features: one 16@3x3/1 convolution, no input scaling', () => {
+    const m = buildTorsoModel([10, 10, 4], { kind: 'conv', arch: 'minatar' });
+    expect(countParams(m)).toBe(MINATAR_PARAMS);
+    expect(m.outputs[0].shape).toEqual([null, 128]);
+    expect(m.layers.filter((l) => l.getClassName() === 'Conv2D').map((l) => l.outputShape)).toEqual([[null, 8, 8, 16]]);
+    expect(m.layers.some((l) => l.getClassName() === 'Rescaling')).toBe(false);
+  });
+
+  it('coordconv adds the coordinate channels before that convolution (+r with withR), nothing else', () => {
+    const c = buildTorsoModel([10, 10, 4], { kind: 'coordconv', arch: 'minatar' });
+    expect(countParams(c)).toBe(MINATAR_PARAMS + 2 * 3 * 3 * 16);
+    expect(c.layers.filter((l) => l instanceof CoordConv2D)).toHaveLength(1);
+    const r = buildTorsoModel([10, 10, 4], { kind: 'coordconv', arch: 'minatar', withR: true });
+    expect(countParams(r)).toBe(MINATAR_PARAMS + 3 * 3 * 3 * 16);
+    expect((r.predict(tf.ones([2, 10, 10, 4])) as tf.Tensor).shape).toEqual([2, 128]);
+  });
+
+  it('is chosen for small images; the Nature CNN refuses them with a hint', () => {
+    expect(autoArch([10, 10, 4])).toBe('minatar');
+    expect(autoArch([84, 84, 4])).toBe('nature');
+    expect(() => buildTorsoModel([10, 10, 4], { kind: 'conv' })).toThrow(/at least 36x36.*minatar/);
+  });
+
+  it('saves and loads with tf.loadLayersModel (CoordConv registered)', async () => {
+    const m = buildTorsoModel([10, 10, 6], { kind: 'coordconv', arch: 'minatar', withR: true });
+    const dir = mkdtempSync(path.join(tmpdir(), 'coordrl-minatar-torso-'));
+    try {
+      await m.save(`file://${dir}`);
+      const back = await tf.loadLayersModel(`file://${dir}/model.json`);
+      const x = tf.randomUniform([3, 10, 10, 6]).round();
+      const d = tf
+        .sub(m.predict(x) as tf.Tensor, back.predict(x) as tf.Tensor)
+        .abs()
+        .max();
+      expect(d.dataSync()[0]).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('mlp torso', () => {
   it('defaults to two 64-unit tanh layers', () => {
     const m = buildTorsoModel([4], { kind: 'mlp' });
@@ -129,7 +177,11 @@ describe('options and descriptions', () => {
       'conv (Nature DQN): 32@8x8/4-64@4x4/2-64@3x3/1 relu -> fc512 relu, input /255',
     );
     expect(describeTorso({ kind: 'coordconv', withR: true })).toBe(
-      'coordconv(first, +r): CC32@8x8/4-64@4x4/2-64@3x3/1 relu -> fc512 relu, input /255',
+      'coordconv(first, +r) Nature DQN: CC32@8x8/4-64@4x4/2-64@3x3/1 relu -> fc512 relu, input /255',
+    );
+    expect(describeTorso({ kind: 'conv', arch: 'minatar' })).toBe('conv (MinAtar): 16@3x3/1 relu -> fc128 relu');
+    expect(describeTorso({ kind: 'coordconv', arch: 'minatar' })).toBe(
+      'coordconv(first) MinAtar: CC16@3x3/1 relu -> fc128 relu',
     );
     expect(describeTorso({ kind: 'mlp' })).toBe('mlp: fc64-fc64 tanh');
   });

@@ -51,6 +51,7 @@ export function registerTrain(program: Command): void {
       printResult(Boolean(flags.json), d, () =>
         [
           `${config.algo} on ${config.env}, torso ${d.torso}`,
+          `  network: ${d.network}`,
           ...Object.entries(d.params).map(([k, v]) => `  ${k}: ${v.toLocaleString()} parameters`),
           `  budget: ${d.budgetSteps.toLocaleString()} steps (${d.budgetFrames.toLocaleString()} frames)`,
           `  configuration: ${JSON.stringify(config)}`,

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
 import { a2cSchema } from '../../agents/a2c.js';
 import { dqnSchema } from '../../agents/dqn.js';
-import { commonSchema, isAtari } from '../config.js';
+import { commonSchema, isImageEnv } from '../config.js';
 import { type RunConfig, resolveRunConfig } from '../run-config.js';
 import { UsageError } from '../util/cli-errors.js';
 
@@ -215,7 +215,7 @@ export function armRunConfig(opts: {
     if (e instanceof UsageError) throw new UsageError(`arm '${arm.name}' on ${env}: ${e.message}`);
     throw e;
   }
-  const image = isAtari(env);
+  const image = isImageEnv(env);
   if (image && config.torso === 'mlp') {
     throw new UsageError(
       `arm '${arm.name}': torso mlp is for vector observations; ${env} gives images (use conv or coordconv)`,
@@ -223,7 +223,7 @@ export function armRunConfig(opts: {
   }
   if (!image && (config.torso === 'conv' || config.torso === 'coordconv')) {
     throw new UsageError(
-      `arm '${arm.name}': torso ${config.torso} needs image observations, but ${env} is not an Atari game; compare mlp arms that differ in another field (--arms-file)`,
+      `arm '${arm.name}': torso ${config.torso} needs image observations, but ${env} is not an Atari or MinAtar game; compare mlp arms that differ in another field (--arms-file)`,
     );
   }
   return config;

@@ -29,8 +29,11 @@ export interface ReplayBuffer {
 }
 
 export interface MakeReplayOptions {
-  /** Per-env observation space: uint8 [H, W, stack] (NHWC) or [stack, H, W] (NCHW) gives a frame replay. */
-  observationSpace: { shape: readonly number[]; dtype: 'uint8' | 'float32'; size?: number };
+  /**
+   * Per-env observation space: uint8 [H, W, stack] (NHWC) or [stack, H, W] (NCHW) gives a frame replay.
+   * frameStack 1 (MinAtar: the channels are objects, not frames) stores each observation whole.
+   */
+  observationSpace: { shape: readonly number[]; dtype: 'uint8' | 'float32'; size?: number; frameStack?: number };
   numEnvs: number;
   capacity: number;
   nStep?: number;
@@ -53,7 +56,7 @@ export function makeReplayBuffer(opts: MakeReplayOptions): ReplayBuffer {
   };
   if (dtype === 'float32') return new VectorReplayBuffer({ ...common, obsDim: size });
   if (dtype !== 'uint8') throw new Error(`replay: unsupported observation dtype ${String(dtype)}`);
-  if (shape.length === 3) {
+  if (shape.length === 3 && opts.observationSpace.frameStack !== 1) {
     const layout = opts.layout ?? (shape[0] < shape[2] ? 'NCHW' : 'NHWC');
     const [h, w, stack] = layout === 'NHWC' ? shape : [shape[1], shape[2], shape[0]];
     return new FrameReplayBuffer({ ...common, frameShape: [h, w], stack, layout, padding: opts.padding });

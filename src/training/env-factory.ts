@@ -1,12 +1,19 @@
 // Makes the vector environment of a run from its configuration (through the Python bridge).
 import { type BridgeVecEnv, makeVecEnv, type VecEnv } from '../../envs/index.js';
 import type { AgentEnv } from '../agent.js';
-import { isAtari } from '../config.js';
+import { isAtari, isMinAtar } from '../config.js';
 import type { RunConfig } from '../run-config.js';
 
 type EnvConfig = Pick<
   RunConfig,
-  'env' | 'stickyActions' | 'fullActionSpace' | 'lifeLoss' | 'maxEpisodeFrames' | 'envServers' | 'envKeys'
+  | 'env'
+  | 'stickyActions'
+  | 'fullActionSpace'
+  | 'difficultyRamping'
+  | 'lifeLoss'
+  | 'maxEpisodeFrames'
+  | 'envServers'
+  | 'envKeys'
 >;
 
 export interface EnvSpaces {
@@ -14,7 +21,7 @@ export interface EnvSpaces {
   actionSpace: VecEnv['actionSpace'];
 }
 
-/** Training env: sticky actions and life-loss signal as configured, raw scores reported. */
+/** Training env: sticky actions, life-loss signal (Atari), difficulty ramping (MinAtar) as configured, raw scores reported. */
 export async function createEnv(
   config: EnvConfig,
   numEnvs: number,
@@ -39,12 +46,23 @@ export async function createEnv(
           maxNumFramesPerEpisode: config.maxEpisodeFrames,
         }
       : undefined,
+    minatar: isMinAtar(config.env)
+      ? {
+          stickyActionProb: config.stickyActions,
+          fullActionSpace: config.fullActionSpace,
+          difficultyRamping: config.difficultyRamping,
+          maxEpisodeSteps: config.maxEpisodeFrames,
+        }
+      : undefined,
   });
 }
 
 /** Observation and action spaces of an env (starts a server for a moment). */
 export async function probeEnvSpaces(
-  config: Pick<RunConfig, 'env' | 'stickyActions' | 'fullActionSpace' | 'lifeLoss' | 'maxEpisodeFrames'>,
+  config: Pick<
+    RunConfig,
+    'env' | 'stickyActions' | 'fullActionSpace' | 'difficultyRamping' | 'lifeLoss' | 'maxEpisodeFrames'
+  >,
 ): Promise<EnvSpaces> {
   const env = await createEnv(config, 1);
   try {

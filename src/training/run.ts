@@ -6,10 +6,10 @@ import { A2C } from '../../agents/a2c.js';
 import { DQN } from '../../agents/dqn.js';
 import { type AgentContext, type AgentEnv, NonFiniteLossError, type TrainableAgent } from '../agent.js';
 import { type BackendInfo, initBackend } from '../backend.js';
-import { budgetSteps, frameSkipFor, isAtari } from '../config.js';
+import { budgetSteps, frameSkipFor, isAtari, isMinAtar } from '../config.js';
 import { type RunConfig, runConfigSchema } from '../run-config.js';
 import { tf } from '../tf.js';
-import { applyTorso, type TorsoOptions } from '../torsos.js';
+import { applyTorso, autoArch, describeTorso, NATURE_MIN_SIDE, type TorsoOptions } from '../torsos.js';
 import { UsageError, UserFacingError } from '../util/cli-errors.js';
 import { note } from '../util/output.js';
 import { Rng } from '../util/rng.js';
@@ -20,8 +20,12 @@ import { MetricsLogger, readMetrics } from './metrics.js';
 import { listRunCheckpoints, loadRunCheckpoint, type RunCheckpointState, saveRunCheckpoint } from './run-checkpoint.js';
 import { episodeHook, runTraining, type StopReason, StopSignal, type TrainerCounters } from './trainer.js';
 
-/** Default budget when neither --frames nor --steps is given: 10M frames on Atari, 200k steps otherwise. */
+/**
+ * Default budget when neither --frames nor --steps is given: 10M frames on Atari, 5M on MinAtar (the
+ * MinAtar paper's budget), 200k steps otherwise.
+ */
 function defaultBudget(config: RunConfig): number {
+  if (isMinAtar(config.env)) return budgetSteps(config, 5_000_000);
   return budgetSteps(config, isAtari(config.env) ? Math.ceil(10_000_000 / frameSkipFor(config.env)) : 200_000);
 }
 
@@ -63,7 +67,13 @@ export function resolveTorso(config: RunConfig, obsShape: readonly number[]): To
   if (image && kind === 'mlp') {
     throw new UsageError(`--torso mlp is for vector observations; ${config.env} gives images: use conv or coordconv`);
   }
-  return { kind, coordconvAt: config.coordconvAt, withR: config.withR };
+  const arch = config.arch === 'auto' ? autoArch(obsShape) : config.arch;
+  if (image && kind !== 'mlp' && arch === 'nature' && Math.min(obsShape[0], obsShape[1]) < NATURE_MIN_SIDE) {
+    throw new UsageError(
+      `--arch nature needs images of at least ${NATURE_MIN_SIDE}x${NATURE_MIN_SIDE}; ${config.env} gives ${obsShape.slice(0, 2).join('x')}: use --arch minatar (or auto)`,
+    );
+  }
+  return { kind, arch, coordconvAt: config.coordconvAt, withR: config.withR };
 }
 
 function defaultRunDir(config: RunConfig): string {
@@ -103,6 +113,7 @@ function makeAgent(config: RunConfig, ctx: AgentContext): TrainableAgent {
 /** Parameter counts and budget without touching the environment server for long. */
 export async function describeRun(config: RunConfig): Promise<{
   torso: string;
+  network: string;
   params: Record<string, number>;
   budgetSteps: number;
   budgetFrames: number;
@@ -118,7 +129,13 @@ export async function describeRun(config: RunConfig): Promise<{
     m.dispose();
   }
   const steps = defaultBudget(config);
-  return { torso: torso.kind, params, budgetSteps: steps, budgetFrames: steps * frameSkipFor(config.env) };
+  return {
+    torso: torso.kind,
+    network: describeTorso(torso),
+    params,
+    budgetSteps: steps,
+    budgetFrames: steps * frameSkipFor(config.env),
+  };
 }
 
 export async function startRun(

@@ -1,0 +1,152 @@
+// MinAtar as a target: the env client against a real server (spaces, options, seeds, same-step
+// autoreset, raw returns), the preset and network chosen for MinAtar names, and DQN's replay keeping
+// MinAtar's object channels whole.
+import { describe, expect, test } from 'vitest';
+import { BridgeError, makeVecEnv, type StepResult } from '../envs/index.js';
+import { frameSkipFor, isAtari, isImageEnv, isMinAtar } from '../src/config.js';
+import { makeReplayBuffer } from '../src/replay/index.js';
+import { resolveRunConfig } from '../src/run-config.js';
+import { resolveTorso } from '../src/training/run.js';
+import { UsageError } from '../src/util/cli-errors.js';
+import { Rng } from '../src/util/rng.js';
+
+describe('MinAtar through the bridge', () => {
+  test('spaces and options; seeds reproduce frames; episodes end with their raw returns', async () => {
+    const make = () =>
+      makeVecEnv({ env: 'minatar/breakout', numEnvs: 4, groups: 2, minatar: { stickyActionProb: 0.1 } });
+    const [a, b] = [await make(), await make()];
+    try {
+      expect(a.kind).toBe('minatar');
+      expect(a.envId).toBe('breakout');
+      expect(a.observationSpace).toMatchObject({ shape: [10, 10, 4], dtype: 'uint8', layout: 'NHWC', frameStack: 1 });
+      expect(a.actionSpace.meanings).toEqual(['NOOP', 'LEFT', 'RIGHT']);
+      expect(a.groups[0].options).toMatchObject({ stickyActionProb: 0.1, difficultyRamping: true });
+      const [ra, rb] = [await a.reset(11), await b.reset(11)];
+      expect(Array.from(ra.obs)).toEqual(Array.from(rb.obs));
+      expect(ra.lives).toBeNull();
+      const rng = new Rng(5);
+      const actions = new Int32Array(4);
+      const running = [0, 0, 0, 0];
+      const episodes: StepResult['episodes'] = [];
+      for (let t = 0; t < 400; t++) {
+        for (let i = 0; i < 4; i++) actions[i] = rng.int(3);
+        const [sa, sb] = [await a.step(actions), await b.step(actions)];
+        expect(Buffer.from(sa.obs).equals(Buffer.from(sb.obs))).toBe(true);
+        for (let i = 0; i < 4; i++) {
+          running[i] += sa.rewards[i];
+          expect(sa.finalObs.has(i)).toBe(sa.terminated[i] === 1);
+        }
+        for (const ep of sa.episodes) {
+          expect(ep.score).toBe(running[ep.env]);
+          running[ep.env] = 0;
+        }
+        episodes.push(...sa.episodes);
+      }
+      expect(episodes.length).toBeGreaterThan(5);
+      expect(episodes.some((e) => e.score > 0)).toBe(true);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  }, 60_000);
+
+  test('NCHW on request, the full action set, and clear errors for unknown games and options', async () => {
+    const env = await makeVecEnv({
+      env: 'MinAtar/SpaceInvaders-v1',
+      numEnvs: 1,
+      layout: 'NCHW',
+      minatar: { fullActionSpace: true },
+    });
+    try {
+      expect(env.observationSpace.shape).toEqual([6, 10, 10]);
+      expect(env.actionSpace.n).toBe(6);
+    } finally {
+      await env.close();
+    }
+    await expect(makeVecEnv({ env: 'minatar/breakot', numEnvs: 1 })).rejects.toThrow(/did you mean: minatar\/breakout/);
+    await expect(
+      makeVecEnv({ env: 'breakout-minatar', numEnvs: 1, minatar: { stickyActionProb: 3 } }),
+    ).rejects.toBeInstanceOf(BridgeError);
+  }, 60_000);
+});
+
+describe('MinAtar configuration', () => {
+  test('names are MinAtar, not Atari: images, one frame per step', () => {
+    for (const e of ['minatar/breakout', 'MinAtar/Breakout-v1', 'breakout-minatar']) {
+      expect(isMinAtar(e)).toBe(true);
+      expect(isAtari(e)).toBe(false);
+      expect(isImageEnv(e)).toBe(true);
+      expect(frameSkipFor(e)).toBe(1);
+    }
+    expect(isMinAtar('breakout')).toBe(false);
+    expect(isAtari('breakout')).toBe(true);
+  });
+
+  test('the DQN preset is the MinAtar paper, saved with the run; flags and files still override it', () => {
+    const c = resolveRunConfig({ algo: 'dqn', env: 'minatar/breakout' });
+    expect(c).toMatchObject({
+      torso: 'coordconv',
+      arch: 'minatar',
+      stickyActions: 0.1,
+      difficultyRamping: true,
+      batchSize: 32,
+      bufferSize: 100_000,
+      targetUpdateInterval: 1000,
+      trainFreq: 1,
+      learningStarts: 5000,
+      epsStart: 1,
+      epsEnd: 0.1,
+      explorationSteps: 100_000,
+      optimizer: 'centered-rmsprop',
+      lr: 2.5e-4,
+      rmsDecay: 0.95,
+      rmsMomentum: 0.95,
+      optimEps: 0.01,
+      gamma: 0.99,
+      clipRewards: false,
+      maxGradNorm: 0,
+    });
+    const o = resolveRunConfig({ algo: 'dqn', env: 'minatar/breakout', lr: 1e-3, stickyActions: 0, torso: 'conv' });
+    expect([o.lr, o.stickyActions, o.torso, o.optimizer]).toEqual([1e-3, 0, 'conv', 'centered-rmsprop']);
+    // Atari keeps its own defaults
+    const p = resolveRunConfig({ algo: 'dqn', env: 'pong' });
+    expect([p.optimizer, p.stickyActions, p.arch, p.learningStarts]).toEqual(['adam', 0.25, 'nature', 100_000]);
+    const a2c = resolveRunConfig({ algo: 'a2c', env: 'minatar/seaquest' });
+    expect([a2c.numEnvs, a2c.clipRewards, a2c.stickyActions]).toEqual([16, false, 0.1]);
+  });
+
+  test('the network follows the input: MinAtar for 10x10, Nature refused there with a hint', () => {
+    const c = resolveRunConfig({ algo: 'a2c', env: 'minatar/breakout', withR: true });
+    expect(resolveTorso(c, [10, 10, 4])).toMatchObject({ kind: 'coordconv', arch: 'minatar', withR: true });
+    const nature = resolveRunConfig({ algo: 'a2c', env: 'minatar/breakout', arch: 'nature' });
+    expect(() => resolveTorso(nature, [10, 10, 4])).toThrow(UsageError);
+    expect(() => resolveTorso(nature, [10, 10, 4])).toThrow(/--arch minatar/);
+    const pong = resolveRunConfig({ algo: 'a2c', env: 'pong' });
+    expect(resolveTorso(pong, [84, 84, 4]).arch).toBe('nature');
+  });
+});
+
+describe('DQN replay on MinAtar', () => {
+  test('stores each observation whole (its channels are objects, not a frame stack)', () => {
+    const space = { shape: [10, 10, 4], dtype: 'uint8' as const, frameStack: 1 };
+    const replay = makeReplayBuffer({ observationSpace: space, numEnvs: 1, capacity: 100 });
+    const rng = new Rng(1);
+    const obs = Array.from({ length: 6 }, () => new Uint8Array(400).map(() => (rng.next() < 0.2 ? 1 : 0)));
+    for (let t = 0; t < 5; t++) {
+      replay.add({
+        obs: obs[t],
+        actions: Int32Array.of(t % 3),
+        rewards: Float32Array.of(t),
+        terminated: Uint8Array.of(0),
+        truncated: Uint8Array.of(0),
+        nextObs: obs[t + 1],
+      });
+    }
+    const b = replay.sample(16, rng);
+    for (let j = 0; j < 16; j++) {
+      const t = b.rewards[j];
+      expect(Array.from(b.obs.subarray(j * 400, (j + 1) * 400))).toEqual(Array.from(obs[t]));
+      expect(Array.from(b.nextObs.subarray(j * 400, (j + 1) * 400))).toEqual(Array.from(obs[t + 1]));
+    }
+  });
+});

@@ -6,6 +6,9 @@ import { BridgeError, makeVecEnv, type StepResult } from '../envs/index.js';
 import { frameSkipFor, isAtari, isImageEnv, isMinAtar } from '../src/config.js';
 import { makeReplayBuffer } from '../src/replay/index.js';
 import { resolveRunConfig } from '../src/run-config.js';
+import { humanNormalized } from '../src/stats/atari-scores.js';
+import { MINATAR_GAMES, minatarGame, minatarNormalized, minatarScores } from '../src/stats/minatar-scores.js';
+import { normalizationOf, normalizedScore } from '../src/stats/reference-scores.js';
 import { resolveTorso } from '../src/training/run.js';
 import { UsageError } from '../src/util/cli-errors.js';
 import { Rng } from '../src/util/rng.js';
@@ -148,5 +151,26 @@ describe('DQN replay on MinAtar', () => {
       expect(Array.from(b.obs.subarray(j * 400, (j + 1) * 400))).toEqual(Array.from(obs[t]));
       expect(Array.from(b.nextObs.subarray(j * 400, (j + 1) * 400))).toEqual(Array.from(obs[t + 1]));
     }
+  });
+});
+
+describe('MinAtar scores', () => {
+  test('every spelling finds its game; Atari names and unknown games do not', () => {
+    expect(minatarGame('minatar/space_invaders')).toBe('space_invaders');
+    expect(minatarGame('MinAtar/SpaceInvaders-v1')).toBe('space_invaders');
+    expect(minatarGame('breakout-minatar')).toBe('breakout');
+    expect(minatarGame('breakout')).toBeNull();
+    expect(minatarGame('minatar/pong')).toBeNull();
+    for (const g of MINATAR_GAMES) expect(minatarScores(`minatar/${g}`)?.random).toBeGreaterThan(0);
+  });
+
+  test("MinAtar Breakout never gets Atari Breakout's human reference; Atari keeps it", () => {
+    expect(normalizationOf('pong')).toBe('human');
+    expect(normalizedScore('breakout', 30.5)).toBeCloseTo(humanNormalized('breakout', 30.5) as number, 12);
+    // no MinAtar reference scores yet (docs/minatar.md): no normalised score, rather than a wrong one
+    expect(normalizationOf('minatar/breakout')).toBeNull();
+    expect(normalizedScore('minatar/breakout', 30.5)).toBeNull();
+    expect(minatarNormalized('MinAtar/Breakout-v1', 10)).toBeNull();
+    expect(minatarNormalized('pong', 10)).toBeNull();
   });
 });

@@ -2,6 +2,8 @@
 
 bench-raw    steps the raw vector env in this process (random actions) and prints steps/s as JSON
 dump-frames  replays given actions on the raw vector env and writes the observations to a file
+random-scores  mean raw return of uniformly random play per MinAtar game (the random column of
+             src/stats/minatar-scores.ts), as JSON
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from coordrl_bridge.games import ResolvedEnv, resolve_env
+from coordrl_bridge.games import MINATAR_GAMES, ResolvedEnv, resolve_env
 from coordrl_bridge.hosting import AtariGroup, EnvGroup, GymGroup, MinAtarGroup, make_group, split_options
 
 
@@ -100,6 +102,27 @@ def dump_frames(
     return {"steps": int(acts.shape[0]), "obsShape": [num_envs, *group.obs_shape], "dtype": group.obs_dtype}
 
 
+def random_scores(games: list[str], episodes: int, seed: int, num_envs: int = 8) -> dict[str, Any]:
+    """Uniformly random actions with the env's defaults (MinAtar: sticky 0.1, ramping, minimal actions) until
+    `episodes` games ended; mean and standard error of their raw returns per game."""
+    out: dict[str, Any] = {}
+    for env in games:
+        resolved = resolve_env(env)
+        group = _make(resolved, num_envs, {"finalObs": False})
+        try:
+            group.reset(seed)
+            rng = np.random.default_rng(seed)
+            scores: list[float] = []
+            while len(scores) < episodes:
+                step = group.step(rng.integers(0, group.num_actions, num_envs).astype(np.int32))
+                scores += [float(e["return"]) for e in step.episodes]
+        finally:
+            group.close()
+        s = np.asarray(scores[:episodes])
+        out[env] = {"mean": float(s.mean()), "sem": float(s.std(ddof=1) / np.sqrt(s.size)), "episodes": int(s.size)}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m coordrl_bridge.tools")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -116,8 +139,15 @@ def main(argv: list[str] | None = None) -> int:
     d.add_argument("--actions", type=Path, required=True)
     d.add_argument("--out", type=Path, required=True)
     d.add_argument("--options")
+    r = sub.add_parser("random-scores", help="mean raw return of random play (MinAtar games by default)")
+    r.add_argument("--env", action="append", help="env name (repeatable; default: the five MinAtar games)")
+    r.add_argument("--episodes", type=int, default=1000)
+    r.add_argument("--seed", type=int, default=12345)
     args = p.parse_args(argv)
-    if args.cmd == "bench-raw":
+    if args.cmd == "random-scores":
+        games = args.env or [f"minatar/{g}" for g in MINATAR_GAMES]
+        res = random_scores(games, args.episodes, args.seed)
+    elif args.cmd == "bench-raw":
         res = bench_raw(args.env, args.num_envs, args.seconds, _options(args.options), args.seed)
     else:
         res = dump_frames(

@@ -11,6 +11,7 @@ import pytest
 from coordrl_bridge.games import resolve_env
 from coordrl_bridge.hosting import make_group
 from coordrl_bridge.protocol import BridgeError
+from coordrl_bridge.tools import random_scores
 from tests.conftest import Client
 
 
@@ -136,3 +137,11 @@ def test_missing_package_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> 
         make_group(resolve_env("minatar/breakout"), 1, {})
     assert e.value.code == "missing_package"
     assert "npm run setup -- --minatar" in e.value.message and "\n" not in e.value.message
+
+
+def test_random_scores_are_reproducible() -> None:
+    a = random_scores(["minatar/breakout"], 30, seed=4)
+    b = random_scores(["minatar/breakout"], 30, seed=4)
+    assert a == b
+    r = a["minatar/breakout"]
+    assert r["episodes"] == 30 and 0 <= r["mean"] < 3 and r["sem"] >= 0

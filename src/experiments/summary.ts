@@ -15,7 +15,9 @@ import {
   stratifiedBootstrapCI,
   type TaskScores,
 } from '../stats/aggregate.js';
-import { humanNormalized, referenceScores } from '../stats/atari-scores.js';
+import { referenceScores } from '../stats/atari-scores.js';
+import { minatarGame } from '../stats/minatar-scores.js';
+import { normalizationOf, normalizedScore } from '../stats/reference-scores.js';
 import { readMetrics } from '../training/metrics.js';
 import { Rng } from '../util/rng.js';
 import { type Arm, configDiff } from './arms.js';
@@ -339,21 +341,23 @@ export function summarizeExperiment(expDir: string, opts: SummaryOptions = {}): 
       finals.set(run.id, {
         seed: run.seed,
         score: f.score,
-        normalized: humanNormalized(run.env, f.score),
+        normalized: normalizedScore(run.env, f.score),
         source: f.source,
       });
       sources.add(f.source);
     } else missing.push(describeMissing(expDir, run));
   }
 
-  const allHuman = m.envs.every((e) => referenceScores(e.env) !== null);
+  // Atari games are human-normalised; MinAtar games would be reference-normalised once their table has
+  // reference scores (src/stats/minatar-scores.ts); until then, and for mixed families, raw scores.
+  const allHuman = m.envs.every((e) => normalizationOf(e.env) === 'human');
   const kind: 'human' | 'raw' = allHuman ? 'human' : 'raw';
-  const noRef = m.envs.filter((e) => referenceScores(e.env) === null).map((e) => e.env);
+  const noRef = m.envs.filter((e) => normalizationOf(e.env) !== 'human').map((e) => e.env);
   const normalization = {
     kind,
     note: allHuman
       ? 'Aggregates use human-normalised scores: (score - random) / (human - random), with the standard Atari reference scores.'
-      : `${noRef.join(', ')} ${noRef.length === 1 ? 'has' : 'have'} no human reference score, so aggregates use raw scores${m.envs.length > 1 ? ' (which mix the scales of different games: read them with care)' : ''}.`,
+      : `${noRef.join(', ')} ${noRef.length === 1 ? 'has' : 'have'} no human reference score${noRef.some((e) => minatarGame(e) !== null) ? ' (MinAtar has none; its random/reference table is in docs/minatar.md)' : ''}, so aggregates use raw scores${m.envs.length > 1 ? ' (which mix the scales of different games: read them with care)' : ''}.`,
   };
   const scoreOf = (r: RunScore) => (kind === 'human' ? (r.normalized as number) : r.score);
 

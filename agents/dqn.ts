@@ -26,16 +26,18 @@ export const dqnSchema = z
     learningStarts: z.number().int().nonnegative().default(100_000).describe('transitions collected before learning'),
     lr: z.number().positive().default(1e-4).describe('learning rate'),
     optimizer: z
-      .enum(['adam', 'centered-rmsprop'])
+      .enum(['adam', 'centered-rmsprop', 'centered-rmsprop-tf'])
       .default('adam')
-      .describe('adam, or centered-rmsprop with momentum (the MinAtar paper; PyTorch form, epsilon outside the root)'),
+      .describe(
+        'adam; centered-rmsprop with momentum (the MinAtar paper: PyTorch form, epsilon outside the root); centered-rmsprop-tf (epsilon inside the root: TensorFlow fused kernel, faster)',
+      ),
     rmsDecay: z.number().min(0).max(1).default(0.95).describe('centered RMSprop squared-gradient decay (alpha)'),
     rmsMomentum: z.number().min(0).max(1).default(0.95).describe('centered RMSprop momentum'),
     optimEps: z
       .number()
       .positive()
       .optional()
-      .describe('optimizer epsilon (default 1e-8 for adam, 0.01 for centered-rmsprop)'),
+      .describe('optimizer epsilon (default 1e-8 for adam, 0.01 for the centered RMSprops)'),
     batchSize: z.number().int().positive().default(32).describe('minibatch size'),
     trainFreq: z.number().int().positive().default(4).describe('one gradient step every N transitions'),
     targetUpdateInterval: z
@@ -102,9 +104,15 @@ export class DQN implements TrainableAgent {
     this.target = new PolicyNetwork(ctx, { heads, name: 'target' });
     this.target.model.setWeights(this.online.model.getWeights());
     this.optimizer =
-      hp.optimizer === 'centered-rmsprop'
-        ? new CenteredRMSprop(hp.lr, hp.rmsDecay, hp.rmsMomentum, hp.optimEps ?? 0.01)
-        : new FusedAdam(hp.lr, 0.9, 0.999, hp.optimEps ?? 1e-8);
+      hp.optimizer === 'adam'
+        ? new FusedAdam(hp.lr, 0.9, 0.999, hp.optimEps ?? 1e-8)
+        : new CenteredRMSprop(
+            hp.lr,
+            hp.rmsDecay,
+            hp.rmsMomentum,
+            hp.optimEps ?? 0.01,
+            hp.optimizer === 'centered-rmsprop-tf',
+          );
     this.replay = makeReplayBuffer({
       observationSpace: ctx.env.observationSpace,
       numEnvs: ctx.env.numEnvs,

@@ -80,4 +80,18 @@ describe('exact resume', () => {
     expect(splitState.agentCounters).toEqual(straightState.agentCounters);
     expect(splitState.counters.steps).toBe(straightState.counters.steps);
   }, 120_000);
+
+  it('DQN on MinAtar (its preset: centered RMSprop, whole-observation replay): bit for bit', async () => {
+    const half = 1000;
+    const { straight, split } = await straightAndResumed(
+      { algo: 'dqn', env: 'minatar/breakout', bufferSize: 5000, learningStarts: 300, explorationSteps: 1000 },
+      half,
+    );
+    for (const f of ['models/online/weights.bin', 'models/target/weights.bin', 'optimizer.bin', 'replay.bin']) {
+      expect(bytes(split, 2 * half, f).equals(bytes(straight, 2 * half, f)), f).toBe(true);
+    }
+    const opt = JSON.parse(bytes(split, 2 * half, 'optimizer.json').toString());
+    expect(opt.className).toBe('CenteredRMSprop');
+    expect(opt.iterations).toBe(2 * half - 300); // one update per frame once learning started
+  }, 180_000);
 });

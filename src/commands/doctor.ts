@@ -21,6 +21,8 @@ export interface PythonReport {
   pyzmq?: string;
   msgpack?: string;
   numpy?: string;
+  /** The optional MinAtar package (GPL-3.0), when installed. */
+  minatar?: string;
 }
 
 export interface DoctorReport {
@@ -48,7 +50,7 @@ const PY_PROBE = `
 import json, sys
 from importlib import metadata
 out = {"version": sys.version.split()[0]}
-for key, dist in [("gymnasium", "gymnasium"), ("alepy", "ale-py"), ("pyzmq", "pyzmq"), ("msgpack", "msgpack"), ("numpy", "numpy")]:
+for key, dist in [("gymnasium", "gymnasium"), ("alepy", "ale-py"), ("pyzmq", "pyzmq"), ("msgpack", "msgpack"), ("numpy", "numpy"), ("minatar", "minatar")]:
     try:
         out[key] = metadata.version(dist)
     except metadata.PackageNotFoundError:
@@ -89,6 +91,7 @@ export function probePython(executable = venvPython()): PythonReport & { roms: n
     pyzmq: (info.pyzmq as string) ?? undefined,
     msgpack: (info.msgpack as string) ?? undefined,
     numpy: (info.numpy as string) ?? undefined,
+    minatar: (info.minatar as string) ?? undefined,
     roms: typeof info.roms === 'number' ? info.roms : null,
   };
 }
@@ -175,6 +178,7 @@ function human(r: DoctorReport): string {
     `${mark(r.python.ok)} python      ${r.python.version ?? '?'} at ${r.python.executable}`,
     `    packages    gymnasium ${r.python.gymnasium ?? '-'}, ale-py ${r.python.alepy ?? '-'}, pyzmq ${r.python.pyzmq ?? '-'}, msgpack ${r.python.msgpack ?? '-'}, numpy ${r.python.numpy ?? '-'}`,
     `${mark((r.roms ?? 0) > 0)} atari roms  ${r.roms ?? 'unknown'}`,
+    `    minatar     ${r.python.minatar ?? 'not installed (optional, GPL-3.0: npm run setup -- --minatar)'}`,
     r.bridge.skipped
       ? `    bridge      skipped (${r.bridge.skipped})`
       : `${mark(r.bridge.ok)} bridge      ${r.bridge.ok ? `round trip ${r.bridge.roundTripMs?.toFixed(2)} ms` : r.bridge.error}`,

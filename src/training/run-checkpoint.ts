@@ -251,7 +251,7 @@ export interface LoadedRunCheckpoint {
 }
 
 /**
- * The newest checkpoint whose files verify and whose state reads. With `into`, every part is
+ * The newest checkpoint whose files verify, whose state reads and whose networks load. With `into`, every part is
  * loaded into that agent inside the fallback (a checkpoint whose weights, optimizer or replay do
  * not load is skipped like a corrupt one), and a checkpoint saved with other binding settings
  * than `config` is an error naming the field.
@@ -265,6 +265,11 @@ export async function loadRunCheckpoint(
     if (into) {
       checkConfigMatches(state.config, into.config, path.basename(dir));
       await restoreInto(dir, state, into.agent, { modelsOnly: into.modelsOnly });
+    } else {
+      // No agent yet (eval): at least every network must load, or an older checkpoint is used.
+      for (const name of await readdir(path.join(dir, 'models'))) {
+        await part(`models/${name}`, async () => (await loadModelFromDir(path.join(dir, 'models', name))).dispose());
+      }
     }
     return toRunState(dir, state);
   });

@@ -50,6 +50,7 @@ export class StopSignal {
           : `\n${sig} again: exiting now, before any checkpoint was saved: this run will start from the beginning.\n`,
       );
       process.exit(130);
+      return;
     }
     this.requested = sig;
     process.stderr.write(`\n${sig}: finishing this iteration and saving a checkpoint (again to exit at once)\n`);

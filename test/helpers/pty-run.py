@@ -3,6 +3,7 @@ up in its output (again after a second `--again` text, if given), and prints one
 the raw terminal output and the exit status (negative: killed by that signal)."""
 
 import argparse
+import fcntl
 import json
 import os
 import pty
@@ -10,14 +11,17 @@ import select
 import signal
 import struct
 import termios
-import fcntl
 import time
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--after", required=True, help="type Ctrl-C once the output holds this text")
-    ap.add_argument("--again", help="then type Ctrl-C again once the output holds this text")
+    ap.add_argument(
+        "--after", required=True, help="type Ctrl-C once the output holds this text"
+    )
+    ap.add_argument(
+        "--again", help="then type Ctrl-C again once the output holds this text"
+    )
     ap.add_argument("--timeout", type=float, default=90.0)
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()

@@ -75,8 +75,13 @@ export function resolveTorso(config: RunConfig, obsShape: readonly number[]): To
   return { kind, coordconvAt: config.coordconvAt, withR: config.withR };
 }
 
+/** The time (UTC) as 20261201-094332, for directory and file names. */
+function timeStamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+}
+
 function defaultRunDir(config: RunConfig): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  const stamp = timeStamp();
   const env = config.env.replace(/[^A-Za-z0-9]+/g, '').toLowerCase();
   return path.resolve('runs', `${config.algo}-${env}-${config.torso}-s${config.seed}-${stamp}`);
 }
@@ -236,7 +241,7 @@ export async function resumeRun(
 
 /** Moves the curves of a run that restarts from step 0 aside, so old and new never mix. */
 function setAsideCurves(runDir: string): string[] {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  const stamp = timeStamp();
   const moved: string[] = [];
   for (const [name, aside] of [
     ['metrics.jsonl', `metrics.before-restart-${stamp}.jsonl`],

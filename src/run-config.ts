@@ -20,6 +20,14 @@ export type RunConfig = z.infer<typeof runConfigSchema>;
 export type A2CRunConfig = Extract<RunConfig, { algo: 'a2c' }>;
 export type DQNRunConfig = Extract<RunConfig, { algo: 'dqn' }>;
 
+/** The fields of run configurations (for "did you mean" on an unknown one): `algo`'s first. */
+export function runConfigKeys(algo: Algo): string[] {
+  const others = ALGOS.filter((a) => a !== algo).flatMap((a) => Object.keys(hyperparamSchemas[a].shape));
+  return [
+    ...new Set(['algo', ...Object.keys(commonSchema.shape), ...Object.keys(hyperparamSchemas[algo].shape), ...others]),
+  ];
+}
+
 /**
  * Merges the env family's preset (src/presets.ts: MinAtar's), a config file (optional) and the flags
  * the user gave, in that order of precedence from lowest, then validates. A flag that
@@ -39,13 +47,26 @@ export function resolveRunConfig(flags: Record<string, unknown>, configFile?: st
       );
     }
   }
+  // One budget: a flag replaces the file's budget of either kind; two in one place are refused.
+  // Lowest precedence: the env family's preset (MinAtar's), then the file, then the flags.
   const env =
     (given.env as string | undefined) ?? (file.env as string | undefined) ?? commonSchema.shape.env.parse(undefined);
   const preset = typeof env === 'string' ? presetFor(algo, env) : {};
+  const merged: Record<string, unknown> = { ...preset, ...file, ...given, algo };
+  if (given.frames !== undefined || given.steps !== undefined) {
+    merged.frames = given.frames;
+    merged.steps = given.steps;
+  }
+  if (merged.frames !== undefined && merged.steps !== undefined) {
+    throw new UsageError(
+      `--frames and --steps both set the training budget${given.frames === undefined || given.steps === undefined ? ` (in ${configFile})` : ''}; give only one`,
+    );
+  }
   const config = validate(
     runConfigSchema,
-    { ...preset, ...file, ...given, algo },
+    merged,
     configFile ? `configuration (${configFile} + flags)` : 'configuration',
+    runConfigKeys(algo as Algo),
   );
   // Saved runs name their torso and architecture concretely: auto is CoordConv on images, an MLP on
   // vectors; the MinAtar network for MinAtar games, the Nature CNN otherwise.

@@ -9,6 +9,7 @@ import { resolveRunConfig } from '../src/run-config.js';
 import { humanNormalized } from '../src/stats/atari-scores.js';
 import { MINATAR_GAMES, minatarGame, minatarNormalized, minatarScores } from '../src/stats/minatar-scores.js';
 import { normalizationOf, normalizedScore } from '../src/stats/reference-scores.js';
+import { estimateRunMemory } from '../src/training/memory.js';
 import { resolveTorso } from '../src/training/run.js';
 import { UsageError } from '../src/util/cli-errors.js';
 import { Rng } from '../src/util/rng.js';
@@ -152,6 +153,16 @@ describe('DQN replay on MinAtar', () => {
       expect(Array.from(b.nextObs.subarray(j * 400, (j + 1) * 400))).toEqual(Array.from(obs[t + 1]));
     }
   });
+});
+
+test('the memory estimate counts whole MinAtar observations in the replay', () => {
+  const config = resolveRunConfig({ algo: 'dqn', env: 'minatar/breakout' });
+  const replay = (frameStack?: number) =>
+    estimateRunMemory(config, { shape: [10, 10, 4], dtype: 'uint8', frameStack }, 1000).parts.find(
+      (p) => p.name === 'replay buffer',
+    )?.bytes as number;
+  expect(replay(1)).toBe(100_000 * (400 + 12));
+  expect(replay(undefined)).toBe(100_000 * (100 + 12)); // Atari-style: one frame per slot
 });
 
 describe('MinAtar scores', () => {

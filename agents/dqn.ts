@@ -65,6 +65,7 @@ export const dqnSchema = z
       .number()
       .int()
       .positive()
+      .max(MAX_COUNT)
       .optional()
       .describe('decay epsilon over this many transitions after learningStarts (epsilon = epsStart before)'),
     epsStart: z.number().min(0).max(1).default(1.0).describe('initial epsilon'),

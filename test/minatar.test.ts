@@ -1,11 +1,14 @@
 // MinAtar as a target: the env client against a real server (spaces, options, seeds, same-step
 // autoreset, raw returns), the preset and network chosen for MinAtar names, and DQN's replay keeping
 // MinAtar's object channels whole.
-import { describe, expect, test } from 'vitest';
+import { beforeAll, describe, expect, test } from 'vitest';
+import { DQN } from '../agents/dqn.js';
 import { BridgeError, makeVecEnv, type StepResult } from '../envs/index.js';
+import type { AgentEnv } from '../src/agent.js';
+import { initBackend } from '../src/backend.js';
 import { frameSkipFor, isAtari, isImageEnv, isMinAtar } from '../src/config.js';
 import { makeReplayBuffer } from '../src/replay/index.js';
-import { resolveRunConfig } from '../src/run-config.js';
+import { type DQNRunConfig, resolveRunConfig } from '../src/run-config.js';
 import { humanNormalized } from '../src/stats/atari-scores.js';
 import { MINATAR_GAMES, minatarGame, minatarNormalized, minatarScores } from '../src/stats/minatar-scores.js';
 import { normalizationOf, normalizedScore } from '../src/stats/reference-scores.js';
@@ -163,6 +166,44 @@ test('the memory estimate counts whole MinAtar observations in the replay', () =
     )?.bytes as number;
   expect(replay(1)).toBe(100_000 * (400 + 12));
   expect(replay(undefined)).toBe(100_000 * (100 + 12)); // Atari-style: one frame per slot
+});
+
+describe("DQN's MinAtar exploration schedule", () => {
+  beforeAll(async () => {
+    await initBackend('auto');
+  });
+  test('uniformly random until learning starts, then epsilon 1 -> 0.1 over 100k transitions', () => {
+    const config = resolveRunConfig({ algo: 'dqn', env: 'minatar/breakout', bufferSize: 1000 }) as DQNRunConfig;
+    const env = {
+      numEnvs: 1,
+      observationSpace: { shape: [10, 10, 4], dtype: 'uint8', size: 400, frameStack: 1 },
+      actionSpace: { n: 3 },
+    };
+    const dqn = new DQN(
+      {
+        env: env as unknown as AgentEnv,
+        rng: new Rng(1),
+        seeds: { init: 1 },
+        torso: resolveTorso(config, [10, 10, 4]),
+        progress: () => 0.9, // the budget fraction plays no part with explorationSteps
+        onStep: () => {},
+      },
+      config,
+    );
+    const at = (transitions: number) => {
+      dqn.restoreCounters({ transitions });
+      return dqn.epsilon();
+    };
+    try {
+      expect(at(0)).toBe(1);
+      expect(at(5000)).toBe(1);
+      expect(at(5000 + 50_000)).toBeCloseTo(0.55, 12);
+      expect(at(105_000)).toBeCloseTo(0.1, 12);
+      expect(at(1_000_000)).toBeCloseTo(0.1, 12);
+    } finally {
+      dqn.dispose();
+    }
+  });
 });
 
 describe('MinAtar scores', () => {

@@ -16,7 +16,15 @@ from typing import Any
 import numpy as np
 
 from coordrl_bridge.games import resolve_env
-from coordrl_bridge.hosting import AtariGroup, GymGroup, make_group, split_options
+from coordrl_bridge.hosting import (
+    AtariGroup,
+    GymGroup,
+    atari_vector_env,
+    build_group,
+    make_group,
+    plan_group,
+    split_options,
+)
 
 
 def _options(raw: str | None) -> dict[str, Any]:
@@ -32,10 +40,12 @@ def bench_raw(env: str, num_envs: int, seconds: float, options: dict[str, Any], 
     """Steps the bare vector env (AtariVectorEnv.step for Atari, same settings as the bridge) in a loop."""
     resolved = resolve_env(env)
     common, atari = split_options(options)
-    group = make_group(resolved, num_envs, {**common, "layout": "NCHW"}, atari)
+    plan = plan_group(resolved, num_envs, {**common, "layout": "NCHW"}, atari)
+    group = build_group(plan)
+    assert isinstance(group, (AtariGroup, GymGroup))
+    # one bare vector env of all the envs (the bridge builds big Atari groups in parts)
+    e = atari_vector_env(resolved.name, num_envs, plan.options) if isinstance(group, AtariGroup) else group.env
     try:
-        assert isinstance(group, (AtariGroup, GymGroup))
-        e = group.env
         e.reset(seed=seed)
         rng = np.random.default_rng(seed)
         n = group.num_actions
@@ -55,6 +65,8 @@ def bench_raw(env: str, num_envs: int, seconds: float, options: dict[str, Any], 
                 break
         dt = now - t0
     finally:
+        if e is not getattr(group, "env", None):
+            e.close()
         group.close()
     return {
         "env": resolved.name,

@@ -53,7 +53,6 @@ def unpack_header(raw: bytes, max_size: int) -> dict[str, Any]:
         raise BridgeError("bad_message", f"request header is not valid MessagePack: {e}") from None
     if not isinstance(obj, dict):
         raise BridgeError("bad_message", f"request header must be a map, got {type(obj).__name__}")
-    check_keys(obj)
     return obj
 
 

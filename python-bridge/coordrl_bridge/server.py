@@ -41,6 +41,7 @@ from coordrl_bridge.protocol import (
     PROTOCOL_VERSION,
     SERVER_NAME,
     BridgeError,
+    check_keys,
     get_bytes,
     get_int,
     get_map,
@@ -239,6 +240,7 @@ def read_request(frames: list[bytes], max_size: int) -> tuple[int | None, dict[s
         raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) and 0 <= raw_id <= MAX_REQUEST_ID else None
     )
     try:
+        check_keys(h)
         check_version(h)
         get_int(h, "id", 0, MAX_REQUEST_ID)
     except BridgeError as e:

@@ -162,11 +162,12 @@ def test_memory_budget_counts_every_group(ctx: zmq.Context[Any]) -> None:
     server = ServerProc("--managed", "--max-env-memory", "64M")
     c = Client(ctx, server.endpoint)
     try:
-        made = [c.make("pong", 8)["handle"] for _ in range(2)]  # 8 x (2 MiB + 16 x 28 KB) = 19.4 MiB each
-        hdr, _ = c.request("make", env="pong", numEnvs=16)
+        made = [c.make("CartPole-v1", 20)["handle"] for _ in range(2)]  # 20 x (1 MiB + 16 x 16 B) each
+        hdr, _ = c.request("make", env="pong", numEnvs=16)  # 16 x (2 MiB + 16 x 28 KB) = 38.9 MiB
         assert hdr["error"]["code"] == "limit" and "budget is 64.0 MiB" in hdr["error"]["message"], hdr
+        assert "16 envs x (2.0 MiB + 16 x 27.6 KiB observation)" in hdr["error"]["message"], hdr
         c.ok("close", handle=made[0])
-        c.make("pong", 8)
+        c.make("CartPole-v1", 20)
         hdr, _ = c.request("make", env="pong", numEnvs=1, atari={"stackNum": 32, "imgHeight": 256, "imgWidth": 256})
         assert hdr["error"]["code"] == "limit", hdr
     finally:
@@ -187,12 +188,12 @@ def test_max_env_memory_flag_is_checked() -> None:
 
 
 def test_a_slow_make_does_not_block_other_clients(ctx: zmq.Context[Any], server: ServerProc) -> None:
-    """While one client's 48-env Pong make is being built (seconds), another client's hello is
+    """While one client's 40-env Pong make is being built (seconds), another client's hello is
     answered before that make's reply comes (before: the make held the control thread and every
     other request waited for it)."""
     slow, other = Client(ctx, server.endpoint), Client(ctx, server.endpoint)
     try:
-        slow.send_raw([pack({"v": 1, "id": 1, "op": "make", "env": "pong", "numEnvs": 48})])
+        slow.send_raw([pack({"v": 1, "id": 1, "op": "make", "env": "pong", "numEnvs": 40})])
         time.sleep(0.3)  # the make reaches the server first
         other.send_raw([pack({"v": 1, "id": 2, "op": "hello"})])
         hdr, _ = other.recv(timeout_ms=60_000)
@@ -200,7 +201,7 @@ def test_a_slow_make_does_not_block_other_clients(ctx: zmq.Context[Any], server:
         assert not slow.sock.poll(0), "the make was answered before the other client's hello"
         assert hdr["groupsInUse"] >= 1  # the pending make holds its place
         made, _ = slow.recv(timeout_ms=120_000)
-        assert made["ok"] and made["spec"]["numEnvs"] == 48, made
+        assert made["ok"] and made["spec"]["numEnvs"] == 40, made
         slow.ok("close", handle=made["handle"])
     finally:
         slow.close()

@@ -14,6 +14,20 @@ describe('coordrl serve', () => {
     expect(serverArgs({ genKeys: '/tmp/k' })).toEqual(['--gen-keys', '/tmp/k']);
   });
 
+  test('passes the limits on, a bad memory size is a usage error', () => {
+    expect(serverArgs({ maxGroups: 8, maxGroupsPerClient: 2, maxEnvMemory: '4G' })).toEqual([
+      '--max-groups',
+      '8',
+      '--max-groups-per-client',
+      '2',
+      '--max-env-memory',
+      '4G',
+      '--log-level',
+      'info',
+    ]);
+    expect(() => serverArgs({ maxEnvMemory: 'lots' })).toThrow(/--max-env-memory: expected a size/);
+  });
+
   test('registers with help', () => {
     const program = new Command('coordrl');
     registerServe(program);
@@ -21,7 +35,8 @@ describe('coordrl serve', () => {
     registerBenchEnv(bench);
     const serve = program.commands.find((c) => c.name() === 'serve')!;
     const help = serve.helpInformation();
-    for (const opt of ['--bind', '--keys', '--gen-keys', '--max-envs']) expect(help).toContain(opt);
+    for (const opt of ['--bind', '--keys', '--gen-keys', '--max-envs', '--max-groups', '--max-env-memory'])
+      expect(help).toContain(opt);
     expect(bench.commands.map((c) => c.name())).toContain('env');
   });
 });

@@ -493,10 +493,10 @@ class Server:
         try:
             while self.stop_reason is None:
                 ready = dict(poller.poll(200))
-                if self.wake_r in ready:
-                    self._finish_makes()
                 if self.router in ready:
                     self._drain_requests()
+                if self.wake_r in ready:
+                    self._finish_makes()
                 now = time.monotonic()
                 if now >= next_check:
                     next_check = now + 0.25

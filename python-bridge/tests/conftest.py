@@ -140,6 +140,16 @@ class Client:
         self.sock.close(linger=0)
 
 
+def pack(obj: Any) -> bytes:
+    data: bytes = msgpack.packb(obj, use_bin_type=True)
+    return data
+
+
+def assert_alive(client: Client) -> None:
+    hdr, _ = client.request("ping")
+    assert hdr["ok"] and hdr["op"] == "ping"
+
+
 def decode_frame(desc: dict[str, Any], raw: bytes) -> np.ndarray[Any, Any]:
     return np.frombuffer(raw, dtype=desc["dtype"]).reshape(desc["shape"])
 

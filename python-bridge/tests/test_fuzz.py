@@ -23,7 +23,7 @@ import zmq
 
 from coordrl_bridge.hosting import ATARI_OPTIONS, COMMON_OPTIONS, OptionSpec
 from coordrl_bridge.protocol import DEFAULT_MAX_MESSAGE_SIZE
-from tests.conftest import Client, ServerProc
+from tests.conftest import Client, ServerProc, pack
 
 SEED = 15
 KNOWN_CODES = {
@@ -42,11 +42,6 @@ KNOWN_CODES = {
 }
 # (frames, id the reply must carry or None when the envelope cannot be read, kind)
 Case = tuple[list[bytes], int | None, str]
-
-
-def pack(obj: Any) -> bytes:
-    data: bytes = msgpack.packb(obj, use_bin_type=True)
-    return data
 
 
 def _junk(rng: random.Random, depth: int = 0) -> Any:

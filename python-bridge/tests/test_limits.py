@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import msgpack
 import numpy as np
 import pytest
 import zmq
@@ -22,17 +21,7 @@ from coordrl_bridge import hosting
 from coordrl_bridge.games import resolve_env
 from coordrl_bridge.hosting import ATARI_PART_ENVS, atari_vector_env, make_group, plan_group
 from coordrl_bridge.tmpdirs import OWNER_FILE, PREFIX, remove_stale_dirs
-from tests.conftest import BRIDGE_DIR, Client, ServerProc
-
-
-def pack(obj: Any) -> bytes:
-    data: bytes = msgpack.packb(obj, use_bin_type=True)
-    return data
-
-
-def assert_alive(client: Client) -> None:
-    hdr, _ = client.request("ping")
-    assert hdr["ok"] and hdr["op"] == "ping"
+from tests.conftest import BRIDGE_DIR, Client, ServerProc, assert_alive, pack
 
 
 def error_of(client: Client, header: dict[str, Any]) -> dict[str, Any]:
@@ -188,12 +177,12 @@ def test_max_env_memory_flag_is_checked() -> None:
 
 
 def test_a_slow_make_does_not_block_other_clients(ctx: zmq.Context[Any], server: ServerProc) -> None:
-    """While one client's 40-env Pong make is being built (seconds), another client's hello is
+    """While one client's 32-env Pong make is being built (seconds), another client's hello is
     answered before that make's reply comes (before: the make held the control thread and every
     other request waited for it)."""
     slow, other = Client(ctx, server.endpoint), Client(ctx, server.endpoint)
     try:
-        slow.send_raw([pack({"v": 1, "id": 1, "op": "make", "env": "pong", "numEnvs": 40})])
+        slow.send_raw([pack({"v": 1, "id": 1, "op": "make", "env": "pong", "numEnvs": 32})])
         time.sleep(0.3)  # the make reaches the server first
         other.send_raw([pack({"v": 1, "id": 2, "op": "hello"})])
         hdr, _ = other.recv(timeout_ms=60_000)
@@ -201,7 +190,7 @@ def test_a_slow_make_does_not_block_other_clients(ctx: zmq.Context[Any], server:
         assert not slow.sock.poll(0), "the make was answered before the other client's hello"
         assert hdr["groupsInUse"] >= 1  # the pending make holds its place
         made, _ = slow.recv(timeout_ms=120_000)
-        assert made["ok"] and made["spec"]["numEnvs"] == 40, made
+        assert made["ok"] and made["spec"]["numEnvs"] == 32, made
         slow.ok("close", handle=made["handle"])
     finally:
         slow.close()

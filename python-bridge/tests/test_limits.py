@@ -293,3 +293,50 @@ def test_key_permission_warnings(tmp_path: Path) -> None:
     assert f"chmod 600 {secret}" in text
     assert f"{keys / 'authorized_clients'} is writable by other users" in text
     assert stat.S_IMODE(secret.stat().st_mode) == 0o644  # warned, not changed behind the user's back
+
+
+def test_an_unexpected_exception_costs_one_request_not_the_server(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ctx: zmq.Context[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The safety net under every handler: a bug (here: an injected one) becomes an internal_error
+    reply with a logged traceback, and the next request is served."""
+    from coordrl_bridge import server as server_mod
+
+    srv = server_mod.Server(server_mod.ServerConfig(bind=f"ipc://{tmp_path}/s.sock"))
+    c = Client(ctx, srv.endpoint)
+    try:
+        real_handle = srv._handle
+
+        def broken(*args: Any) -> Any:
+            raise KeyError("injected")
+
+        monkeypatch.setattr(srv, "_handle", broken)
+        c.send_raw([pack({"v": 1, "id": 41, "op": "ping"})])
+        assert srv.router.poll(5000)
+        srv._drain_requests()
+        hdr, _ = c.recv()
+        assert hdr["id"] == 41 and hdr["error"]["code"] == "internal_error" and "injected" in hdr["error"]["message"]
+        assert "Traceback" in caplog.text or any(r.exc_info for r in caplog.records)
+        monkeypatch.setattr(srv, "_handle", real_handle)
+
+        def failing_build(plan: Any) -> Any:
+            raise RuntimeError("no envs today")
+
+        monkeypatch.setattr(server_mod, "build_group", failing_build)
+        c.send_raw([pack({"v": 1, "id": 42, "op": "make", "env": "CartPole-v1", "numEnvs": 2})])
+        assert srv.router.poll(5000)
+        srv._drain_requests()  # starts the make thread
+        deadline = time.monotonic() + 30
+        while not c.sock.poll(10) and time.monotonic() < deadline:
+            srv._finish_makes()
+        hdr, _ = c.recv()
+        assert hdr["id"] == 42 and hdr["error"]["code"] == "env_error" and "no envs today" in hdr["error"]["message"]
+        assert srv.envs_in_use == 0 and srv.memory_in_use == 0 and srv.makes_pending == 0 and not srv.sessions
+        c.send_raw([pack({"v": 1, "id": 43, "op": "ping"})])
+        assert srv.router.poll(5000)
+        srv._drain_requests()
+        hdr, _ = c.recv()
+        assert hdr["ok"] and hdr["id"] == 43
+    finally:
+        c.close()
+        srv.close()

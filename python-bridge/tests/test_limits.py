@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import resource
 import signal
 import stat
 import subprocess
@@ -20,6 +21,7 @@ import zmq
 from coordrl_bridge import hosting
 from coordrl_bridge.games import resolve_env
 from coordrl_bridge.hosting import ATARI_PART_ENVS, atari_vector_env, make_group, plan_group
+from coordrl_bridge.server import FDS_PER_GROUP, RESERVED_FDS
 from coordrl_bridge.tmpdirs import OWNER_FILE, PREFIX, remove_stale_dirs
 from tests.conftest import BRIDGE_DIR, Client, ServerProc, assert_alive, pack
 
@@ -111,6 +113,34 @@ def test_more_one_env_makes_than_the_process_can_hold_get_limit_errors(ctx: zmq.
     finally:
         c.close()
         server.stop()
+
+
+def test_more_groups_than_pyzmqs_default_socket_limit_when_asked(tmp_path: Path) -> None:
+    """--max-groups 1100: the server raises its context's socket limit (pyzmq's default is 1,023) and its
+    open-files limit as far as needed, and really holds 1,100 groups."""
+    server = ServerProc(
+        "--managed", "--max-groups", "1100", "--max-groups-per-client", "1100", "--max-envs", "2000",
+        stderr_path=tmp_path / "server.log",
+    )  # fmt: skip
+    cctx: zmq.Context[Any] = zmq.Context()
+    cctx.set(zmq.MAX_SOCKETS, 4096)
+    c = Client(cctx, server.endpoint)
+    try:
+        hello, _ = c.ok("hello")
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        cap = 1100 if hard == resource.RLIM_INFINITY else min(1100, (hard - RESERVED_FDS) // FDS_PER_GROUP)
+        assert hello["maxGroups"] == cap, hello  # 1,100 wherever the hard open-files limit allows it
+        codes = []
+        for _ in range(cap + 5):
+            hdr, _ = c.request("make", env="CartPole-v1", numEnvs=1)
+            codes.append("ok" if hdr["ok"] else hdr["error"]["code"])
+        assert codes.count("ok") == cap and codes[cap:] == ["limit"] * 5
+        assert server.proc.poll() is None
+        assert "Too many open files" not in (tmp_path / "server.log").read_text()
+    finally:
+        c.close()
+        server.stop()
+        cctx.destroy(linger=0)
 
 
 def test_group_cap_per_client(ctx: zmq.Context[Any]) -> None:

@@ -17,7 +17,6 @@ import numpy as np
 
 from coordrl_bridge.games import resolve_env
 from coordrl_bridge.hosting import (
-    AtariGroup,
     GymGroup,
     atari_vector_env,
     build_group,
@@ -41,15 +40,19 @@ def bench_raw(env: str, num_envs: int, seconds: float, options: dict[str, Any], 
     resolved = resolve_env(env)
     common, atari = split_options(options)
     plan = plan_group(resolved, num_envs, {**common, "layout": "NCHW"}, atari)
-    group = build_group(plan)
-    assert isinstance(group, (AtariGroup, GymGroup))
     # one bare vector env of all the envs (the bridge builds big Atari groups in parts)
-    e = atari_vector_env(resolved.name, num_envs, plan.options) if isinstance(group, AtariGroup) else group.env
+    e: Any
+    dtype: type[np.signedinteger[Any]]
+    if resolved.kind == "atari":
+        e = atari_vector_env(resolved.name, num_envs, plan.options)
+        n, dtype = len(e.ale.get_action_set()), np.int32
+    else:
+        group = build_group(plan)
+        assert isinstance(group, GymGroup)
+        e, n, dtype = group.env, group.num_actions, np.int64
     try:
         e.reset(seed=seed)
         rng = np.random.default_rng(seed)
-        n = group.num_actions
-        dtype = np.int32 if isinstance(group, AtariGroup) else np.int64
         actions = [rng.integers(0, n, num_envs).astype(dtype) for _ in range(64)]
         for k in range(20):  # warm-up
             e.step(actions[k % 64])
@@ -65,9 +68,7 @@ def bench_raw(env: str, num_envs: int, seconds: float, options: dict[str, Any], 
                 break
         dt = now - t0
     finally:
-        if e is not getattr(group, "env", None):
-            e.close()
-        group.close()
+        e.close()
     return {
         "env": resolved.name,
         "numEnvs": num_envs,

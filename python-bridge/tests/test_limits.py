@@ -165,12 +165,13 @@ def test_group_cap_per_client(ctx: zmq.Context[Any]) -> None:
 
 
 def test_memory_heavy_makes_are_refused_with_the_numbers(client: Client, server: ServerProc) -> None:
-    """The issue's 150-byte make (2 GB per env) at 64 envs: far past half this machine's memory."""
+    """The issue's 150-byte make (2 GB per env) at 512 envs (1.5 TiB by estimate): far past half of any
+    machine's memory."""
     heavy = {"stackNum": 64, "imgHeight": 1024, "imgWidth": 1024, "grayscale": False}
     rss0 = server.rss()
-    err = error_of(client, {"v": 1, "id": 11, "op": "make", "env": "pong", "numEnvs": 64, "atari": heavy})
+    err = error_of(client, {"v": 1, "id": 11, "op": "make", "env": "pong", "numEnvs": 512, "atari": heavy})
     assert err["code"] == "limit", err
-    assert "--max-env-memory" in err["message"] and "64 envs x" in err["message"], err
+    assert "--max-env-memory" in err["message"] and "512 envs x (2.0 MiB + 16 x 192.0 MiB" in err["message"], err
     assert err["neededBytes"] > err["budgetBytes"]
     assert server.rss() - rss0 < 100 << 20  # nothing was allocated
     hello, _ = client.ok("hello")

@@ -500,8 +500,11 @@ class Server:
                 now = time.monotonic()
                 if now >= next_check:
                     next_check = now + 0.25
-                    self._check_parent()
-                    self._sweep_sessions(now)
+                    try:
+                        self._check_parent()
+                        self._sweep_sessions(now)
+                    except Exception:  # housekeeping must not end the server either
+                        log.exception("internal error in the server's housekeeping")
         except KeyboardInterrupt:
             self.stop_reason = "interrupted"
         log.info("stopping: %s", self.stop_reason)
@@ -554,7 +557,13 @@ class Server:
                 err = BridgeError("internal_error", f"internal error in the env server: {type(e).__name__}: {e}")
                 reply = error_reply(err, req_id)
             if reply is not None:  # None: a make being built answers when done
-                self.router.send_multipart([ident, *reply], copy=False)
+                self._send(ident, reply)
+
+    def _send(self, ident: bytes, reply: list[Any]) -> None:
+        try:
+            self.router.send_multipart([ident, *reply], copy=False)
+        except zmq.ZMQError as e:  # the client is gone or its queue is full: its loss, not everyone's
+            log.warning("could not send a reply: %s", e)
 
     def _handle(self, ident: bytes, session: Session | None, req_id: int, h: dict[str, Any]) -> list[Any] | None:
         op = h.get("op")
@@ -688,7 +697,7 @@ class Server:
             except Exception as e:
                 log.exception("internal error while finishing a make")
                 reply = error_reply(BridgeError("internal_error", f"internal error: {type(e).__name__}: {e}"), p.req_id)
-            self.router.send_multipart([p.ident, *reply], copy=False)
+            self._send(p.ident, reply)
 
     def _finish_make(self, p: PendingMake) -> list[Any]:
         session = self.sessions.get(p.ident)

@@ -2,6 +2,8 @@
 //   DIR/server/server.key (public), DIR/clients/client.key_secret (the client's pair).
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { note } from '../src/util/output.js';
+import { keyPermissionWarnings } from './key-permissions.js';
 import type { CurveClientKeys } from './types.js';
 
 function readKey(file: string, which: 'public-key' | 'secret-key'): string {
@@ -13,6 +15,7 @@ function readKey(file: string, which: 'public-key' | 'secret-key'): string {
 
 /** Reads the keys a client needs from a directory made by `--gen-keys` (or a copy of its parts). */
 export function loadCurveClientKeys(dir: string, clientName = 'client'): CurveClientKeys {
+  for (const w of keyPermissionWarnings(dir, clientName)) note(`warning: ${w}`);
   const secretFile = path.join(dir, 'clients', `${clientName}.key_secret`);
   return {
     serverPublicKey: readKey(path.join(dir, 'server', 'server.key'), 'public-key'),

@@ -10,9 +10,43 @@ import sys
 from pathlib import Path
 
 from coordrl_bridge import __version__
+from coordrl_bridge.hosting import format_bytes
 from coordrl_bridge.protocol import DEFAULT_MAX_MESSAGE_SIZE, PROTOCOL_VERSION
 from coordrl_bridge.security import generate_keys
-from coordrl_bridge.server import ServerConfig, run_server
+from coordrl_bridge.server import (
+    DEFAULT_MAX_GROUPS,
+    DEFAULT_MAX_GROUPS_PER_CLIENT,
+    ServerConfig,
+    default_max_env_memory,
+    run_server,
+)
+
+_SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """`8G`, `512M`, `1.5g`, `1048576` (bytes) -> bytes."""
+    t = text.strip().lower().removesuffix("ib").removesuffix("b")
+    unit = t[-1:] if t[-1:] in _SIZE_UNITS else ""
+    try:
+        value = float(t[: len(t) - len(unit)])
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a size such as 8G, 512M or a number of bytes, got {text!r}"
+        ) from None
+    if not value > 0 or value * _SIZE_UNITS[unit] > 1 << 60:
+        raise argparse.ArgumentTypeError(f"expected a positive size, got {text!r}")
+    return int(value * _SIZE_UNITS[unit])
+
+
+def positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +66,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keys", metavar="DIR", type=Path, help="serve with CURVE using the keys in DIR (--gen-keys)")
     p.add_argument("--gen-keys", metavar="DIR", type=Path, help="create server and client CURVE keys in DIR, exit")
     p.add_argument("--max-message-size", type=int, default=DEFAULT_MAX_MESSAGE_SIZE, metavar="BYTES")
-    p.add_argument("--max-envs", type=int, default=1024, metavar="N", help="environments hosted at most")
+    p.add_argument("--max-envs", type=positive_int, default=1024, metavar="N", help="environments hosted at most")
+    p.add_argument(
+        "--max-groups",
+        type=positive_int,
+        default=DEFAULT_MAX_GROUPS,
+        metavar="N",
+        help=f"env groups (makes) hosted at most, lowered to what the open-files limit allows "
+        f"(default {DEFAULT_MAX_GROUPS})",
+    )
+    p.add_argument(
+        "--max-groups-per-client",
+        type=positive_int,
+        default=DEFAULT_MAX_GROUPS_PER_CLIENT,
+        metavar="N",
+        help=f"env groups one client connection may hold (default {DEFAULT_MAX_GROUPS_PER_CLIENT})",
+    )
+    p.add_argument(
+        "--max-env-memory",
+        type=parse_size,
+        metavar="SIZE",
+        help="memory the hosted envs may take by estimate (e.g. 8G); a make past it fails with 'limit' "
+        f"(default: half the machine's memory, here {format_bytes(default_max_env_memory())})",
+    )
     p.add_argument(
         "--session-timeout",
         type=float,
@@ -74,6 +130,9 @@ def main(argv: list[str] | None = None) -> int:
         keys_dir=args.keys,
         max_message_size=args.max_message_size,
         max_envs=args.max_envs,
+        max_groups=args.max_groups,
+        max_groups_per_client=args.max_groups_per_client,
+        max_env_memory=args.max_env_memory,
         session_timeout=0.0 if args.managed else args.session_timeout,
         managed=args.managed,
         parent_pid=args.parent_pid,

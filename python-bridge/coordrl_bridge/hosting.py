@@ -8,6 +8,7 @@ Rewards are raw game scores (no clipping); episode returns and lengths are track
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -19,7 +20,7 @@ from ale_py.vector_env import AtariVectorEnv
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from coordrl_bridge.games import ResolvedEnv
-from coordrl_bridge.protocol import BridgeError
+from coordrl_bridge.protocol import BridgeError, preview
 
 Layout = Literal["NHWC", "NCHW"]
 
@@ -83,7 +84,7 @@ def split_options(merged: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, 
 
 
 def parse_options(raw: Mapping[str, Any], specs: Mapping[str, OptionSpec], kind: str) -> dict[str, Any]:
-    unknown = sorted(set(raw) - set(specs))
+    unknown = sorted(preview(k) if not isinstance(k, str) else k for k in set(raw) - set(specs))
     if unknown:
         raise BridgeError(
             "bad_options",
@@ -105,10 +106,14 @@ def parse_options(raw: Mapping[str, Any], specs: Mapping[str, OptionSpec], kind:
             raise BridgeError("bad_options", f"option '{name}' must be a number, got {type(v).__name__}")
         if spec.kind is str and not isinstance(v, str):
             raise BridgeError("bad_options", f"option '{name}' must be a string, got {type(v).__name__}")
+        if spec.kind is float and not math.isfinite(v):  # NaN passes every comparison below
+            raise BridgeError("bad_options", f"option '{name}' must be a finite number, got {v}")
         if (spec.lo is not None and v < spec.lo) or (spec.hi is not None and v > spec.hi):
             raise BridgeError("bad_options", f"option '{name}' must be in [{spec.lo}, {spec.hi}], got {v}")
         if spec.choices is not None and v not in spec.choices:
-            raise BridgeError("bad_options", f"option '{name}' must be one of {', '.join(spec.choices)}, got {v}")
+            raise BridgeError(
+                "bad_options", f"option '{name}' must be one of {', '.join(spec.choices)}, got {preview(v)}"
+            )
         out[name] = v
     return out
 
@@ -184,6 +189,11 @@ class EnvGroup:
     layout: str
     options: dict[str, Any]
 
+    def memory(self) -> MemoryEstimate:
+        """The estimate from the real observation size (known for every kind once built)."""
+        obs_bytes = math.prod(self.obs_shape) * np.dtype(self.obs_dtype).itemsize
+        return MemoryEstimate.of(self.kind, self.num_envs, obs_bytes)
+
     def spec(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
@@ -238,6 +248,49 @@ def _nchw_to_nhwc(obs: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
     return out
 
 
+# ale-py builds an AtariVectorEnv without releasing the GIL (about 80 ms per env on a busy 2-core machine),
+# which would stall every other thread of the server, the control channel included. A group is therefore
+# built (and stepped) as parts of at most this many envs; the GIL changes hands between parts. Env i of a
+# part at offset k is seeded with seed + k + i, so frames are the same as from one vector env.
+ATARI_PART_ENVS = 16
+
+
+def atari_vector_env(rom: str, num_envs: int, o: Mapping[str, Any], num_threads: int | None = None) -> AtariVectorEnv:
+    """One AtariVectorEnv with the bridge's settings (parsed Atari options `o`)."""
+    return AtariVectorEnv(
+        rom,
+        num_envs,
+        num_threads=int(o["numThreads"]) if num_threads is None else num_threads,
+        max_num_frames_per_episode=int(o["maxNumFramesPerEpisode"]),
+        repeat_action_probability=float(o["repeatActionProbability"]),
+        full_action_space=bool(o["fullActionSpace"]),
+        autoreset_mode=AutoresetMode.SAME_STEP,
+        img_height=int(o["imgHeight"]),
+        img_width=int(o["imgWidth"]),
+        grayscale=bool(o["grayscale"]),
+        stack_num=int(o["stackNum"]),
+        frameskip=int(o["frameskip"]),
+        maxpool=bool(o["maxpool"]),
+        noop_max=int(o["noopMax"]),
+        episodic_life=bool(o["episodicLife"]),
+        life_loss_info=bool(o["lifeLossInfo"]),
+        reward_clipping=False,
+        use_fire_reset=bool(o["useFireReset"]),
+    )
+
+
+def _part_bounds(num_envs: int) -> list[tuple[int, int]]:
+    return [(lo, min(num_envs, lo + ATARI_PART_ENVS)) for lo in range(0, num_envs, ATARI_PART_ENVS)]
+
+
+def _concat_info(infos: list[dict[str, Any]], obs: list[npt.NDArray[Any]]) -> dict[str, Any]:
+    """The infos of the parts as one vector env's (only the fields the group reads)."""
+    out: dict[str, Any] = {k: np.concatenate([i[k] for i in infos]) for k in ("lives", "episode_frame_number")}
+    if any("final_obs" in i for i in infos):
+        out["final_obs"] = np.concatenate([np.asarray(i.get("final_obs", o)) for i, o in zip(infos, obs, strict=True)])
+    return out
+
+
 class AtariGroup(EnvGroup):
     def __init__(self, rom: str, num_envs: int, options: dict[str, Any]) -> None:
         o = options
@@ -248,26 +301,17 @@ class AtariGroup(EnvGroup):
         self.layout = str(o["layout"])
         self.final_obs_wanted = bool(o["finalObs"])
         self.life_loss_info = bool(o["lifeLossInfo"])
-        self.env = AtariVectorEnv(
-            rom,
-            num_envs,
-            num_threads=int(o["numThreads"]),
-            max_num_frames_per_episode=int(o["maxNumFramesPerEpisode"]),
-            repeat_action_probability=float(o["repeatActionProbability"]),
-            full_action_space=bool(o["fullActionSpace"]),
-            autoreset_mode=AutoresetMode.SAME_STEP,
-            img_height=int(o["imgHeight"]),
-            img_width=int(o["imgWidth"]),
-            grayscale=bool(o["grayscale"]),
-            stack_num=int(o["stackNum"]),
-            frameskip=int(o["frameskip"]),
-            maxpool=bool(o["maxpool"]),
-            noop_max=int(o["noopMax"]),
-            episodic_life=bool(o["episodicLife"]),
-            life_loss_info=self.life_loss_info,
-            reward_clipping=False,
-            use_fire_reset=bool(o["useFireReset"]),
-        )
+        self.bounds = _part_bounds(num_envs)
+        threads = int(o["numThreads"])  # shared among the parts (0: ale-py decides for each)
+        part_threads = 0 if threads == 0 else max(1, -(-threads // len(self.bounds)))
+        self.parts: list[AtariVectorEnv] = []
+        try:
+            for lo, hi in self.bounds:
+                self.parts.append(atari_vector_env(rom, hi - lo, o, part_threads))
+        except BaseException:
+            self.close()
+            raise
+        self.env = self.parts[0]
         actions = self.env.ale.get_action_set()
         self.num_actions = len(actions)
         self.action_meanings = [a.name for a in actions]
@@ -312,8 +356,27 @@ class AtariGroup(EnvGroup):
         self._prev_nhwc = out
         return out
 
+    def _reset_parts(self, seed: int | None) -> tuple[npt.NDArray[Any], dict[str, Any]]:
+        if len(self.parts) == 1:
+            return self.env.reset(seed=seed)
+        seeds = [None if seed is None else seed + lo for lo, _ in self.bounds]
+        outs = [p.reset(seed=sd) for p, sd in zip(self.parts, seeds, strict=True)]
+        obs = [o for o, _ in outs]
+        return np.concatenate(obs), _concat_info([i for _, i in outs], obs)
+
+    def _send_recv(self, actions: npt.NDArray[np.int32]) -> tuple[Any, ...]:
+        if len(self.parts) == 1:
+            self.env.ale.send(actions, self._paddle)
+            return tuple(self.env.ale.recv())
+        for p, (lo, hi) in zip(self.parts, self.bounds, strict=True):
+            p.ale.send(actions[lo:hi], self._paddle[lo:hi])  # all parts step at once
+        outs = [p.ale.recv() for p in self.parts]
+        obs = [o[0] for o in outs]
+        cat = [np.concatenate([o[k] for o in outs]) for k in (1, 2, 3)]
+        return (np.concatenate(obs), *cat, _concat_info([o[4] for o in outs], obs))
+
     def reset(self, seed: int | None) -> ResetOut:
-        obs, info = self.env.reset(seed=seed)
+        obs, info = self._reset_parts(seed)
         self.tracker.reset()
         self.prev_lives = np.asarray(info["lives"], np.int32).copy()
         self.prev_frame = np.asarray(info["episode_frame_number"], np.int64).copy()
@@ -323,8 +386,7 @@ class AtariGroup(EnvGroup):
 
     def step(self, actions: npt.NDArray[np.int32]) -> StepOut:
         # AtariVectorEnv.step() minus its per-call asserts and allocations (hot path).
-        self.env.ale.send(actions, self._paddle)
-        obs, rew, term, trunc, info = self.env.ale.recv()
+        obs, rew, term, trunc, info = self._send_recv(actions)
         rewards = rew.astype(np.float32)
         lives = info["lives"]
         self.tracker.add(rewards)
@@ -365,7 +427,8 @@ class AtariGroup(EnvGroup):
         )
 
     def close(self) -> None:
-        self.env.close()
+        for p in self.parts:
+            p.close()
 
 
 # MinAtar's action letters in its own order (minatar.environments.*.Env.action_map).
@@ -542,6 +605,91 @@ class GymGroup(EnvGroup):
         self.env.close()
 
 
+# ---- memory a group needs (checked against the server's budget before anything is built) ---------------
+
+MIB = 1 << 20
+# Measured with ale-py 0.12 (Pong; make, reset, then steps): about 1.7 MB per env with 84x84x4 frames, and
+# 11-14x the observation bytes per env on top (ale-py's frame stacks and output buffers, final observations,
+# this server's NHWC copies and reply frames in flight). Rounded up, so an estimate errs on the safe side.
+ENV_OVERHEAD_BYTES = {"atari": 2 * MIB, "minatar": 1 * MIB, "gym": 1 * MIB}
+# The largest MinAtar observation (seaquest: 10 x 10 x 10 uint8): the plan is made before the game is built.
+MINATAR_MAX_OBS_BYTES = 10 * 10 * 10
+OBS_COPIES = 16
+
+
+def format_bytes(n: float) -> str:
+    for unit, size in (("GiB", 1 << 30), ("MiB", MIB), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    bytes: int
+    formula: str  # how it was computed, for the `limit` error
+
+    @staticmethod
+    def of(kind: str, num_envs: int, obs_bytes: int) -> MemoryEstimate:
+        per_env = ENV_OVERHEAD_BYTES.get(kind, ENV_OVERHEAD_BYTES["gym"]) + OBS_COPIES * obs_bytes
+        formula = (
+            f"{num_envs} envs x ({format_bytes(ENV_OVERHEAD_BYTES.get(kind, MIB))} + {OBS_COPIES} x "
+            f"{format_bytes(obs_bytes)} observation)"
+        )
+        return MemoryEstimate(num_envs * per_env, formula)
+
+
+def atari_obs_bytes(o: Mapping[str, Any]) -> int:
+    return int(o["stackNum"]) * int(o["imgHeight"]) * int(o["imgWidth"]) * (1 if o["grayscale"] else 3)
+
+
+@dataclass(frozen=True)
+class GroupPlan:
+    """A checked `make`: what to build and the memory it will take. Cheap to compute (no env is created)."""
+
+    resolved: ResolvedEnv
+    num_envs: int
+    options: dict[str, Any]  # effective options
+    memory: MemoryEstimate  # for Gymnasium envs the observation size is known only once built (see EnvGroup)
+
+
+def plan_group(
+    resolved: ResolvedEnv,
+    num_envs: int,
+    raw_options: Mapping[str, Any],
+    raw_atari: Mapping[str, Any] | None = None,
+    raw_minatar: Mapping[str, Any] | None = None,
+) -> GroupPlan:
+    """Checks the options of a `make`; `raw_atari` options apply to Atari envs only, `raw_minatar` to MinAtar
+    only (each ignored for other envs)."""
+    common = parse_options(raw_options, COMMON_OPTIONS, "env")
+    atari = parse_options(raw_atari or {}, ATARI_OPTIONS, "Atari")
+    minatar = parse_options(raw_minatar or {}, MINATAR_OPTIONS, "MinAtar")
+    if resolved.kind == "atari":
+        opts = {**atari, **common}
+        return GroupPlan(resolved, num_envs, opts, MemoryEstimate.of("atari", num_envs, atari_obs_bytes(opts)))
+    if resolved.kind == "minatar":
+        opts = {**minatar, **common}
+        return GroupPlan(resolved, num_envs, opts, MemoryEstimate.of("minatar", num_envs, MINATAR_MAX_OBS_BYTES))
+    return GroupPlan(resolved, num_envs, {"finalObs": common["finalObs"]}, MemoryEstimate.of("gym", num_envs, 0))
+
+
+def build_group(plan: GroupPlan) -> EnvGroup:
+    """Creates the envs of a plan (slow: ~80 ms per Atari env)."""
+    kind = plan.resolved.kind
+    if kind in ("atari", "minatar"):
+        try:
+            if kind == "minatar":
+                return MinAtarGroup(plan.resolved.name, plan.num_envs, plan.options)
+            return AtariGroup(plan.resolved.name, plan.num_envs, plan.options)
+        except BridgeError:
+            raise
+        except Exception as e:
+            label = "MinAtar" if kind == "minatar" else "Atari"
+            raise BridgeError("env_error", f"cannot create {label} env '{plan.resolved.name}': {e}") from None
+    return GymGroup(plan.resolved.name, plan.num_envs, plan.options)
+
+
 def make_group(
     resolved: ResolvedEnv,
     num_envs: int,
@@ -549,23 +697,5 @@ def make_group(
     raw_atari: Mapping[str, Any] | None = None,
     raw_minatar: Mapping[str, Any] | None = None,
 ) -> EnvGroup:
-    """Creates the env group; `raw_atari` options apply to Atari envs only, `raw_minatar` to MinAtar only."""
-    common = parse_options(raw_options, COMMON_OPTIONS, "env")
-    atari = parse_options(raw_atari or {}, ATARI_OPTIONS, "Atari")
-    minatar = parse_options(raw_minatar or {}, MINATAR_OPTIONS, "MinAtar")
-    if resolved.kind == "minatar":
-        try:
-            return MinAtarGroup(resolved.name, num_envs, {**minatar, **common})
-        except BridgeError:
-            raise
-        except Exception as e:
-            raise BridgeError("env_error", f"cannot create MinAtar env '{resolved.name}': {e}") from None
-    if resolved.kind == "atari":
-        opts = {**atari, **common}
-        try:
-            return AtariGroup(resolved.name, num_envs, opts)
-        except BridgeError:
-            raise
-        except Exception as e:
-            raise BridgeError("env_error", f"cannot create Atari env '{resolved.name}': {e}") from None
-    return GymGroup(resolved.name, num_envs, {"finalObs": common["finalObs"]})
+    """plan_group, then build_group (tools and tests; the server checks the plan's memory in between)."""
+    return build_group(plan_group(resolved, num_envs, raw_options, raw_atari, raw_minatar))

@@ -12,6 +12,7 @@ SERVER_NAME = "coordrl_bridge"
 DEFAULT_MAX_MESSAGE_SIZE = 1 << 20  # requests are small: actions and options
 MAX_SEED = 2**31 - 1
 MAX_REQUEST_ID = 2**32 - 1
+MAX_NESTING = 16  # requests are flat maps with a few small maps inside; deeper is not a request
 
 
 class BridgeError(Exception):
@@ -53,6 +54,38 @@ def unpack_header(raw: bytes, max_size: int) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise BridgeError("bad_message", f"request header must be a map, got {type(obj).__name__}")
     return obj
+
+
+def check_keys(obj: dict[Any, Any]) -> None:
+    """Every map in a request has string keys (msgpack also decodes bin keys, as bytes) and nests at most
+    MAX_NESTING levels deep; handlers can then treat keys as text."""
+    stack: list[tuple[Any, int, str]] = [(obj, 1, "")]
+    while stack:
+        value, depth, path = stack.pop()
+        if depth > MAX_NESTING:
+            raise BridgeError("bad_message", f"request nests deeper than {MAX_NESTING} levels (at {path or 'top'})")
+        if isinstance(value, dict):
+            for k, v in value.items():
+                if not isinstance(k, str):
+                    where = f" in '{path}'" if path else ""
+                    raise BridgeError(
+                        "bad_message", f"map keys must be strings, got {type(k).__name__} key {preview(k)}{where}"
+                    )
+                if isinstance(v, (dict, list)):
+                    stack.append((v, depth + 1, f"{path}.{k}" if path else k))
+        elif isinstance(value, list):
+            stack.extend((v, depth + 1, f"{path}[]") for v in value if isinstance(v, (dict, list)))
+
+
+def preview(value: Any, limit: int = 60) -> str:
+    """repr() for error messages, cut to `limit` characters (a request may carry a megabyte string)."""
+    if isinstance(value, (str, bytes)) and len(value) > limit:
+        value = value[:limit]
+    try:
+        text = repr(value) if not isinstance(value, (dict, list)) else f"<{type(value).__name__} of {len(value)}>"
+    except Exception:  # e.g. RecursionError; never let an error message fail
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _type_name(value: Any) -> str:

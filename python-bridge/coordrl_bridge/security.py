@@ -51,6 +51,37 @@ def generate_keys(directory: Path, client_name: str = "client") -> dict[str, str
     }
 
 
+def key_permission_warnings(directory: Path) -> list[str]:
+    """What is wrong with the permissions of a keys dir: a secret key readable by others (group or world),
+    or a dir that others can write to (they could swap the server key or add client keys) or that
+    belongs to another user. One message per problem, each saying how to fix it."""
+    out: list[str] = []
+    uid = os.getuid()
+    dirs = [directory, directory / "server", directory / "authorized_clients"]
+    for d in dirs:
+        try:
+            st = d.stat()
+        except OSError:
+            continue
+        if st.st_mode & 0o022:
+            out.append(f"{d} is writable by other users (mode {stat.S_IMODE(st.st_mode):o}); run: chmod go-w {d}")
+        elif st.st_mode & 0o077 and d != directory / "authorized_clients":
+            out.append(f"{d} is open to other users (mode {stat.S_IMODE(st.st_mode):o}); run: chmod 700 {d}")
+        if st.st_uid != uid:
+            out.append(f"{d} belongs to another user (uid {st.st_uid}); keys should belong to the server's user")
+    for secret in sorted(directory.glob("server/*.key_secret")):
+        try:
+            st = secret.stat()
+        except OSError:
+            continue
+        if st.st_mode & 0o077:
+            out.append(
+                f"secret key {secret} can be read or changed by other users (mode {stat.S_IMODE(st.st_mode):o}); "
+                f"run: chmod 600 {secret}"
+            )
+    return out
+
+
 def load_server_keys(directory: Path) -> tuple[bytes, bytes]:
     secret_file = directory / "server" / "server.key_secret"
     if not secret_file.exists():

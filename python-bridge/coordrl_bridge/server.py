@@ -14,11 +14,11 @@ import ctypes
 import json
 import logging
 import os
+import queue
 import secrets
 import shutil
 import signal
 import sys
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -33,7 +33,7 @@ import zmq
 
 from coordrl_bridge import __version__
 from coordrl_bridge.games import resolve_env
-from coordrl_bridge.hosting import EnvGroup, ResetOut, StepOut, make_group
+from coordrl_bridge.hosting import EnvGroup, GroupPlan, ResetOut, StepOut, build_group, format_bytes, plan_group
 from coordrl_bridge.protocol import (
     DEFAULT_MAX_MESSAGE_SIZE,
     MAX_REQUEST_ID,
@@ -41,20 +41,89 @@ from coordrl_bridge.protocol import (
     PROTOCOL_VERSION,
     SERVER_NAME,
     BridgeError,
+    check_keys,
     get_bytes,
     get_int,
     get_map,
     get_opt_int,
     get_str,
     pack,
+    preview,
     unpack_header,
 )
-from coordrl_bridge.security import endpoint_needs_curve, load_server_keys, start_authenticator
+from coordrl_bridge.security import (
+    endpoint_needs_curve,
+    key_permission_warnings,
+    load_server_keys,
+    start_authenticator,
+)
+from coordrl_bridge.tmpdirs import make_private_dir, remove_stale_dirs
 
 log = logging.getLogger("coordrl_bridge")
 
 CONTROL_OPS = "hello, ping, make, close, shutdown"
 GROUP_OPS = "reset, step, ping"
+
+
+# File descriptors and ZeroMQ sockets: a group's data socket takes its mailbox, its listener and one per
+# connected client; the rest is Python, libzmq's I/O thread, ROM files and the control socket.
+FDS_PER_GROUP = 4
+RESERVED_FDS = 128
+RESERVED_SOCKETS = 8  # the control socket and the ZAP authenticator's sockets, with room to spare
+DEFAULT_MAX_GROUPS = 256
+DEFAULT_MAX_GROUPS_PER_CLIENT = 64
+
+
+def machine_memory() -> int | None:
+    """Physical memory, or the cgroup's limit where that is lower (containers, Slurm jobs)."""
+    sizes: list[int] = []
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        sizes.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        with contextlib.suppress(OSError, ValueError):
+            text = Path(path).read_text().strip()
+            if text.isdigit() and int(text) < 1 << 60:  # "max" or a huge number: no limit
+                sizes.append(int(text))
+    return min(sizes) if sizes else None
+
+
+def default_max_env_memory() -> int:
+    """Half the machine's memory: the learner (network, replay buffer) needs the rest."""
+    mem = machine_memory()
+    return mem // 2 if mem else 8 << 30
+
+
+def plan_capacity(ctx: zmq.Context[zmq.Socket[bytes]], wanted_groups: int) -> int:
+    """How many env groups this process can hold: raises the soft open-files limit towards what
+    `wanted_groups` need (up to the hard limit) and the context's socket limit (pyzmq's default is
+    1,023 sockets; past it ctx.socket() fails with 'Too many open files'). Returns the group cap."""
+    fd_limit: int | None = None
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        need = RESERVED_FDS + FDS_PER_GROUP * wanted_groups
+        if soft != resource.RLIM_INFINITY and soft < need:
+            new = need if hard == resource.RLIM_INFINITY else min(need, hard)
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+                soft = new
+        fd_limit = None if soft == resource.RLIM_INFINITY else soft
+    except ImportError:  # not on Linux or macOS
+        pass
+    groups = wanted_groups
+    if fd_limit is not None:
+        groups = min(groups, max(1, (fd_limit - RESERVED_FDS) // FDS_PER_GROUP))
+    groups = min(groups, int(ctx.get(zmq.SOCKET_LIMIT)) - RESERVED_SOCKETS)
+    ctx.set(zmq.MAX_SOCKETS, groups + RESERVED_SOCKETS)
+    if groups < wanted_groups:
+        log.warning(
+            "hosting at most %d env groups, not %d: the open-files limit is %s (raise it with ulimit -n)",
+            groups,
+            wanted_groups,
+            fd_limit,
+        )
+    return groups
 
 
 @dataclass
@@ -63,6 +132,9 @@ class ServerConfig:
     keys_dir: Path | None = None
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
     max_envs: int = 1024
+    max_groups: int = DEFAULT_MAX_GROUPS  # env groups hosted at most (lowered to what the process can hold)
+    max_groups_per_client: int = DEFAULT_MAX_GROUPS_PER_CLIENT
+    max_env_memory: int | None = None  # bytes the envs may take, by estimate; None: default_max_env_memory()
     session_timeout: float = 3600.0  # seconds without requests before a client's envs are closed; 0: never
     managed: bool = False  # started by a learner: ignore SIGINT (the parent decides), allow 'shutdown'
     parent_pid: int | None = None  # exit when this process is gone
@@ -71,8 +143,22 @@ class ServerConfig:
 
 @dataclass
 class Session:
+    """A client connection (ROUTER identity) that made env groups."""
+
     last_seen: float
     handles: set[int] = field(default_factory=set)
+    pending: int = 0  # makes being built
+
+
+@dataclass
+class PendingMake:
+    """A make being built on its own thread; the control thread sends the reply when it is done."""
+
+    ident: bytes
+    req_id: int
+    plan: GroupPlan
+    group: EnvGroup | None = None
+    error: BridgeError | None = None
 
 
 def ok_header(req_id: int, op: str, **fields: Any) -> dict[str, Any]:
@@ -128,10 +214,16 @@ def check_version(h: dict[str, Any]) -> None:
         raise BridgeError(
             "bad_message", f"missing field 'v' (the protocol version; this server speaks {PROTOCOL_VERSION})"
         )
+    if type(v) is not int:  # 1.0 == 1 and True == 1 in Python: neither is protocol 1
+        raise BridgeError(
+            "bad_message",
+            f"field 'v' (the protocol version) must be an integer, got {type(v).__name__} {preview(v)}; "
+            f"this server speaks {PROTOCOL_VERSION}",
+        )
     if v != PROTOCOL_VERSION:
         raise BridgeError(
             "version_mismatch",
-            f"protocol version mismatch: the client speaks {v!r}, this server ({SERVER_NAME} {__version__}) "
+            f"protocol version mismatch: the client speaks {v}, this server ({SERVER_NAME} {__version__}) "
             f"speaks {PROTOCOL_VERSION}; use a client and server from the same coordconv-rl release",
             serverProtocol=PROTOCOL_VERSION,
         )
@@ -148,6 +240,7 @@ def read_request(frames: list[bytes], max_size: int) -> tuple[int | None, dict[s
         raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) and 0 <= raw_id <= MAX_REQUEST_ID else None
     )
     try:
+        check_keys(h)
         check_version(h)
         get_int(h, "id", 0, MAX_REQUEST_ID)
     except BridgeError as e:
@@ -165,10 +258,11 @@ def error_reply(e: BridgeError, req_id: int | None) -> list[Any]:
 class GroupWorker:
     """Owns one EnvGroup and its data socket; serves that group's requests on its own thread."""
 
-    def __init__(self, server: Server, handle: int, owner: bytes, group: EnvGroup) -> None:
+    def __init__(self, server: Server, handle: int, owner: bytes, group: EnvGroup, memory: int) -> None:
         self.handle = handle
         self.owner = owner
         self.group = group
+        self.memory = memory  # bytes reserved in the server's env memory budget until the group is closed
         self.token = secrets.token_bytes(16)
         self.stop_event = threading.Event()
         self.last_active = time.monotonic()
@@ -209,7 +303,7 @@ class GroupWorker:
             assert req_id is not None
             if h.get("token") != self.token:
                 raise BridgeError("bad_token", "missing or wrong 'token' for this env group (see the make reply)")
-            op = str(h.get("op"))
+            op = h["op"] if isinstance(h.get("op"), str) else preview(h.get("op"))
             if op == "step":
                 dtype = h.get("dtype")
                 if not isinstance(dtype, str):
@@ -221,7 +315,7 @@ class GroupWorker:
                 return reset_reply(req_id, self.handle, self.group.reset(seed))
             if op == "ping":
                 return [pack(ok_header(req_id, "ping"))]
-            raise BridgeError("unknown_op", f"unknown op {op!r} on an env group channel; known: {GROUP_OPS}")
+            raise BridgeError("unknown_op", f"unknown op {preview(op)} on an env group channel; known: {GROUP_OPS}")
         except BridgeError as e:
             return error_reply(e, req_id)
         except Exception as e:
@@ -253,11 +347,20 @@ class Server:
     def __init__(self, cfg: ServerConfig) -> None:
         self.cfg = cfg
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
+        self.max_groups = plan_capacity(self.ctx, cfg.max_groups)  # before the first socket
+        self.max_env_memory = cfg.max_env_memory if cfg.max_env_memory is not None else default_max_env_memory()
         self.stop_reason: str | None = None
         self.workers: dict[int, GroupWorker] = {}
         self.sessions: dict[bytes, Session] = {}
         self.next_handle = 1
-        self.envs_in_use = 0
+        self.envs_in_use = 0  # hosted and being built
+        self.memory_in_use = 0  # estimated bytes of the groups hosted and being built
+        self.makes_pending = 0
+        self.made: queue.SimpleQueue[PendingMake] = queue.SimpleQueue()
+        # make threads write a byte here when done: the control loop polls it next to the router socket
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_r, False)
+        os.set_blocking(self.wake_w, False)
         self.tmpdir: str | None = None
         self.auth: Any = None
         self.initial_ppid = os.getppid()
@@ -272,10 +375,8 @@ class Server:
     def _bind(self) -> str:
         bind = self.cfg.bind
         if bind is None:
-            self.tmpdir = tempfile.mkdtemp(prefix="coordrl-bridge-")  # mode 0700
-            if len(self.tmpdir) > 80 and os.path.isdir("/tmp"):  # unix socket paths are short (~107 bytes)
-                os.rmdir(self.tmpdir)
-                self.tmpdir = tempfile.mkdtemp(prefix="coordrl-bridge-", dir="/tmp")
+            remove_stale_dirs()  # left by servers killed with SIGKILL
+            self.tmpdir = make_private_dir()  # mode 0700
             bind = f"ipc://{self.tmpdir}/env.sock"
         if not bind.startswith(("ipc://", "tcp://")):
             raise BridgeError("bad_bind", f"--bind: expected ipc://PATH or tcp://HOST:PORT, got {bind!r}")
@@ -286,6 +387,8 @@ class Server:
                 "(create keys with --gen-keys DIR)",
             )
         if self.cfg.keys_dir is not None:
+            for warning in key_permission_warnings(self.cfg.keys_dir):
+                log.warning("%s", warning)
             self.public_key, self.secret_key = load_server_keys(self.cfg.keys_dir)
             self.auth = start_authenticator(self.ctx, self.cfg.keys_dir)
             self._secure(self.router)
@@ -369,12 +472,14 @@ class Server:
         if self.cfg.session_timeout <= 0:
             return
         for ident, s in list(self.sessions.items()):
+            if s.pending:
+                continue
             active = max([s.last_seen] + [self.workers[h].last_active for h in s.handles if h in self.workers])
             if now - active > self.cfg.session_timeout:
                 log.info("closing %d env group(s) of an idle client", len(s.handles))
                 for h in list(s.handles):
                     self._close_group(h, ident)
-                del self.sessions[ident]
+                self.sessions.pop(ident, None)
 
     def serve(self) -> int:
         self._install_signals()
@@ -382,15 +487,24 @@ class Server:
         sys.stdout.flush()
         log.info("listening on %s (protocol %d)", self.endpoint, PROTOCOL_VERSION)
         next_check = 0.0
+        poller = zmq.Poller()
+        poller.register(self.router, zmq.POLLIN)
+        poller.register(self.wake_r, zmq.POLLIN)
         try:
             while self.stop_reason is None:
-                if self.router.poll(200):
+                ready = dict(poller.poll(200))
+                if self.router in ready:
                     self._drain_requests()
+                if self.wake_r in ready:
+                    self._finish_makes()
                 now = time.monotonic()
                 if now >= next_check:
                     next_check = now + 0.25
-                    self._check_parent()
-                    self._sweep_sessions(now)
+                    try:
+                        self._check_parent()
+                        self._sweep_sessions(now)
+                    except Exception:  # housekeeping must not end the server either
+                        log.exception("internal error in the server's housekeeping")
         except KeyboardInterrupt:
             self.stop_reason = "interrupted"
         log.info("stopping: %s", self.stop_reason)
@@ -414,6 +528,9 @@ class Server:
             self.ctx.term()
         if self.tmpdir is not None:
             shutil.rmtree(self.tmpdir, ignore_errors=True)
+        for fd in (self.wake_r, self.wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     # ---- control channel -------------------------------------------------------------------------------
 
@@ -429,26 +546,37 @@ class Server:
                 req_id, h = read_request(frames, self.cfg.max_message_size)
                 assert req_id is not None
                 session = self.sessions.get(ident)
-                if session is None:
-                    session = self.sessions[ident] = Session(time.monotonic())
-                session.last_seen = time.monotonic()
+                if session is not None:
+                    session.last_seen = time.monotonic()
                 reply = self._handle(ident, session, req_id, h)
             except BridgeError as e:
                 log.debug("request error: %s", e.message)
                 reply = error_reply(e, req_id)
-            self.router.send_multipart([ident, *reply], copy=False)
+            except Exception as e:  # a bug here must cost one request, never the server
+                log.exception("internal error while handling a request")
+                err = BridgeError("internal_error", f"internal error in the env server: {type(e).__name__}: {e}")
+                reply = error_reply(err, req_id)
+            if reply is not None:  # None: a make being built answers when done
+                self._send(ident, reply)
 
-    def _handle(self, ident: bytes, session: Session, req_id: int, h: dict[str, Any]) -> list[Any]:
+    def _send(self, ident: bytes, reply: list[Any]) -> None:
+        try:
+            self.router.send_multipart([ident, *reply], copy=False)
+        except zmq.ZMQError as e:  # the client is gone or its queue is full: its loss, not everyone's
+            log.warning("could not send a reply: %s", e)
+
+    def _handle(self, ident: bytes, session: Session | None, req_id: int, h: dict[str, Any]) -> list[Any] | None:
         op = h.get("op")
         if op == "ping":
             return [pack(ok_header(req_id, "ping"))]
         if op == "hello":
             return [pack(ok_header(req_id, "hello", **self._hello_info()))]
         if op == "make":
-            return self._make(ident, session, req_id, h)
+            self._make(ident, req_id, h)
+            return None
         if op == "close":
             handle = get_int(h, "handle", 0, 2**31 - 1)
-            if handle not in session.handles:
+            if session is None or handle not in session.handles:
                 raise BridgeError("bad_handle", f"no environment with handle {handle} on this connection")
             self._close_group(handle, ident)
             return [pack(ok_header(req_id, "close", handle=handle))]
@@ -459,7 +587,7 @@ class Server:
             return [pack(ok_header(req_id, "shutdown"))]
         if op in ("reset", "step"):
             raise BridgeError("wrong_channel", f"'{op}' goes to the env group's own endpoint (from the make reply)")
-        raise BridgeError("unknown_op", f"unknown op {op!r}; known ops: {CONTROL_OPS}")
+        raise BridgeError("unknown_op", f"unknown op {preview(op)}; known ops: {CONTROL_OPS}")
 
     def _hello_info(self) -> dict[str, Any]:
         return {
@@ -470,6 +598,11 @@ class Server:
             "maxMessageSize": self.cfg.max_message_size,
             "maxEnvs": self.cfg.max_envs,
             "envsInUse": self.envs_in_use,
+            "maxGroups": self.max_groups,
+            "maxGroupsPerClient": self.cfg.max_groups_per_client,
+            "groupsInUse": len(self.workers) + self.makes_pending,
+            "maxEnvMemory": self.max_env_memory,
+            "envMemoryInUse": self.memory_in_use,
             "versions": {
                 "python": sys.version.split()[0],
                 "gymnasium": gymnasium.__version__,
@@ -480,40 +613,147 @@ class Server:
             },
         }
 
-    def _make(self, ident: bytes, session: Session, req_id: int, h: dict[str, Any]) -> list[Any]:
+    def _make(self, ident: bytes, req_id: int, h: dict[str, Any]) -> None:
+        """Checks a make against every limit and reserves its share, then builds it on its own thread
+        (ale-py takes ~80 ms per env) so that the control channel keeps serving; see _finish_makes."""
         name = get_str(h, "env")
         num_envs = get_int(h, "numEnvs", 1, self.cfg.max_envs)
         options = get_map(h, "options")
         atari = get_map(h, "atari")
         minatar = get_map(h, "minatar")
+        session = self.sessions.get(ident)
+        groups = len(self.workers) + self.makes_pending
+        if groups >= self.max_groups:
+            raise BridgeError(
+                "limit",
+                f"this server hosts at most {self.max_groups} env groups and has {groups}; close some "
+                "(or start the server with a larger --max-groups)",
+            )
+        client_groups = 0 if session is None else len(session.handles) + session.pending
+        if client_groups >= self.cfg.max_groups_per_client:
+            raise BridgeError(
+                "limit",
+                f"this connection has {client_groups} env groups, the most one client may have "
+                f"(--max-groups-per-client {self.cfg.max_groups_per_client}); close some first",
+            )
         if self.envs_in_use + num_envs > self.cfg.max_envs:
             raise BridgeError(
                 "limit",
                 f"this server hosts at most {self.cfg.max_envs} envs; {self.envs_in_use} in use, {num_envs} asked",
             )
-        resolved = resolve_env(name)
-        group = make_group(resolved, num_envs, options, atari, minatar)
-        handle = self.next_handle
-        self.next_handle += 1
+        plan = plan_group(resolve_env(name), num_envs, options, atari, minatar)
+        self._check_memory(plan.memory.bytes, plan.memory.formula)
+        pending = PendingMake(ident, req_id, plan)
+        thread = threading.Thread(target=self._build, args=(pending,), name=f"make-{req_id}", daemon=True)
         try:
-            w = GroupWorker(self, handle, ident, group)
-        except Exception:
-            group.close()
-            raise
-        self.workers[handle] = w
-        session.handles.add(handle)
+            thread.start()
+        except RuntimeError as e:  # "can't start new thread": out of threads or memory
+            raise BridgeError("limit", f"cannot start a thread to build the envs: {e}") from None
+        if session is None:
+            session = self.sessions[ident] = Session(time.monotonic())
+        session.pending += 1
+        self.makes_pending += 1
         self.envs_in_use += num_envs
-        log.info("made env group %d: %s x%d at %s", handle, resolved.name, num_envs, w.endpoint)
-        return [pack(ok_header(req_id, "make", handle=handle, endpoint=w.endpoint, token=w.token, spec=group.spec()))]
+        self.memory_in_use += plan.memory.bytes
+
+    def _check_memory(self, needed: int, formula: str, in_use: int | None = None) -> None:
+        used = self.memory_in_use if in_use is None else in_use
+        if used + needed > self.max_env_memory:
+            raise BridgeError(
+                "limit",
+                f"this make needs about {format_bytes(needed)} ({formula}); the server's env memory budget is "
+                f"{format_bytes(self.max_env_memory)} with {format_bytes(used)} in use (--max-env-memory); "
+                "ask for fewer envs or smaller observations",
+                neededBytes=needed,
+                budgetBytes=self.max_env_memory,
+                inUseBytes=used,
+            )
+
+    def _build(self, p: PendingMake) -> None:
+        """Make thread: builds the group; never touches sockets (the control thread owns them)."""
+        try:
+            p.group = build_group(p.plan)
+        except BridgeError as e:
+            p.error = e
+        except Exception as e:
+            log.exception("make %s x%d failed", p.plan.resolved.name, p.plan.num_envs)
+            p.error = BridgeError("env_error", f"cannot create '{p.plan.resolved.name}': {type(e).__name__}: {e}")
+        finally:
+            self.made.put(p)
+            with contextlib.suppress(BlockingIOError):  # a full pipe already holds a wake-up
+                os.write(self.wake_w, b"\0")
+
+    def _finish_makes(self) -> None:
+        with contextlib.suppress(BlockingIOError):
+            os.read(self.wake_r, 4096)
+        while True:
+            try:
+                p = self.made.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                reply = self._finish_make(p)
+            except BridgeError as e:
+                reply = error_reply(e, p.req_id)
+            except Exception as e:
+                log.exception("internal error while finishing a make")
+                reply = error_reply(BridgeError("internal_error", f"internal error: {type(e).__name__}: {e}"), p.req_id)
+            self._send(p.ident, reply)
+
+    def _finish_make(self, p: PendingMake) -> list[Any]:
+        session = self.sessions.get(p.ident)
+        if session is not None:
+            session.pending -= 1
+        self.makes_pending -= 1
+        reserved = p.plan.memory.bytes
+        group = p.group
+        if group is None:
+            self.envs_in_use -= p.plan.num_envs
+            self.memory_in_use -= reserved
+            self._forget_if_empty(p.ident)
+            raise p.error or BridgeError("internal_error", "make failed without an error")
+        try:
+            # Gymnasium envs: the observation size is known only now
+            actual = group.memory()
+            if actual.bytes > reserved:
+                self._check_memory(actual.bytes, actual.formula, self.memory_in_use - reserved)
+            memory = max(actual.bytes, reserved)
+            handle = self.next_handle
+            w = GroupWorker(self, handle, p.ident, group, memory)
+        except BaseException as e:
+            self.envs_in_use -= p.plan.num_envs
+            self.memory_in_use -= reserved
+            with contextlib.suppress(Exception):
+                group.close()
+            self._forget_if_empty(p.ident)
+            if isinstance(e, zmq.ZMQError):
+                raise BridgeError("limit", f"cannot open a socket for the env group: {e}") from None
+            raise
+        self.next_handle += 1
+        self.memory_in_use += memory - reserved
+        self.workers[handle] = w
+        if session is None:  # swept meanwhile: the group still belongs to this connection
+            session = self.sessions[p.ident] = Session(time.monotonic())
+        session.handles.add(handle)
+        log.info("made env group %d: %s x%d at %s", handle, group.env_name, group.num_envs, w.endpoint)
+        return [pack(ok_header(p.req_id, "make", handle=handle, endpoint=w.endpoint, token=w.token, spec=group.spec()))]
+
+    def _forget_if_empty(self, ident: bytes) -> None:
+        s = self.sessions.get(ident)
+        if s is not None and not s.handles and not s.pending:
+            del self.sessions[ident]
 
     def _close_group(self, handle: int, ident: bytes) -> None:
         w = self.workers.pop(handle, None)
         session = self.sessions.get(ident)
         if session is not None:
             session.handles.discard(handle)
+            if not session.handles and not session.pending:
+                del self.sessions[ident]  # sessions stay bounded by the groups hosted
         if w is None:
             return
         self.envs_in_use -= w.group.num_envs
+        self.memory_in_use -= w.memory
         w.stop()
 
 

@@ -18,7 +18,16 @@ from typing import Any
 import numpy as np
 
 from coordrl_bridge.games import MINATAR_GAMES, ResolvedEnv, resolve_env
-from coordrl_bridge.hosting import AtariGroup, EnvGroup, GymGroup, MinAtarGroup, make_group, split_options
+from coordrl_bridge.hosting import (
+    EnvGroup,
+    GymGroup,
+    MinAtarGroup,
+    atari_vector_env,
+    build_group,
+    make_group,
+    plan_group,
+    split_options,
+)
 
 
 def _options(raw: str | None) -> dict[str, Any]:
@@ -42,14 +51,27 @@ def _make(resolved: ResolvedEnv, num_envs: int, options: dict[str, Any], **commo
 def bench_raw(env: str, num_envs: int, seconds: float, options: dict[str, Any], seed: int) -> dict[str, Any]:
     """Steps the bare vector env (AtariVectorEnv.step for Atari, same settings as the bridge) in a loop."""
     resolved = resolve_env(env)
-    group = _make(resolved, num_envs, options, layout="NCHW")
+    common, specific = split_options(options)
+    common = {**common, "layout": "NCHW"}
+    if resolved.kind == "minatar":
+        plan = plan_group(resolved, num_envs, common, None, specific)
+    else:
+        plan = plan_group(resolved, num_envs, common, specific)
+    # one bare vector env of all the envs (the bridge builds big Atari groups in parts)
+    e: Any
+    dtype: type[np.signedinteger[Any]]
+    if resolved.kind == "atari":
+        e = atari_vector_env(resolved.name, num_envs, plan.options)
+        n, dtype = len(e.ale.get_action_set()), np.int32
+    else:
+        group = build_group(plan)
+        assert isinstance(group, (GymGroup, MinAtarGroup))
+        # MinAtar: the group is the env
+        e = group if isinstance(group, MinAtarGroup) else group.env
+        n, dtype = group.num_actions, np.int64
     try:
-        assert isinstance(group, (AtariGroup, GymGroup, MinAtarGroup))
-        e: Any = group if isinstance(group, MinAtarGroup) else group.env  # MinAtar: the group is the env
         e.reset(seed=seed)
         rng = np.random.default_rng(seed)
-        n = group.num_actions
-        dtype = np.int32 if isinstance(group, AtariGroup) else np.int64
         actions = [rng.integers(0, n, num_envs).astype(dtype) for _ in range(64)]
         for k in range(20):  # warm-up
             e.step(actions[k % 64])
@@ -65,7 +87,7 @@ def bench_raw(env: str, num_envs: int, seconds: float, options: dict[str, Any], 
                 break
         dt = now - t0
     finally:
-        group.close()
+        e.close()
     return {
         "env": resolved.name,
         "numEnvs": num_envs,

@@ -21,14 +21,16 @@ PROTOCOL_VERSION = 1
 
 
 class ServerProc:
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, stderr_path: Path | None = None, env: dict[str, str] | None = None) -> None:
+        """`stderr_path`: log to that file (a pipe nobody reads fills up and blocks a chatty server)."""
+        self.stderr_file = None if stderr_path is None else open(stderr_path, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "coordrl_bridge", *args],
             cwd=BRIDGE_DIR,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            stderr=subprocess.PIPE if self.stderr_file is None else self.stderr_file,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline().decode()
@@ -47,9 +49,16 @@ class ServerProc:
             self.proc.kill()
             return self.proc.wait(10)
         finally:
-            for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr, self.stderr_file):
                 if f is not None:
                     f.close()
+
+    def rss(self) -> int:
+        """The server's resident memory in bytes (Linux)."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS")
 
 
 class Client:
@@ -129,6 +138,16 @@ class Client:
         for sock, _ in self.groups.values():
             sock.close(linger=0)
         self.sock.close(linger=0)
+
+
+def pack(obj: Any) -> bytes:
+    data: bytes = msgpack.packb(obj, use_bin_type=True)
+    return data
+
+
+def assert_alive(client: Client) -> None:
+    hdr, _ = client.request("ping")
+    assert hdr["ok"] and hdr["op"] == "ping"
 
 
 def decode_frame(desc: dict[str, Any], raw: bytes) -> np.ndarray[Any, Any]:

@@ -4,22 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgpack
 import numpy as np
 import pytest
 import zmq
 
-from tests.conftest import PROTOCOL_VERSION, Client, ServerProc
-
-
-def pack(obj: Any) -> bytes:
-    data: bytes = msgpack.packb(obj, use_bin_type=True)
-    return data
-
-
-def assert_alive(client: Client) -> None:
-    hdr, _ = client.request("ping")
-    assert hdr["ok"] and hdr["op"] == "ping"
+from tests.conftest import PROTOCOL_VERSION, Client, ServerProc, assert_alive, pack
 
 
 def test_ready_line_and_private_endpoint(server: ServerProc) -> None:

@@ -12,6 +12,9 @@ export interface ServeOptions {
   keys?: string;
   genKeys?: string;
   maxEnvs?: number;
+  maxGroups?: number;
+  maxGroupsPerClient?: number;
+  maxEnvMemory?: string;
   maxMessageSize?: number;
   sessionTimeout?: number;
   logLevel?: string;
@@ -39,6 +42,13 @@ export function serverArgs(o: ServeOptions): string[] {
     args.push('--keys', o.keys);
   }
   if (o.maxEnvs !== undefined) args.push('--max-envs', String(o.maxEnvs));
+  if (o.maxGroups !== undefined) args.push('--max-groups', String(o.maxGroups));
+  if (o.maxGroupsPerClient !== undefined) args.push('--max-groups-per-client', String(o.maxGroupsPerClient));
+  if (o.maxEnvMemory !== undefined) {
+    if (!/^\s*\d+(\.\d+)?\s*([kmgt]i?b?)?\s*$/i.test(o.maxEnvMemory))
+      throw new UsageError(`--max-env-memory: expected a size such as 8G, 512M or bytes, got '${o.maxEnvMemory}'`);
+    args.push('--max-env-memory', o.maxEnvMemory);
+  }
   if (o.maxMessageSize !== undefined) args.push('--max-message-size', String(o.maxMessageSize));
   if (o.sessionTimeout !== undefined) args.push('--session-timeout', String(o.sessionTimeout));
   args.push('--log-level', o.logLevel ?? 'info');
@@ -92,6 +102,16 @@ export function registerServe(program: Command): void {
       'create CURVE keys in DIR and exit: DIR/server/ (server pair), DIR/clients/ (give to the learner), DIR/authorized_clients/ (public keys accepted)',
     )
     .option('--max-envs <n>', 'environments hosted at most', positiveInt('--max-envs'))
+    .option('--max-groups <n>', 'env groups hosted at most (default 256)', positiveInt('--max-groups'))
+    .option(
+      '--max-groups-per-client <n>',
+      'env groups one learner connection may hold (default 64)',
+      positiveInt('--max-groups-per-client'),
+    )
+    .option(
+      '--max-env-memory <size>',
+      "memory the envs may take by estimate, e.g. 8G (default: half the machine's memory)",
+    )
     .option(
       '--max-message-size <bytes>',
       'largest request accepted (larger ones drop the connection)',

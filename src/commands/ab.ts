@@ -12,9 +12,20 @@ import { describeReport, writeReport } from '../report/index.js';
 import { ALGOS } from '../run-config.js';
 import { nonNegativeInt, parseCount, positiveInt, UsageError } from '../util/cli-errors.js';
 import { note, printResult } from '../util/output.js';
+import {
+  abCancel,
+  abStatus,
+  addSlurmOptions,
+  checkNewSlurmExperiment,
+  checkSlurmFlags,
+  executorFor,
+  runOne,
+  type SlurmFlags,
+  submitWithSlurm,
+} from './ab-slurm.js';
 import { jsonOption } from './options.js';
 
-interface AbFlags extends Record<string, unknown> {
+interface AbFlags extends Record<string, unknown>, SlurmFlags {
   algo?: string;
   envs?: string;
   arms?: string;
@@ -70,6 +81,7 @@ export function registerAb(program: Command): void {
       nonNegativeInt('--status-every'),
     )
     .addOption(jsonOption());
+  addSlurmOptions(ab);
   for (const opt of optionsFromSchemas([
     { schema: commonSchema },
     { schema: a2cSchema, note: 'for a2c' },
@@ -86,10 +98,15 @@ export function registerAb(program: Command): void {
 Examples:
   coordrl ab --algo a2c --envs pong,breakout,mspacman --arms conv,coordconv --seeds 5 --frames 10M --out experiments/a2c-cc --parallel 2
   coordrl ab --resume experiments/a2c-cc
-  coordrl report experiments/a2c-cc`,
+  coordrl report experiments/a2c-cc
+  coordrl ab --envs pong --seeds 10 --frames 10M --out experiments/cc --executor slurm --partition gpu --gpus-per-run 1 --time 12:00:00
+  coordrl ab --status experiments/cc
+  coordrl ab --resume experiments/cc          # resubmits only the runs neither done nor queued`,
   );
   ab.action(async (flags: AbFlags) => {
     const json = Boolean(flags.json);
+    if (flags.status) return abStatus(flags.status, flags);
+    if (flags.cancel) return abCancel(flags.cancel, flags);
     let expDir: string;
     if (flags.resume) {
       const given = [...DEFINING.filter((k) => flags[k] !== undefined), ...Object.keys(pickFlags(flags, SCHEMAS))];
@@ -99,6 +116,8 @@ Examples:
         );
       }
       expDir = path.resolve(flags.resume);
+      checkSlurmFlags(flags, executorFor(flags, expDir), true);
+      if (flags.run) return runOne(expDir, flags);
       if (flags.dryRun) {
         const m = readManifest(expDir);
         const states = [];
@@ -120,6 +139,8 @@ Examples:
         throw new UsageError('--out <dir> is required for a new experiment (or --resume <dir> to continue one)');
       if (!flags.envs) throw new UsageError('--envs is required, e.g. --envs pong,breakout,mspacman');
       expDir = path.resolve(flags.out);
+      checkSlurmFlags(flags, executorFor(flags, null), false);
+      if (executorFor(flags, null) === 'slurm') await checkNewSlurmExperiment(flags);
       const spec: ExperimentSpec = {
         algo: flags.algo ?? 'a2c',
         envs: parseEnvs(flags.envs),
@@ -146,6 +167,7 @@ Examples:
       createExperiment(expDir, spec);
       note(`experiment directory: ${expDir}`);
     }
+    if (executorFor(flags, expDir) === 'slurm') return submitWithSlurm(expDir, flags);
     const result = await runExperiment(expDir, { parallel: flags.parallel ?? 1, statusEvery: flags.statusEvery });
     const report = flags.report !== false && result.done > 0 ? await writeReport(expDir) : null;
     const out = {

@@ -161,7 +161,8 @@ ${cases.join('\n')}
   *) echo "coordrl-slurm: no run for array task $SLURM_ARRAY_TASK_ID" >&2; exit 2 ;;
 esac
 
-echo "coordrl-slurm: task \${SLURM_ARRAY_JOB_ID}_\${SLURM_ARRAY_TASK_ID} (job $SLURM_JOB_ID, restart \${SLURM_RESTART_COUNT:-0}) runs $RUN on $(hostname -s) at $(date -u +%FT%TZ)"
+TASK="\${SLURM_ARRAY_JOB_ID:-}_\${SLURM_ARRAY_TASK_ID}"
+echo "coordrl-slurm: task $TASK (job \${SLURM_JOB_ID:-}, restart \${SLURM_RESTART_COUNT:-0}) runs $RUN on $(hostname -s) at $(date -u +%FT%TZ)"
 "$NODE" "$COORDRL_BIN" ab --resume "$EXP" --run "$RUN" --status-every 300 &
 child=$!
 
@@ -169,18 +170,27 @@ child=$!
 # as SIGTERM, so coordrl saves a checkpoint and exits. SIGTERM (scancel, preemption) reaches every
 # process of the job already: only note it.
 signalled=''
-trap 'signalled=USR1; kill -TERM "$child" 2>/dev/null' USR1
-trap 'signalled=\${signalled:-TERM}' TERM
-while :; do
+trapped=''
+trap 'signalled=USR1; trapped=1; kill -TERM "$child" 2>/dev/null' USR1
+trap 'signalled=\${signalled:-TERM}; trapped=1' TERM
+# A trapped signal cuts \`wait\` short (status > 128): wait again for the run's own exit code.
+# 127: the run had already been waited for (the signal came just after), its code is the last one.
+code=''
+prev=''
+while [ -z "$code" ]; do
+  trapped=''
   wait "$child"
-  code=$?
-  kill -0 "$child" 2>/dev/null || break
+  rc=$?
+  if [ "$rc" = 127 ] && [ -n "$prev" ]; then code=$prev
+  elif [ -z "$trapped" ]; then code=$rc
+  fi
+  prev=$rc
 done
 
 echo "coordrl-slurm: run $RUN exited with code $code\${signalled:+ after SIG$signalled} at $(date -u +%FT%TZ)"
 if [ "$signalled" = USR1 ] && [ "$code" = 130 ] && [ "$REQUEUE" = 1 ]; then
-  echo "coordrl-slurm: requeueing \${SLURM_ARRAY_JOB_ID}_\${SLURM_ARRAY_TASK_ID}: it continues from its checkpoint"
-  scontrol requeue "\${SLURM_ARRAY_JOB_ID}_\${SLURM_ARRAY_TASK_ID}"
+  echo "coordrl-slurm: requeueing $TASK: it continues from its checkpoint"
+  scontrol requeue "$TASK"
 fi
 exit "$code"
 `;

@@ -534,7 +534,7 @@ describe('an experiment on a fake Slurm', () => {
     expect(existsSync(jobsPath(exp))).toBe(true);
   });
 
-  it('records nothing when sbatch refuses', async () => {
+  it('records no submission when sbatch refuses', async () => {
     const { exp } = experiment();
     const refused = fakeSlurm({
       squeue: ok(''),
@@ -543,6 +543,7 @@ describe('an experiment on a fake Slurm', () => {
     await expect(submitMissing(exp, settings, refused.client)).rejects.toThrow(
       /sbatch rejected .*: Invalid qos specification/,
     );
-    expect(readJobs(exp)).toBeNull();
+    // The settings are kept (so `ab --resume` stays with Slurm), no submission is recorded.
+    expect(readJobs(exp)).toMatchObject({ settings, submissions: [] });
   });
 });

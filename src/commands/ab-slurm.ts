@@ -9,6 +9,7 @@ import {
   cancelExperiment,
   defaultCommand,
   experimentStatus,
+  queuedTasks,
   RUN_PHASES,
   readJobs,
   type SlurmSettings,
@@ -112,6 +113,16 @@ export function checkSlurmFlags(flags: SlurmFlags, executor: ExecutorName, resum
         `${given.map((k) => (k === 'requeue' ? '--no-requeue' : flagName(k))).join(', ')} go with --executor slurm`,
       );
     }
+  }
+}
+
+/** A local run of an experiment whose runs are still in Slurm's queue would run them twice. */
+export async function checkNothingQueued(expDir: string, client = new SlurmClient()): Promise<void> {
+  const queued = await queuedTasks(expDir, client);
+  if (queued.length) {
+    throw new UsageError(
+      `${expDir} has Slurm tasks queued or running (${queued.slice(0, 4).join(', ')}${queued.length > 4 ? ', ...' : ''}); wait for them (coordrl ab --status) or cancel them (coordrl ab --cancel) before running it locally`,
+    );
   }
 }
 

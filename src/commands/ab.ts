@@ -17,6 +17,7 @@ import {
   abStatus,
   addSlurmOptions,
   checkNewSlurmExperiment,
+  checkNothingQueued,
   checkSlurmFlags,
   executorFor,
   runOne,
@@ -168,6 +169,7 @@ Examples:
       note(`experiment directory: ${expDir}`);
     }
     if (executorFor(flags, expDir) === 'slurm') return submitWithSlurm(expDir, flags);
+    if (flags.resume) await checkNothingQueued(expDir);
     const result = await runExperiment(expDir, { parallel: flags.parallel ?? 1, statusEvery: flags.statusEvery });
     const report = flags.report !== false && result.done > 0 ? await writeReport(expDir) : null;
     const out = {

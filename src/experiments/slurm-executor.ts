@@ -351,10 +351,23 @@ export async function submitMissing(
   writeJsonAtomic(path.join(logs, '.keep.json'), { note: 'Slurm task output: <array job id>_<task>.out' });
   writeFileSync(scriptPath, text);
   chmodSync(scriptPath, 0o755);
+  // Recorded before sbatch, so that after a refusal `ab --resume` still knows this is a Slurm experiment.
+  writeJsonAtomic(jobsPath(expDir), jobs);
   const jobId = await client.sbatch(scriptPath);
   jobs.submissions.push({ jobId, submittedAt: new Date().toISOString(), script: rel, runs: todo });
   writeJsonAtomic(jobsPath(expDir), jobs);
   return { experiment: expDir, jobId, script: scriptPath, runs: todo, skipped, logs };
+}
+
+/** The experiment's tasks still queued or running (none when Slurm is not on this host). */
+export async function queuedTasks(expDir: string, client: SlurmClient): Promise<string[]> {
+  const ids = (readJobs(expDir)?.submissions ?? []).map((s) => s.jobId);
+  if (!ids.length) return [];
+  try {
+    return (await client.squeue()).filter((t) => ids.includes(t.arrayJobId)).map((t) => t.id);
+  } catch {
+    return [];
+  }
 }
 
 /** Cancels every task of the experiment still queued or running; returns the array job ids. */

@@ -113,7 +113,7 @@ Examples:
       const given = [...DEFINING.filter((k) => flags[k] !== undefined), ...Object.keys(pickFlags(flags, SCHEMAS))];
       if (given.length) {
         throw new UsageError(
-          `--resume continues an experiment with its own settings; drop ${given.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} (only --parallel, --status-every, --no-report, --dry-run and --json go with it)`,
+          `--resume continues an experiment with its own settings; drop ${given.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} (only --parallel, --status-every, --no-report, --dry-run, --json, --executor, --run and the Slurm flags go with it)`,
         );
       }
       expDir = path.resolve(flags.resume);

@@ -7,7 +7,9 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { Command } from 'commander';
+import { describe, expect, it, vi } from 'vitest';
+import { registerAb } from '../src/commands/ab.js';
 import { createExperiment, FINAL_FILE, readManifest } from '../src/experiments/manifest.js';
 import {
   type CommandResult,
@@ -545,5 +547,60 @@ describe('an experiment on a fake Slurm', () => {
     );
     // The settings are kept (so `ab --resume` stays with Slurm), no submission is recorded.
     expect(readJobs(exp)).toMatchObject({ settings, submissions: [] });
+  });
+});
+
+/** Runs `coordrl ab <args>` in this process; returns the error it threw, if any. */
+async function ab(...args: string[]): Promise<Error | null> {
+  const program = new Command('coordrl').exitOverride();
+  registerAb(program);
+  for (const c of program.commands) c.exitOverride();
+  const spy = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  try {
+    await program.parseAsync(['node', 'coordrl', 'ab', ...args]);
+    return null;
+  } catch (e) {
+    return e as Error;
+  } finally {
+    spy.mockRestore();
+    err.mockRestore();
+  }
+}
+
+describe('coordrl ab flags of the Slurm executor', () => {
+  const NEW = ['--envs', 'pong', '--arms', 'conv,coordconv', '--seeds', '1', '--steps', '1000'];
+
+  it('refuses Slurm flags without the Slurm executor, bad values, and a lone --run, before writing anything', async () => {
+    const out = path.join(tmp(), 'exp');
+    const cases: [string[], RegExp][] = [
+      [['--partition', 'gpu'], /^--partition go with --executor slurm$/],
+      [['--time', '1:00:00', '--no-requeue'], /^--time, --no-requeue go with --executor slurm$/],
+      [['--executor', 'slurm', '--time', '4h'], /^--time '4h' is not a Slurm time limit/],
+      [['--executor', 'slurm', '--sbatch', 'exclusive'], /^--sbatch 'exclusive' must be one sbatch option/],
+      [['--run', 'pong/conv/seed-1'], /^--run goes with --resume <dir>/],
+    ];
+    for (const [flags, msg] of cases) {
+      const e = await ab(...NEW, '--out', out, ...flags);
+      expect(e, flags.join(' ')).toBeInstanceOf(UsageError);
+      expect(e?.message).toMatch(msg);
+    }
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('says Slurm is missing in one line and makes no experiment directory; a dry run does not need it', async () => {
+    const out = path.join(tmp(), 'exp');
+    const empty = tmp();
+    const saved = process.env.PATH;
+    process.env.PATH = empty;
+    try {
+      const e = await ab(...NEW, '--out', out, '--executor', 'slurm');
+      expect(e).toBeInstanceOf(UserFacingError);
+      expect(e?.message).toMatch(/^Slurm's sbatch is not on the PATH/);
+      expect(existsSync(out)).toBe(false);
+      expect(await ab(...NEW, '--out', out, '--executor', 'slurm', '--partition', 'gpu', '--dry-run')).toBeNull();
+    } finally {
+      process.env.PATH = saved;
+    }
   });
 });

@@ -154,9 +154,13 @@ function settingsFrom(flags: SlurmFlags, expDir: string): SlurmSettings {
 }
 
 /** Validates the Slurm flags of a new experiment, and finds sbatch, before its directory is made. */
-export async function checkNewSlurmExperiment(flags: SlurmFlags, client = new SlurmClient()): Promise<void> {
+export async function checkNewSlurmExperiment(
+  flags: SlurmFlags,
+  needSbatch: boolean,
+  client = new SlurmClient(),
+): Promise<void> {
   resourcesFrom(flags);
-  await client.check();
+  if (needSbatch) await client.check();
 }
 
 /** Submits what is missing as one job array and says where to look. */

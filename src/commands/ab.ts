@@ -67,7 +67,11 @@ export function registerAb(program: Command): void {
     .option('--seeds <n|list>', 'paired seeds: a count n (seeds 1..n) or a list like 1,2,3 (default 5)')
     .option('--out <dir>', 'experiment directory to create, e.g. experiments/NAME')
     .option('--resume <dir>', 'finish an experiment: run what is missing, never repeat what is done')
-    .option('--parallel <k>', 'runs at once, each in its own process (default 1)', positiveInt('--parallel'))
+    .option(
+      '--parallel <k>',
+      'runs at once, each in its own process (default 1; with --executor slurm: at most k tasks at once, default no cap)',
+      positiveInt('--parallel'),
+    )
     .option(
       '--eval-episodes <n>',
       'greedy evaluation episodes per run for its final score; 0 = the last training window instead (default 10)',

@@ -173,6 +173,13 @@ describe('the job array script', () => {
     expect(lines.slice(firstCommand).some((l) => l.startsWith('#SBATCH'))).toBe(false);
   });
 
+  it('double-quotes an output path with spaces (sbatch reads quoted #SBATCH values)', () => {
+    expect(jobScript(spec({ output: '/data/my exp/slurm/logs/%A_%a.out' }))).toContain(
+      '#SBATCH --output="/data/my exp/slurm/logs/%A_%a.out"\n',
+    );
+    expect(jobScript(spec())).toContain('#SBATCH --output=/data/exp/slurm/logs/%A_%a.out\n');
+  });
+
   it("runs the task's own run, quoting paths with spaces and quotes", () => {
     const dir = tmp();
     const exp = path.join(dir, "my exp's");
@@ -580,6 +587,10 @@ describe('coordrl ab flags of the Slurm executor', () => {
       [['--executor', 'slurm', '--sbatch', 'exclusive'], /^--sbatch 'exclusive' must be one sbatch option/],
       [['--run', 'pong/conv/seed-1'], /^--run goes with --resume <dir>/],
     ];
+    const pct = path.join(tmp(), '100%-exp');
+    const e = await ab(...NEW, '--out', pct, '--executor', 'slurm');
+    expect(e?.message).toMatch(/has a character Slurm's --output cannot take/);
+    expect(existsSync(pct)).toBe(false);
     for (const [flags, msg] of cases) {
       const e = await ab(...NEW, '--out', out, ...flags);
       expect(e, flags.join(' ')).toBeInstanceOf(UsageError);

@@ -7,6 +7,7 @@ import { runExperiment } from '../experiments/runner.js';
 import { DEFAULT_SIGNAL_BEFORE, SlurmClient, type SlurmResources, validateResources } from '../experiments/slurm.js';
 import {
   cancelExperiment,
+  checkSlurmPath,
   defaultCommand,
   experimentStatus,
   queuedTasks,
@@ -155,10 +156,12 @@ function settingsFrom(flags: SlurmFlags, expDir: string): SlurmSettings {
 
 /** Validates the Slurm flags of a new experiment, and finds sbatch, before its directory is made. */
 export async function checkNewSlurmExperiment(
+  expDir: string,
   flags: SlurmFlags,
   needSbatch: boolean,
   client = new SlurmClient(),
 ): Promise<void> {
+  checkSlurmPath(expDir);
   resourcesFrom(flags);
   if (needSbatch) await client.check();
 }

@@ -145,7 +145,7 @@ Examples:
       if (!flags.envs) throw new UsageError('--envs is required, e.g. --envs pong,breakout,mspacman');
       expDir = path.resolve(flags.out);
       checkSlurmFlags(flags, executorFor(flags, null), false);
-      if (executorFor(flags, null) === 'slurm') await checkNewSlurmExperiment(flags, !flags.dryRun);
+      if (executorFor(flags, null) === 'slurm') await checkNewSlurmExperiment(expDir, flags, !flags.dryRun);
       const spec: ExperimentSpec = {
         algo: flags.algo ?? 'a2c',
         envs: parseEnvs(flags.envs),

@@ -11,7 +11,7 @@
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
-import { UserFacingError } from '../util/cli-errors.js';
+import { UsageError, UserFacingError } from '../util/cli-errors.js';
 import { PACKAGE_ROOT, PACKAGE_VERSION } from '../version.js';
 import {
   type Manifest,
@@ -300,6 +300,15 @@ function syncManifest(expDir: string, manifest: Manifest, runs: RunSlurmStatus[]
   if (changed) writeManifest(expDir, manifest);
 }
 
+/** The experiment directory goes into `#SBATCH --output=...`, where `%` is a pattern and `"` a quote. */
+export function checkSlurmPath(expDir: string): void {
+  if (/["%\\\n\r]/.test(expDir)) {
+    throw new UsageError(
+      `the experiment directory ${JSON.stringify(expDir)} has a character Slurm's --output cannot take (" % \\ or a line break); use another path`,
+    );
+  }
+}
+
 export interface SubmitResult {
   experiment: string;
   /** null: nothing to submit (every run done or queued). */
@@ -320,6 +329,7 @@ export async function submitMissing(
   settings: SlurmSettings,
   client: SlurmClient,
 ): Promise<SubmitResult> {
+  checkSlurmPath(expDir);
   const status = await experimentStatus(expDir, client);
   const todo = status.runs.filter((r) => !['done', 'pending', 'running'].includes(r.state)).map((r) => r.id);
   const skipped = status.runs.filter((r) => !todo.includes(r.id)).map((r) => ({ id: r.id, state: r.state }));

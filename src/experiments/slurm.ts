@@ -130,7 +130,8 @@ export function jobScript(spec: JobScriptSpec): string {
   const sbatch = [
     `--job-name=${spec.jobName}`,
     `--array=${array}`,
-    `--output=${spec.output}`,
+    // sbatch reads double-quoted values on #SBATCH lines (paths with spaces).
+    `--output=${/^[\w./%+=@,:-]+$/.test(spec.output) ? spec.output : `"${spec.output}"`}`,
     '--open-mode=append',
     ...sbatchOptions(spec.resources),
   ];

@@ -10,11 +10,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Command } from 'commander';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { registerAb } from '../src/commands/ab.js';
 import { registerReport } from '../src/commands/report.js';
 import type { ExperimentSlurmStatus } from '../src/experiments/slurm-executor.js';
+import { runCli } from './helpers/in-process-cli.js';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 
@@ -34,23 +34,7 @@ function cluster(): { ok: true } | { ok: false; reason: string } {
   return { ok: true };
 }
 
-async function coordrl(...args: string[]): Promise<string> {
-  const program = new Command('coordrl').exitOverride();
-  registerAb(program);
-  registerReport(program);
-  for (const c of program.commands) c.exitOverride();
-  const out: string[] = [];
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => {
-    out.push(String(s));
-    return true;
-  });
-  try {
-    await program.parseAsync(['node', 'coordrl', ...args]);
-  } finally {
-    spy.mockRestore();
-  }
-  return out.join('');
-}
+const coordrl = (...args: string[]) => runCli([registerAb, registerReport], args);
 
 const status = async (exp: string) =>
   JSON.parse(await coordrl('ab', '--status', exp, '--json')) as ExperimentSlurmStatus;

@@ -7,8 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { Command } from 'commander';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { registerAb } from '../src/commands/ab.js';
 import { createExperiment, FINAL_FILE, readManifest } from '../src/experiments/manifest.js';
 import {
@@ -35,6 +34,7 @@ import {
   taskStateSaver,
 } from '../src/experiments/slurm-executor.js';
 import { UsageError, UserFacingError } from '../src/util/cli-errors.js';
+import { runCli } from './helpers/in-process-cli.js';
 
 const BASE: SlurmResources = { extra: [], signalBefore: 120, requeue: true };
 
@@ -559,19 +559,11 @@ describe('an experiment on a fake Slurm', () => {
 
 /** Runs `coordrl ab <args>` in this process; returns the error it threw, if any. */
 async function ab(...args: string[]): Promise<Error | null> {
-  const program = new Command('coordrl').exitOverride();
-  registerAb(program);
-  for (const c of program.commands) c.exitOverride();
-  const spy = vi.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
   try {
-    await program.parseAsync(['node', 'coordrl', 'ab', ...args]);
+    await runCli([registerAb], ['ab', ...args], { quietStderr: true });
     return null;
   } catch (e) {
     return e as Error;
-  } finally {
-    spy.mockRestore();
-    err.mockRestore();
   }
 }
 

@@ -166,7 +166,9 @@ describe('coordrl ab --executor slurm (real Slurm, CartPole-v1, 2 arms x 2 seeds
     expect([2, 3].map((i) => statSync(finals(i)).mtimeMs)).toEqual(before);
 
     // Nothing left: resume submits nothing, cancel finds nothing, the report covers all runs.
-    expect(JSON.parse(await coordrl('ab', '--resume', exp, '--json'))).toMatchObject({ jobId: null, runs: [] });
+    const last = JSON.parse(await coordrl('ab', '--resume', exp, '--json'));
+    expect(last).toMatchObject({ jobId: null, runs: [] });
+    expect(last.report.html).toBe(path.join(exp, 'report.html')); // written, as the local executor does at the end
     expect(JSON.parse(await coordrl('ab', '--cancel', exp, '--json'))).toMatchObject({ cancelled: [] });
     const summary = JSON.parse(await coordrl('report', exp, '--reps', '200', '--no-png', '--json'));
     expect(summary.games[0].arms.map((a: { n: number }) => a.n)).toEqual([2, 2]);

@@ -17,6 +17,7 @@ import {
   submitMissing,
   taskStateSaver,
 } from '../experiments/slurm-executor.js';
+import { describeReport, writeReport } from '../report/index.js';
 import { nonNegativeInt, positiveInt, UsageError } from '../util/cli-errors.js';
 import { printResult } from '../util/output.js';
 
@@ -41,6 +42,7 @@ export interface SlurmFlags {
   parallel?: number;
   json?: boolean;
   statusEvery?: number;
+  report?: boolean;
 }
 
 /** The resource flags (all mean nothing to the local executor). */
@@ -170,7 +172,10 @@ export async function checkNewSlurmExperiment(
 export async function submitWithSlurm(expDir: string, flags: SlurmFlags, client = new SlurmClient()): Promise<void> {
   const json = Boolean(flags.json);
   const res = await submitMissing(expDir, settingsFrom(flags, expDir), client);
-  printResult(json, { executor: 'slurm', ...res }, () =>
+  // Everything done (a resume after the last task): the report, as the local executor writes it.
+  const allDone = res.jobId === null && res.skipped.every((s) => s.state === 'done');
+  const report = allDone && flags.report !== false ? await writeReport(expDir) : null;
+  printResult(json, { executor: 'slurm', ...res, report: report?.files ?? null }, () =>
     res.jobId
       ? [
           `submitted Slurm job array ${res.jobId}: ${res.runs.length} run${res.runs.length === 1 ? '' : 's'} (tasks 0-${res.runs.length - 1}${flags.parallel ? `, at most ${flags.parallel} at once` : ''})`,
@@ -179,7 +184,9 @@ export async function submitWithSlurm(expDir: string, flags: SlurmFlags, client 
           ...(res.skipped.length ? [`  left alone: ${res.skipped.map((s) => `${s.id} (${s.state})`).join(', ')}`] : []),
           `follow with: coordrl ab --status ${expDir}`,
         ].join('\n')
-      : `nothing to submit: every run of ${expDir} is done or queued (${res.skipped.map((s) => s.state).join(', ')}); see coordrl ab --status ${expDir}`,
+      : report
+        ? `every run of ${expDir} is done.\n${describeReport(report)}`
+        : `nothing to submit: every run of ${expDir} is done or queued (${res.skipped.map((s) => s.state).join(', ')}); see coordrl ab --status ${expDir}`,
   );
 }
 
@@ -201,7 +208,13 @@ export async function abStatus(dir: string, flags: SlurmFlags, client = new Slur
         .filter(Boolean)
         .join('  '),
     );
-    return [head, ...lines].join('\n');
+    const next =
+      st.counts.done === st.runs.length
+        ? `every run is done: coordrl report ${st.experiment}`
+        : st.counts.pending + st.counts.running < st.runs.length - st.counts.done
+          ? `runs neither done nor queued go to Slurm again with: coordrl ab --resume ${st.experiment}`
+          : null;
+    return [head, ...lines, ...(next ? [next] : [])].join('\n');
   });
 }
 

@@ -10,6 +10,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { registerAb } from '../src/commands/ab.js';
 import { createExperiment, FINAL_FILE, readManifest } from '../src/experiments/manifest.js';
+import { type Launcher, runExperiment } from '../src/experiments/runner.js';
 import {
   type CommandResult,
   type JobScriptSpec,
@@ -605,5 +606,53 @@ describe('coordrl ab flags of the Slurm executor', () => {
     } finally {
       process.env.PATH = saved;
     }
+  });
+});
+
+describe('one run of an experiment (what a Slurm task runs)', () => {
+  it('runs only the named run, writes its state file and never the shared manifest', async () => {
+    const exp = path.join(tmp(), 'exp');
+    const m = createExperiment(exp, {
+      algo: 'a2c',
+      envs: ['CartPole-v1'],
+      arms: [
+        { name: 'a', fields: { torso: 'mlp' } },
+        { name: 'b', fields: { torso: 'mlp', lr: 0.003 } },
+      ],
+      seeds: [1],
+      evalEpisodes: 0,
+      base: { steps: 1000 },
+    });
+    const manifestBefore = readFileSync(path.join(exp, 'manifest.json'), 'utf8');
+    const started: string[][] = [];
+    // A child that fails at once: enough to see which run was started and what was recorded.
+    const launcher: Launcher = (args) => {
+      started.push(args);
+      return {
+        done: Promise.resolve({ code: 1, signal: null, stdout: '', stderrTail: ['coordrl: env server died'] }),
+        kill: () => {},
+      };
+    };
+    const id = m.runs[1].id;
+    const r = await runExperiment(exp, {
+      parallel: 1,
+      launcher,
+      log: () => {},
+      statusEvery: 0,
+      handleSignals: false,
+      only: id,
+      saveState: taskStateSaver(exp),
+    });
+    expect(started).toHaveLength(1);
+    expect(started[0]).toContain(path.join(exp, m.runs[1].configFile));
+    expect(r).toMatchObject({ total: 1, done: 0 });
+    expect(r.failed.map((f) => f.id)).toEqual([id]);
+    expect(readFileSync(path.join(exp, 'manifest.json'), 'utf8')).toBe(manifestBefore);
+    const rec = JSON.parse(readFileSync(path.join(exp, 'slurm', 'state', `${id}.json`), 'utf8'));
+    expect(rec.run).toMatchObject({ id, status: 'failed', error: 'train: env server died', trainLaunches: 1 });
+    expect(existsSync(path.join(exp, 'slurm', 'state', `${m.runs[0].id}.json`))).toBe(false);
+    await expect(runExperiment(exp, { parallel: 1, launcher, only: 'CartPole-v1/c/seed-1' })).rejects.toThrow(
+      /has no run 'CartPole-v1\/c\/seed-1'/,
+    );
   });
 });

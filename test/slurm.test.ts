@@ -129,6 +129,7 @@ describe('resource flags -> sbatch options', () => {
       [{ extra: ['--constraint=a\nrm -rf /'] }, /--sbatch .* must be one sbatch option/s],
       [{ extra: ['constraint=a100'] }, /--sbatch 'constraint=a100' must be one sbatch option/],
       [{ time: '2', signalBefore: 120 }, /--signal-before 120 s is not shorter than --time 2/],
+      [{ signalBefore: 70000 }, /--signal-before must be 1-65535 seconds/],
     ];
     for (const [r, msg] of bad) {
       expect(() => validateResources({ ...BASE, ...r })).toThrow(UsageError);

@@ -18,7 +18,7 @@ import {
   taskStateSaver,
 } from '../experiments/slurm-executor.js';
 import { describeReport, writeReport } from '../report/index.js';
-import { nonNegativeInt, positiveInt, UsageError } from '../util/cli-errors.js';
+import { positiveInt, UsageError } from '../util/cli-errors.js';
 import { printResult } from '../util/output.js';
 
 export const EXECUTORS = ['local', 'slurm'] as const;
@@ -86,7 +86,7 @@ export function addSlurmOptions(cmd: Command): void {
     .option(
       '--signal-before <seconds>',
       `slurm: SIGUSR1 this long before the time limit; the run saves a checkpoint and exits (default ${DEFAULT_SIGNAL_BEFORE})`,
-      nonNegativeInt('--signal-before'),
+      positiveInt('--signal-before'),
     )
     .option(
       '--no-requeue',

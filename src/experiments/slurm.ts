@@ -56,6 +56,9 @@ export function validateResources(r: SlurmResources): SlurmResources {
       throw new UsageError(`--sbatch '${o}' must be one sbatch option such as --constraint=a100 (one per --sbatch)`);
     }
   }
+  if (!Number.isInteger(r.signalBefore) || r.signalBefore < 1 || r.signalBefore > 65535) {
+    throw new UsageError(`--signal-before must be 1-65535 seconds (Slurm's range), got ${r.signalBefore}`);
+  }
   if (r.time !== undefined && timeLimitSeconds(r.time) <= r.signalBefore) {
     throw new UsageError(
       `--signal-before ${r.signalBefore} s is not shorter than --time ${r.time}: the run would be stopped at once`,

@@ -353,6 +353,7 @@ describe('Slurm states', () => {
     expect(parseJobLog(`${start}\n${stepd(' DUE TO TIME LIMIT')}\n`)).toEqual({ state: 'TIMEOUT', exitCode: null });
     expect(parseJobLog(`${start}\n${stepd(' DUE TO PREEMPTION')}\n`)?.state).toBe('PREEMPTED');
     expect(parseJobLog(`${start}\n${stepd(' DUE TO NODE FAILURE')}\n`)?.state).toBe('NODE_FAIL');
+    expect(parseJobLog(`${start}\n${stepd(' DUE TO JOB REQUEUE')}\n`)?.state).toBe('REQUEUED');
     // Requeued: the task starts again and only its new life counts.
     expect(parseJobLog(`${start}\n${stepd(' DUE TO PREEMPTION')}\n${start}\n`)).toBeNull();
     expect(parseJobLog(`${start}\n${exit(130)}\n${start}\n${exit(0)}\n`)).toEqual({ state: 'COMPLETED', exitCode: 0 });

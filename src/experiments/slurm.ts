@@ -311,28 +311,26 @@ export function parseSacct(text: string): SlurmTaskState[] {
   return out;
 }
 
+/** slurmstepd's `CANCELLED AT ... DUE TO <reason>` -> the job state accounting would record. */
+const STEPD_REASONS: Record<string, string> = {
+  '': 'CANCELLED',
+  'TIME LIMIT': 'TIMEOUT',
+  PREEMPTION: 'PREEMPTED',
+  'NODE FAILURE': 'NODE_FAIL',
+  'JOB REQUEUE': 'REQUEUED',
+};
+
 /**
  * What a job's output file says about its end when accounting is off: slurmstepd's
- * `*** JOB n ON host CANCELLED AT ... [DUE TO TIME LIMIT|DUE TO PREEMPTION] ***`, or the job
+ * `*** JOB n ON host CANCELLED AT ... [DUE TO TIME LIMIT|PREEMPTION|NODE FAILURE|JOB REQUEUE] ***`, or the job
  * script's own last line `coordrl-slurm: run ... exited with code N`.
  */
 export function parseJobLog(text: string): { state: string; exitCode: number | null } | null {
   let last: { state: string; exitCode: number | null } | null = null;
   for (const line of text.split('\n')) {
-    const stepd = /\*\*\* JOB \d+ ON \S+ CANCELLED AT \S+( DUE TO (TIME LIMIT|PREEMPTION|NODE FAILURE))?/.exec(line);
+    const stepd = /\*\*\* JOB \d+ ON \S+ CANCELLED AT \S+(?: DUE TO ([A-Z ]+?))? \*\*\*/.exec(line);
     if (stepd) {
-      const why = stepd[2];
-      last = {
-        state:
-          why === 'TIME LIMIT'
-            ? 'TIMEOUT'
-            : why === 'PREEMPTION'
-              ? 'PREEMPTED'
-              : why === 'NODE FAILURE'
-                ? 'NODE_FAIL'
-                : 'CANCELLED',
-        exitCode: null,
-      };
+      last = { state: STEPD_REASONS[stepd[1] ?? ''] ?? 'CANCELLED', exitCode: null };
       continue;
     }
     if (/^coordrl-slurm: task /.test(line)) {

@@ -12,9 +12,21 @@ import { describeReport, writeReport } from '../report/index.js';
 import { ALGOS } from '../run-config.js';
 import { nonNegativeInt, parseCount, positiveInt, UsageError } from '../util/cli-errors.js';
 import { note, printResult } from '../util/output.js';
+import {
+  abCancel,
+  abStatus,
+  addSlurmOptions,
+  checkNewSlurmExperiment,
+  checkNothingQueued,
+  checkSlurmFlags,
+  executorFor,
+  runOne,
+  type SlurmFlags,
+  submitWithSlurm,
+} from './ab-slurm.js';
 import { jsonOption } from './options.js';
 
-interface AbFlags extends Record<string, unknown> {
+interface AbFlags extends Record<string, unknown>, SlurmFlags {
   algo?: string;
   envs?: string;
   arms?: string;
@@ -55,7 +67,11 @@ export function registerAb(program: Command): void {
     .option('--seeds <n|list>', 'paired seeds: a count n (seeds 1..n) or a list like 1,2,3 (default 5)')
     .option('--out <dir>', 'experiment directory to create, e.g. experiments/NAME')
     .option('--resume <dir>', 'finish an experiment: run what is missing, never repeat what is done')
-    .option('--parallel <k>', 'runs at once, each in its own process (default 1)', positiveInt('--parallel'))
+    .option(
+      '--parallel <k>',
+      'runs at once, each in its own process (default 1; with --executor slurm: at most k tasks at once, default no cap)',
+      positiveInt('--parallel'),
+    )
     .option(
       '--eval-episodes <n>',
       'greedy evaluation episodes per run for its final score; 0 = the last training window instead (default 10)',
@@ -70,6 +86,7 @@ export function registerAb(program: Command): void {
       nonNegativeInt('--status-every'),
     )
     .addOption(jsonOption());
+  addSlurmOptions(ab);
   for (const opt of optionsFromSchemas([
     { schema: commonSchema },
     { schema: a2cSchema, note: 'for a2c' },
@@ -86,19 +103,26 @@ export function registerAb(program: Command): void {
 Examples:
   coordrl ab --algo a2c --envs pong,breakout,mspacman --arms conv,coordconv --seeds 5 --frames 10M --out experiments/a2c-cc --parallel 2
   coordrl ab --resume experiments/a2c-cc
-  coordrl report experiments/a2c-cc`,
+  coordrl report experiments/a2c-cc
+  coordrl ab --envs pong --seeds 10 --frames 10M --out experiments/cc --executor slurm --partition gpu --gpus-per-run 1 --time 12:00:00
+  coordrl ab --status experiments/cc
+  coordrl ab --resume experiments/cc          # resubmits only the runs neither done nor queued`,
   );
   ab.action(async (flags: AbFlags) => {
     const json = Boolean(flags.json);
+    if (flags.status) return abStatus(flags.status, flags);
+    if (flags.cancel) return abCancel(flags.cancel, flags);
     let expDir: string;
     if (flags.resume) {
       const given = [...DEFINING.filter((k) => flags[k] !== undefined), ...Object.keys(pickFlags(flags, SCHEMAS))];
       if (given.length) {
         throw new UsageError(
-          `--resume continues an experiment with its own settings; drop ${given.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} (only --parallel, --status-every, --no-report, --dry-run and --json go with it)`,
+          `--resume continues an experiment with its own settings; drop ${given.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} (only --parallel, --status-every, --no-report, --dry-run, --json, --executor, --run and the Slurm flags go with it)`,
         );
       }
       expDir = path.resolve(flags.resume);
+      checkSlurmFlags(flags, executorFor(flags, expDir), true);
+      if (flags.run) return runOne(expDir, flags);
       if (flags.dryRun) {
         const m = readManifest(expDir);
         const states = [];
@@ -120,6 +144,8 @@ Examples:
         throw new UsageError('--out <dir> is required for a new experiment (or --resume <dir> to continue one)');
       if (!flags.envs) throw new UsageError('--envs is required, e.g. --envs pong,breakout,mspacman');
       expDir = path.resolve(flags.out);
+      checkSlurmFlags(flags, executorFor(flags, null), false);
+      if (executorFor(flags, null) === 'slurm') await checkNewSlurmExperiment(expDir, flags, !flags.dryRun);
       const spec: ExperimentSpec = {
         algo: flags.algo ?? 'a2c',
         envs: parseEnvs(flags.envs),
@@ -146,6 +172,8 @@ Examples:
       createExperiment(expDir, spec);
       note(`experiment directory: ${expDir}`);
     }
+    if (executorFor(flags, expDir) === 'slurm') return submitWithSlurm(expDir, flags);
+    if (flags.resume) await checkNothingQueued(expDir);
     const result = await runExperiment(expDir, { parallel: flags.parallel ?? 1, statusEvery: flags.statusEvery });
     const report = flags.report !== false && result.done > 0 ? await writeReport(expDir) : null;
     const out = {

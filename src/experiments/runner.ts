@@ -94,6 +94,13 @@ export interface RunnerOptions {
   handleSignals?: boolean;
   /** Lets a caller (a test) stop the experiment as a signal would. */
   stopper?: Stopper;
+  /** Only this run (an id like `pong/conv/seed-1`): what one Slurm array task does. */
+  only?: string;
+  /**
+   * Where the runs' states go (default: the experiment's manifest.json). Slurm tasks run side by
+   * side on several nodes, so each writes its own run's state file instead (slurm-executor.ts).
+   */
+  saveState?: (manifest: Manifest, runs: ManifestRun[]) => void;
 }
 
 /** One stop request per call; the first stops launching and SIGTERMs children, later ones SIGTERM again. */
@@ -182,9 +189,15 @@ export async function runExperiment(expDir: string, opts: RunnerOptions): Promis
   const live = new Set<ChildHandle>();
   const launches: Launch[] = [];
   let fatal: string | null = null;
-  const total = manifest.runs.length;
+  const selected = opts.only ? manifest.runs.filter((r) => r.id === opts.only) : manifest.runs;
+  if (opts.only && !selected.length) {
+    throw new UsageError(
+      `${expDir} has no run '${opts.only}' (runs look like ${manifest.runs[0]?.id ?? 'game/arm/seed-1'})`,
+    );
+  }
+  const total = selected.length;
 
-  const save = () => writeManifest(expDir, manifest);
+  const save = () => (opts.saveState ? opts.saveState(manifest, selected) : writeManifest(expDir, manifest));
   const set = (run: ManifestRun, status: RunStatus, extra: Partial<ManifestRun> = {}) => {
     Object.assign(run, extra, { status, updatedAt: new Date().toISOString() });
     if (status !== 'failed') delete run.error;
@@ -193,7 +206,7 @@ export async function runExperiment(expDir: string, opts: RunnerOptions): Promis
 
   // What is there already: the disk decides, whatever the manifest said.
   const todo: ManifestRun[] = [];
-  for (const run of manifest.runs) {
+  for (const run of selected) {
     const p = await probeRun(path.join(expDir, run.dir));
     const extra = { steps: p.steps, budgetSteps: p.budgetSteps ?? run.budgetSteps };
     if (p.state === 'final' && p.final) {
@@ -218,7 +231,7 @@ export async function runExperiment(expDir: string, opts: RunnerOptions): Promis
   save();
   const already = total - todo.length;
   log(
-    `experiment ${expDir}: ${total} runs (${manifest.envs.length} games x ${manifest.arms.length} arms x ${manifest.seeds.length} seeds); ${already} done, ${todo.length} to do, ${Math.min(opts.parallel, todo.length) || 1} at a time`,
+    `experiment ${expDir}: ${opts.only ? `run ${opts.only} of ` : ''}${manifest.runs.length} runs (${manifest.envs.length} games x ${manifest.arms.length} arms x ${manifest.seeds.length} seeds); ${already} done, ${todo.length} to do, ${Math.min(opts.parallel, todo.length) || 1} at a time`,
   );
 
   const onStop = () => {
@@ -255,7 +268,7 @@ export async function runExperiment(expDir: string, opts: RunnerOptions): Promis
                 ? `${r.id} ${fmtCount(last.step)}${budget} steps (score ${Number.isFinite(last.score) && last.score !== null ? Number(last.score).toFixed(1) : '-'})`
                 : `${r.id} starting`;
             });
-            const done = manifest.runs.filter((r) => r.status === 'done').length;
+            const done = selected.filter((r) => r.status === 'done').length;
             log(`progress: ${done}/${total} done; ${parts.join('; ')}`);
           },
           (opts.statusEvery ?? 60) * 1000,
@@ -361,7 +374,7 @@ export async function runExperiment(expDir: string, opts: RunnerOptions): Promis
     }
     writeJsonAtomic(path.join(runDir, FINAL_FILE), final);
     set(run, 'done', { finalScore: final.score, scoreSource: final.source });
-    const done = manifest.runs.filter((r) => r.status === 'done').length;
+    const done = selected.filter((r) => r.status === 'done').length;
     log(
       `${run.id}: done, final score ${final.score.toFixed(2)} (${final.source === 'eval' ? `greedy mean of ${final.eval?.episodes} episodes` : 'last training window'}) [${done}/${total}]`,
     );
@@ -397,8 +410,8 @@ export async function runExperiment(expDir: string, opts: RunnerOptions): Promis
     manifest,
     launches,
     interrupted: stopper.count > 0,
-    done: manifest.runs.filter((r) => r.status === 'done').length,
+    done: selected.filter((r) => r.status === 'done').length,
     total,
-    failed: manifest.runs.filter((r) => r.status === 'failed'),
+    failed: selected.filter((r) => r.status === 'failed'),
   };
 }

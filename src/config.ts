@@ -46,6 +46,12 @@ export const commonSchema = z
       .boolean()
       .default(true)
       .describe('treat a lost life as the end of an episode for training (not for scores)'),
+    lifeLossFire: z
+      .boolean()
+      .default(true)
+      .describe(
+        'with --life-loss: play FIRE on the step after each lost life in games with FIRE, as SB3 does (evaluation too)',
+      ),
     maxEpisodeFrames: z.number().int().positive().default(108_000).describe('Atari episode time limit in frames'),
     checkpointEvery: z.number().int().positive().default(100_000).describe('save a checkpoint every N agent steps'),
     keepCheckpoints: z.number().int().positive().default(3).describe('how many recent checkpoints to keep'),

@@ -6,7 +6,14 @@ import type { RunConfig } from '../run-config.js';
 
 type EnvConfig = Pick<
   RunConfig,
-  'env' | 'stickyActions' | 'fullActionSpace' | 'lifeLoss' | 'maxEpisodeFrames' | 'envServers' | 'envKeys'
+  | 'env'
+  | 'stickyActions'
+  | 'fullActionSpace'
+  | 'lifeLoss'
+  | 'lifeLossFire'
+  | 'maxEpisodeFrames'
+  | 'envServers'
+  | 'envKeys'
 >;
 
 export interface EnvSpaces {
@@ -14,11 +21,15 @@ export interface EnvSpaces {
   actionSpace: VecEnv['actionSpace'];
 }
 
-/** Training env: sticky actions and life-loss signal as configured, raw scores reported. */
+/**
+ * Training env: sticky actions and life-loss signal as configured, raw scores reported. FIRE after a
+ * lost life follows the config (on with lifeLoss and lifeLossFire) unless `opts.lifeLossFire` says
+ * otherwise (evaluation turns the life-loss signal off but keeps the FIRE the agent was trained with).
+ */
 export async function createEnv(
   config: EnvConfig,
   numEnvs: number,
-  opts: { groups?: number } = {},
+  opts: { groups?: number; lifeLossFire?: boolean } = {},
 ): Promise<BridgeVecEnv> {
   // Envs on other machines: one group per server, so each server steps its share.
   const remote = config.envServers
@@ -36,6 +47,7 @@ export async function createEnv(
           repeatActionProbability: config.stickyActions,
           fullActionSpace: config.fullActionSpace,
           lifeLossInfo: config.lifeLoss,
+          fireOnLifeLoss: opts.lifeLossFire ?? (config.lifeLoss && config.lifeLossFire),
           maxNumFramesPerEpisode: config.maxEpisodeFrames,
         }
       : undefined,
@@ -44,7 +56,10 @@ export async function createEnv(
 
 /** Observation and action spaces of an env (starts a server for a moment). */
 export async function probeEnvSpaces(
-  config: Pick<RunConfig, 'env' | 'stickyActions' | 'fullActionSpace' | 'lifeLoss' | 'maxEpisodeFrames'>,
+  config: Pick<
+    RunConfig,
+    'env' | 'stickyActions' | 'fullActionSpace' | 'lifeLoss' | 'lifeLossFire' | 'maxEpisodeFrames'
+  >,
 ): Promise<EnvSpaces> {
   const env = await createEnv(config, 1);
   try {

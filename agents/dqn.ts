@@ -21,7 +21,12 @@ export const dqnSchema = z
   .object({
     numEnvs: z.number().int().positive().default(1).describe('parallel environments'),
     bufferSize: z.number().int().positive().max(1_000_000).default(100_000).describe('replay capacity (transitions)'),
-    learningStarts: z.number().int().nonnegative().default(100_000).describe('transitions collected before learning'),
+    learningStarts: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(100_000)
+      .describe('transitions collected with uniformly random actions before learning (as SB3)'),
     lr: z.number().positive().default(1e-4).describe('Adam learning rate'),
     batchSize: z.number().int().positive().default(32).describe('minibatch size'),
     trainFreq: z.number().int().positive().default(4).describe('one gradient step every N transitions'),
@@ -125,13 +130,15 @@ export class DQN implements TrainableAgent {
     const n = env.numEnvs;
     if (this.obs === null) throw new Error('DQN: call resetEnvs(seed) before iterate()');
 
-    // ---- Rollout: epsilon-greedy; one batched forward pass over the envs that act greedily (none
-    // at all while every env explores, as early in training: no inference is wasted on them).
-    const eps = this.epsilon();
+    // ---- Rollout: uniformly random until learningStarts transitions (as SB3: the untrained net
+    // picks no warm-up action), then epsilon-greedy; one batched forward pass over the envs that
+    // act greedily (none at all while every env explores: no inference is wasted on them).
+    const warmup = this.transitions < this.hp.learningStarts;
+    const eps = warmup ? 1 : this.epsilon();
     const explore = new Uint8Array(n);
     const greedyEnvs: number[] = [];
     for (let i = 0; i < n; i++) {
-      explore[i] = rng.next() < eps ? 1 : 0;
+      explore[i] = warmup || rng.next() < eps ? 1 : 0;
       if (!explore[i]) greedyEnvs.push(i);
     }
     const greedy = greedyEnvs.length > 0 ? this.act(rowsOf(this.obs, greedyEnvs, n), greedyEnvs.length) : null;

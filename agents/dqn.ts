@@ -50,6 +50,10 @@ export const dqnSchema = z
     dueling: z.boolean().default(false).describe('dueling value/advantage head'),
     nStep: z.number().int().positive().default(1).describe('n-step returns'),
     clipRewards: z.boolean().default(true).describe('train on sign(reward) (scores stay raw)'),
+    init: z
+      .enum(['orthogonal', 'torch'])
+      .default('orthogonal')
+      .describe("network initialisation: orthogonal (as SB3's A2C) or torch (PyTorch's default, as SB3's DQN)"),
   })
   .strict();
 export type DQNHyperparams = z.infer<typeof dqnSchema>;
@@ -84,8 +88,8 @@ export class DQN implements TrainableAgent {
           { name: 'value', units: 1, gain: 1 },
         ]
       : [{ name: 'q', units: nA, gain: 1 }];
-    this.online = new PolicyNetwork(ctx, { heads, name: 'online' });
-    this.target = new PolicyNetwork(ctx, { heads, name: 'target' });
+    this.online = new PolicyNetwork(ctx, { heads, name: 'online', init: hp.init });
+    this.target = new PolicyNetwork(ctx, { heads, name: 'target', init: hp.init });
     this.target.model.setWeights(this.online.model.getWeights());
     this.optimizer = new FusedAdam(hp.lr, 0.9, 0.999, 1e-8);
     this.replay = makeReplayBuffer({

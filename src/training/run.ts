@@ -308,7 +308,7 @@ export async function evaluateRun(
   const env = await createEnv(config, numEnvs, { lifeLossFire: run.config.lifeLoss && run.config.lifeLossFire });
   try {
     const seed = opts.seed ?? 1_000_003 + config.seed;
-    const rng = new Rng(seed);
+    const rng = new Rng(opts.seed ?? config.seed); // epsilon noise
     // Evaluation needs the network only: a small replay instead of the training-size one.
     const agent = makeAgent(config.algo === 'dqn' ? { ...config, bufferSize: 1000 } : config, {
       env,

@@ -1,26 +1,12 @@
 // `coordrl eval` on a real (tiny) CartPole run: --checkpoint, the per-env quota and every statistic
 // in --json; and FIRE after a lost life reaching the env server from a run's configuration.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveRunConfig } from '../src/run-config.js';
 import { createEnv } from '../src/training/env-factory.js';
-
-const BIN = path.resolve(__dirname, '..', 'bin', 'coordrl.js');
-
-function coordrl(...args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    encoding: 'utf8',
-    timeout: 180_000,
-    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
-  });
-  const stderr = r.stderr
-    .split('\n')
-    .filter((l) => l && !/absl::InitializeLog|oneDNN custom operations|cpu_feature_guard|rebuild TensorFlow/.test(l));
-  return { code: r.status, stdout: r.stdout, stderr };
-}
+import { coordrl } from './helpers/coordrl-cli.js';
 
 describe('coordrl eval', () => {
   it('plays a chosen checkpoint with a quota per env and reports scores and lengths', () => {

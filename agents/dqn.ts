@@ -30,7 +30,7 @@ export const dqnSchema = z
       .nonnegative()
       .max(MAX_COUNT)
       .default(100_000)
-      .describe('transitions collected before learning'),
+      .describe('transitions collected with uniformly random actions before learning (as SB3)'),
     lr: z.number().positive().default(1e-4).describe('learning rate'),
     optimizer: z
       .enum(['adam', 'centered-rmsprop', 'centered-rmsprop-tf'])
@@ -75,6 +75,10 @@ export const dqnSchema = z
     dueling: z.boolean().default(false).describe('dueling value/advantage head'),
     nStep: z.number().int().positive().max(100).default(1).describe('n-step returns'),
     clipRewards: z.boolean().default(true).describe('train on sign(reward) (scores stay raw)'),
+    init: z
+      .enum(['orthogonal', 'torch'])
+      .default('orthogonal')
+      .describe("network initialisation: orthogonal (as SB3's A2C) or torch (PyTorch's default, as SB3's DQN)"),
   })
   .strict();
 export type DQNHyperparams = z.infer<typeof dqnSchema>;
@@ -109,8 +113,8 @@ export class DQN implements TrainableAgent {
           { name: 'value', units: 1, gain: 1 },
         ]
       : [{ name: 'q', units: nA, gain: 1 }];
-    this.online = new PolicyNetwork(ctx, { heads, name: 'online' });
-    this.target = new PolicyNetwork(ctx, { heads, name: 'target' });
+    this.online = new PolicyNetwork(ctx, { heads, name: 'online', init: hp.init });
+    this.target = new PolicyNetwork(ctx, { heads, name: 'target', init: hp.init });
     this.target.model.setWeights(this.online.model.getWeights());
     this.optimizer =
       hp.optimizer === 'adam'
@@ -170,13 +174,15 @@ export class DQN implements TrainableAgent {
     const n = env.numEnvs;
     if (this.obs === null) throw new Error('DQN: call resetEnvs(seed) before iterate()');
 
-    // ---- Rollout: epsilon-greedy; one batched forward pass over the envs that act greedily (none
-    // at all while every env explores, as early in training: no inference is wasted on them).
-    const eps = this.epsilon();
+    // ---- Rollout: uniformly random until learningStarts transitions (as SB3: the untrained net
+    // picks no warm-up action), then epsilon-greedy; one batched forward pass over the envs that
+    // act greedily (none at all while every env explores: no inference is wasted on them).
+    const warmup = this.transitions < this.hp.learningStarts;
+    const eps = warmup ? 1 : this.epsilon();
     const explore = new Uint8Array(n);
     const greedyEnvs: number[] = [];
     for (let i = 0; i < n; i++) {
-      explore[i] = rng.next() < eps ? 1 : 0;
+      explore[i] = warmup || rng.next() < eps ? 1 : 0;
       if (!explore[i]) greedyEnvs.push(i);
     }
     const greedy = greedyEnvs.length > 0 ? this.act(rowsOf(this.obs, greedyEnvs, n), greedyEnvs.length) : null;

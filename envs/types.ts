@@ -114,6 +114,9 @@ export interface AtariOptions {
   noopMax?: number;
   /** Press FIRE after reset where the game needs it; default true. */
   useFireReset?: boolean;
+  /** Play FIRE instead of the agent's action on the step after a lost life, in games with FIRE
+   * (SB3's FireResetEnv under EpisodicLifeEnv); default false. */
+  fireOnLifeLoss?: boolean;
   /** Default 4. */
   frameskip?: number;
   /** Max-pool the last two frames of a skip; default true. */

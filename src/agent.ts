@@ -1,6 +1,7 @@
 // What the agents share: the contract with the trainer, and the policy network (torso + heads)
 // with batched inference. The algorithms themselves live in agents/<algo>.ts.
 import { orthogonalInit } from './init/orthogonal.js';
+import { torchDefaultInit } from './init/torch-default.js';
 import { floatInput } from './native/tf-native.js';
 import type { ReplayBuffer } from './replay/index.js';
 import { tf } from './tf.js';
@@ -90,14 +91,18 @@ export interface HeadSpec {
 
 /**
  * Torso + linear heads as one tfjs LayersModel (saved and loaded as a whole), with SB3's
- * orthogonal initialisation: gain sqrt(2) in the torso, per-head gains on the heads.
+ * orthogonal initialisation (gain sqrt(2) in the torso, per-head gains on the heads) or, with
+ * `init: 'torch'`, PyTorch's default one (what SB3's DQN uses).
  */
 export class PolicyNetwork {
   readonly model: tf.LayersModel;
   readonly heads: HeadSpec[];
   private readonly inputShape: number[];
 
-  constructor(ctx: Pick<AgentContext, 'env' | 'torso' | 'seeds'>, spec: { heads: HeadSpec[]; name?: string }) {
+  constructor(
+    ctx: Pick<AgentContext, 'env' | 'torso' | 'seeds'>,
+    spec: { heads: HeadSpec[]; name?: string; init?: 'orthogonal' | 'torch' },
+  ) {
     this.inputShape = [...ctx.env.observationSpace.shape];
     this.heads = spec.heads;
     const input = tf.input({ shape: this.inputShape, name: 'obs' });
@@ -107,6 +112,10 @@ export class PolicyNetwork {
     );
     this.model = tf.model({ inputs: input, outputs, name: spec.name ?? 'policy' });
     const torsoLayers = this.model.layers.filter((l) => l.name.startsWith('torso_'));
+    if (spec.init === 'torch') {
+      torchDefaultInit([...torsoLayers, ...spec.heads.map((h) => this.model.getLayer(h.name))], ctx.seeds.init);
+      return;
+    }
     orthogonalInit(torsoLayers, Math.SQRT2, ctx.seeds.init);
     spec.heads.forEach((h, i) => {
       orthogonalInit([this.model.getLayer(h.name)], h.gain, ctx.seeds.init + 1000 * (i + 1));

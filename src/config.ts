@@ -81,6 +81,12 @@ export const commonSchema = z
       .boolean()
       .default(true)
       .describe('treat a lost life as the end of an episode for training (not for scores)'),
+    lifeLossFire: z
+      .boolean()
+      .default(true)
+      .describe(
+        'with --life-loss: play FIRE on the step after each lost life in games with FIRE, as SB3 does (evaluation too)',
+      ),
     maxEpisodeFrames: z
       .number()
       .int()

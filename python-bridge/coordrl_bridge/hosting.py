@@ -52,6 +52,9 @@ ATARI_OPTIONS: dict[str, OptionSpec] = {
     "maxNumFramesPerEpisode": OptionSpec(int, 108000, 1, 2**31 - 1, help="truncate after this many frames"),
     "noopMax": OptionSpec(int, 30, 0, 10000, help="up to this many no-ops after a reset"),
     "useFireReset": OptionSpec(bool, True, help="press FIRE after a reset where the game needs it"),
+    "fireOnLifeLoss": OptionSpec(
+        bool, False, help="play FIRE on the step after a lost life, in games with FIRE (SB3's FireResetEnv)"
+    ),
     "frameskip": OptionSpec(int, 4, 1, 64),
     "maxpool": OptionSpec(bool, True, help="max over the last two frames of a frame skip"),
     "stackNum": OptionSpec(int, 4, 1, 64),
@@ -326,6 +329,12 @@ class AtariGroup(EnvGroup):
         self._prev_nhwc: npt.NDArray[np.uint8] | None = None
         self.prev_lives = np.zeros(num_envs, np.int32)
         self.prev_frame = np.zeros(num_envs, np.int64)
+        # SB3's FireResetEnv presses FIRE on every reset its EpisodicLifeEnv makes, i.e. after each lost
+        # life; ale-py presses it only at a real reset, so in games like Breakout nothing happens until
+        # the agent fires. ale-py cannot step one env alone, so the env's next action becomes FIRE.
+        self.fire_action = self.action_meanings.index("FIRE") if "FIRE" in self.action_meanings else -1
+        self.fire_on_life_loss = bool(o["fireOnLifeLoss"]) and self.fire_action >= 0
+        self._fire_next = np.zeros(num_envs, np.bool_)
 
     def _layout(self, obs: npt.NDArray[Any]) -> npt.NDArray[Any]:
         # ale-py: (N, stack, H, W) for grayscale, (N, stack, H, W, 3) for colour.
@@ -380,17 +389,22 @@ class AtariGroup(EnvGroup):
         self.tracker.reset()
         self.prev_lives = np.asarray(info["lives"], np.int32).copy()
         self.prev_frame = np.asarray(info["episode_frame_number"], np.int64).copy()
+        self._fire_next[:] = False
         out = self._layout(obs)
         self._prev_nhwc = out if self._incremental else None
         return ResetOut(out, self.prev_lives.copy())
 
     def step(self, actions: npt.NDArray[np.int32]) -> StepOut:
         # AtariVectorEnv.step() minus its per-call asserts and allocations (hot path).
+        if self.fire_on_life_loss and self._fire_next.any():
+            actions = np.where(self._fire_next, np.int32(self.fire_action), actions).astype(np.int32)
         obs, rew, term, trunc, info = self._send_recv(actions)
         rewards = rew.astype(np.float32)
         lives = info["lives"]
         self.tracker.add(rewards)
         ended = term | trunc
+        # A life lost while the game goes on: the lives went down and the env was not reset.
+        lost_life = lives < self.prev_lives if self.fire_on_life_loss else None
         episodes: list[dict[str, Any]] = []
         final_index = _NO_INDEX
         final_obs = None
@@ -403,6 +417,8 @@ class AtariGroup(EnvGroup):
             else:
                 game_over = ended
             episodes = self.tracker.finish(game_over, trunc, self.prev_lives)
+            if lost_life is not None:
+                lost_life &= ~game_over
             final_index = np.flatnonzero(ended)
             if self.final_obs_wanted and "final_obs" in info:
                 fo = np.asarray(info["final_obs"])[final_index]
@@ -412,6 +428,8 @@ class AtariGroup(EnvGroup):
                     goes_on = ~game_over[final_index]
                     fo[goes_on] = obs[final_index[goes_on]]
                 final_obs = self._layout(fo)
+        if lost_life is not None:
+            self._fire_next = lost_life
         if self.life_loss_info:
             self.prev_frame = np.array(info["episode_frame_number"], np.int64)
         self.prev_lives = np.array(lives, np.int32)

@@ -6,7 +6,7 @@ import { dqnSchema } from '../../agents/dqn.js';
 import { commonSchema, optionsFromSchemas } from '../config.js';
 import { ALGOS, resolveRunConfig } from '../run-config.js';
 import { checkRunMemory, formatBytes } from '../training/memory.js';
-import { describeRun, evaluateRun, resumeRun, runInfo, startRun } from '../training/run.js';
+import { describeRun, type EvalResult, evaluateRun, resumeRun, runInfo, startRun } from '../training/run.js';
 import { parseCount, positiveInt, UsageError } from '../util/cli-errors.js';
 import { printResult } from '../util/output.js';
 import { jsonOption } from './options.js';
@@ -104,10 +104,16 @@ export function registerTrain(program: Command): void {
 
   program
     .command('eval')
-    .description('run the saved policy without exploration, life-loss resets or reward clipping; report raw scores')
+    .description(
+      "play the saved policy without exploration, life-loss signal or reward clipping; report raw scores (a fixed quota of episodes per env, as SB3's evaluate_policy)",
+    )
     .argument('<run-dir>', 'the run directory')
-    .option('--episodes <n>', 'episodes to play', positiveInt('--episodes'), 10)
-    .option('--num-envs <n>', 'parallel environments', positiveInt('--num-envs'), 4)
+    .option('--episodes <n>', 'episodes to play (env i of k plays floor((n + i) / k))', positiveInt('--episodes'), 10)
+    .option('--num-envs <n>', 'parallel environments (at most --episodes)', positiveInt('--num-envs'), 4)
+    .option(
+      '--checkpoint <name>',
+      'checkpoint to play, as `coordrl info` lists it (step-000100000) or its step (default: the newest good one)',
+    )
     .option('--seed <n>', 'seed of the evaluation environments', (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 0) throw new UsageError(`--seed must be an integer >= 0, got '${v}'`);
@@ -122,15 +128,17 @@ export function registerTrain(program: Command): void {
     .action(
       async (
         dir: string,
-        flags: { episodes: number; numEnvs: number; seed?: number; epsilon?: number; json?: boolean },
+        flags: {
+          episodes: number;
+          numEnvs: number;
+          seed?: number;
+          epsilon?: number;
+          checkpoint?: string;
+          json?: boolean;
+        },
       ) => {
         const r = await evaluateRun(path.resolve(dir), flags);
-        printResult(
-          Boolean(flags.json),
-          r,
-          () =>
-            `${r.episodes} episodes of ${r.env} from checkpoint step ${r.checkpointStep}: mean ${r.mean.toFixed(2)}, median ${r.median.toFixed(2)}, min ${r.min}, max ${r.max}`,
-        );
+        printResult(Boolean(flags.json), r, () => describeEval(r));
       },
     );
 
@@ -143,4 +151,15 @@ export function registerTrain(program: Command): void {
       const info = await runInfo(path.resolve(dir));
       printResult(Boolean(flags.json), info, () => info.summary);
     });
+}
+
+function describeEval(r: EvalResult): string {
+  const f = (x: number) => (Number.isInteger(x) ? String(x) : x.toFixed(2));
+  const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
+  const s = r.lengthSteps;
+  return [
+    `${plural(r.episodes, 'episode')} of ${r.env} (${plural(r.numEnvs, 'env')}, quota ${r.quota.join('/')}) from checkpoint ${r.checkpoint} (step ${r.checkpointStep.toLocaleString()})`,
+    `  score: mean ${f(r.mean)} +/- ${f(r.std)} (std), median ${f(r.median)}, min ${f(r.min)}, max ${f(r.max)}`,
+    `  length: mean ${f(s.mean)} steps (${f(r.lengthFrames.mean)} frames) +/- ${f(s.std)}, median ${f(s.median)}, min ${f(s.min)}, max ${f(s.max)} steps`,
+  ].join('\n');
 }

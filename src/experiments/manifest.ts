@@ -9,6 +9,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import path from 'node:path';
 import { listCheckpoints } from '../checkpoint/checkpoint.js';
 import type { RunConfig } from '../run-config.js';
+import type { Spread } from '../training/evaluation.js';
 import { readRunFile } from '../training/run.js';
 import { UsageError, UserFacingError } from '../util/cli-errors.js';
 import { PACKAGE_VERSION } from '../version.js';
@@ -81,7 +82,18 @@ export interface FinalFile {
   score: number;
   /** Step of the checkpoint that was evaluated (or the trained steps for train-window). */
   checkpointStep: number;
-  eval: { episodes: number; scores: number[]; mean: number; median: number; min: number; max: number } | null;
+  eval: {
+    episodes: number;
+    scores: number[];
+    mean: number;
+    median: number;
+    min: number;
+    max: number;
+    /** Population std of the scores, episodes per env, episode lengths in steps (absent in older files). */
+    std?: number;
+    quota?: number[];
+    lengthSteps?: Spread;
+  } | null;
   /** Mean raw score of the last 100 training episodes at the end of training, when known. */
   trainScore: number | null;
 }

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { readMetrics } from '../training/metrics.js';
+import type { EvalResult } from '../training/run.js';
 import { UsageError } from '../util/cli-errors.js';
 import { PACKAGE_ROOT, PACKAGE_VERSION } from '../version.js';
 import {
@@ -138,15 +139,9 @@ interface TrainJson {
   meanScore?: number | null;
 }
 
-interface EvalJson {
-  checkpointStep: number;
-  episodes: number;
-  scores: number[];
-  mean: number;
-  median: number;
-  min: number;
-  max: number;
-}
+/** What `coordrl eval --json` prints (src/training/run.ts EvalResult); newer fields are optional. */
+type EvalJson = Pick<EvalResult, 'checkpointStep' | 'episodes' | 'scores' | 'mean' | 'median' | 'min' | 'max'> &
+  Partial<Pick<EvalResult, 'std' | 'quota' | 'lengthSteps'>>;
 
 function parseJson<T>(stdout: string): T | null {
   try {
@@ -352,7 +347,17 @@ export async function runExperiment(expDir: string, opts: RunnerOptions): Promis
         source: 'eval',
         score: ev.mean,
         checkpointStep: ev.checkpointStep,
-        eval: { episodes: ev.episodes, scores: ev.scores, mean: ev.mean, median: ev.median, min: ev.min, max: ev.max },
+        eval: {
+          episodes: ev.episodes,
+          scores: ev.scores,
+          mean: ev.mean,
+          median: ev.median,
+          min: ev.min,
+          max: ev.max,
+          ...(ev.std === undefined ? {} : { std: ev.std }),
+          ...(ev.quota === undefined ? {} : { quota: ev.quota }),
+          ...(ev.lengthSteps === undefined ? {} : { lengthSteps: ev.lengthSteps }),
+        },
         trainScore,
       };
     } else {

@@ -13,6 +13,7 @@ type EnvConfig = Pick<
   | 'fullActionSpace'
   | 'difficultyRamping'
   | 'lifeLoss'
+  | 'lifeLossFire'
   | 'maxEpisodeFrames'
   | 'envServers'
   | 'envKeys'
@@ -23,11 +24,16 @@ export interface EnvSpaces {
   actionSpace: VecEnv['actionSpace'];
 }
 
-/** Training env: sticky actions, life-loss signal (Atari), difficulty ramping (MinAtar) as configured, raw scores reported. */
+/**
+ * Training env: sticky actions, life-loss signal (Atari), difficulty ramping (MinAtar) as configured,
+ * raw scores reported. FIRE after a lost life follows the config (on with lifeLoss and lifeLossFire)
+ * unless `opts.lifeLossFire` says otherwise (evaluation turns the life-loss signal off but keeps the
+ * FIRE the agent was trained with).
+ */
 export async function createEnv(
   config: EnvConfig,
   numEnvs: number,
-  opts: { groups?: number } = {},
+  opts: { groups?: number; lifeLossFire?: boolean } = {},
 ): Promise<BridgeVecEnv> {
   // Envs on other machines: one group per server, so each server steps its share.
   const remote = config.envServers
@@ -46,6 +52,7 @@ export async function createEnv(
           repeatActionProbability: config.stickyActions,
           fullActionSpace: config.fullActionSpace,
           lifeLossInfo: config.lifeLoss,
+          fireOnLifeLoss: opts.lifeLossFire ?? (config.lifeLoss && config.lifeLossFire),
           maxNumFramesPerEpisode: config.maxEpisodeFrames,
         }
       : undefined,
@@ -72,7 +79,7 @@ export async function createEnv(
 export async function probeEnvSpaces(
   config: Pick<
     RunConfig,
-    'env' | 'stickyActions' | 'fullActionSpace' | 'difficultyRamping' | 'lifeLoss' | 'maxEpisodeFrames'
+    'env' | 'stickyActions' | 'fullActionSpace' | 'difficultyRamping' | 'lifeLoss' | 'lifeLossFire' | 'maxEpisodeFrames'
   >,
 ): Promise<EnvSpaces> {
   const env = await createEnv(config, 1);

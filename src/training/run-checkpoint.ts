@@ -24,7 +24,7 @@ import {
 import { loadReplayBuffer, type ReplayBuffer } from '../replay/index.js';
 import type { RunConfig } from '../run-config.js';
 import { tf } from '../tf.js';
-import { UsageError } from '../util/cli-errors.js';
+import { UsageError, UserFacingError } from '../util/cli-errors.js';
 import type { Rng, RngState } from '../util/rng.js';
 import type { EpisodeStats } from './episodes.js';
 import type { TrainerCounters } from './trainer.js';
@@ -335,4 +335,37 @@ export async function listRunCheckpoints(
   return infos
     .map((c) => ({ name: c.name, step: c.step ?? null, status: c.status + (c.reason ? ` (${c.reason})` : '') }))
     .reverse();
+}
+
+/**
+ * One checkpoint chosen by name (`step-000012000`, as `coordrl info` lists them) or by its step
+ * (`12000`); a clear error that lists the good ones when it is missing or does not verify.
+ */
+export async function loadNamedRunCheckpoint(
+  runDir: string,
+  wanted: string,
+): Promise<{ state: RunCheckpointState; name: string }> {
+  const all = await listCheckpoints(runDir, { verify: 'full' });
+  const good = all.filter((c) => c.status === 'ok').map((c) => c.name);
+  const available = good.length ? `available: ${good.join(', ')}` : 'the run has no good checkpoint';
+  const key = wanted.trim();
+  const found = all.find((c) => c.name === key || (/^\d+$/.test(key) && c.step === Number(key)));
+  if (!found) throw new UsageError(`no checkpoint '${wanted}' in ${runDir}; ${available}`);
+  if (found.status !== 'ok') {
+    throw new UserFacingError(
+      `checkpoint ${found.name} in ${runDir} is ${found.status}${found.reason ? ` (${found.reason})` : ''}; ${available}`,
+    );
+  }
+  try {
+    const state = await readState(found.dir);
+    // as for the newest good one: every network must load
+    for (const name of await readdir(path.join(found.dir, 'models'))) {
+      (await loadModelFromDir(path.join(found.dir, 'models', name))).dispose();
+    }
+    return { state: toRunState(found.dir, state), name: found.name };
+  } catch (e) {
+    throw new UserFacingError(
+      `checkpoint ${found.name} in ${runDir} cannot be read: ${(e as Error).message}; ${available}`,
+    );
+  }
 }

@@ -17,11 +17,13 @@ import { Rng } from '../util/rng.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { closeEnv, createEnv, envRestarts, probeEnvSpaces } from './env-factory.js';
 import { EpisodeStats } from './episodes.js';
+import { type EvalEpisode, episodeQuota, playEpisodes, type Spread, spread } from './evaluation.js';
 import { checkRunMemory, describeEstimate, estimateRunMemory, type MemoryEstimate, type ObsSpace } from './memory.js';
 import { MetricsLogger, readMetrics } from './metrics.js';
 import { checkRunDirUsable, describeFsError } from './preflight.js';
 import {
   listRunCheckpoints,
+  loadNamedRunCheckpoint,
   loadRunCheckpoint,
   noGoodCheckpointError,
   saveRunCheckpoint,
@@ -406,29 +408,50 @@ async function execute(
 
 export interface EvalResult {
   env: string;
+  /** The checkpoint played (its directory name) and its step. */
+  checkpoint: string;
   checkpointStep: number;
   episodes: number;
+  numEnvs: number;
+  /** Episodes counted per env (env i: floor((episodes + i) / numEnvs), as SB3's evaluate_policy). */
+  quota: number[];
+  seed: number;
+  epsilon: number;
+  /** Raw scores in the order the counted episodes finished. */
   scores: number[];
   mean: number;
+  std: number;
   median: number;
   min: number;
   max: number;
+  /** Episode lengths in agent steps and in frames (steps x frame skip). */
+  lengthSteps: Spread;
+  lengthFrames: Spread;
+  perEpisode: EvalEpisode[];
 }
 
-/** Plays the saved policy greedily with raw scores, full games (no life loss), no clipping. */
+/**
+ * Plays the saved policy greedily with raw scores, full games (no life-loss signal), no clipping,
+ * a fixed episode quota per env (see evaluation.ts). `checkpoint` picks one by name or step
+ * (default: the newest good one).
+ */
 export async function evaluateRun(
   runDir: string,
-  opts: { episodes: number; numEnvs: number; seed?: number; epsilon?: number },
+  opts: { episodes: number; numEnvs: number; seed?: number; epsilon?: number; checkpoint?: string },
 ): Promise<EvalResult> {
   const run = readRunFile(runDir);
   const config = { ...run.config, lifeLoss: false };
+  const chosen = opts.checkpoint
+    ? await loadNamedRunCheckpoint(runDir, opts.checkpoint)
+    : await loadRunCheckpoint(runDir);
+  if (!chosen.state || !chosen.name) throw noGoodCheckpointError(runDir, { skipped: [], ...chosen }, 'evaluate');
+  const state = chosen.state;
   await initBackend(config.backend);
-  const loaded = await loadRunCheckpoint(runDir);
-  if (!loaded.state) throw noGoodCheckpointError(runDir, loaded, 'evaluate');
   const numEnvs = Math.min(opts.numEnvs, opts.episodes);
-  const env = await createEnv(config, numEnvs);
+  const env = await createEnv(config, numEnvs, { lifeLossFire: run.config.lifeLoss && run.config.lifeLossFire });
   try {
-    const rng = new Rng(opts.seed ?? config.seed);
+    const seed = opts.seed ?? 1_000_003 + config.seed;
+    const rng = new Rng(opts.seed ?? config.seed); // epsilon noise
     // Evaluation needs the network only: a small replay instead of the training-size one.
     const agent = makeAgent(config.algo === 'dqn' ? { ...config, bufferSize: 1000 } : config, {
       env,
@@ -438,32 +461,34 @@ export async function evaluateRun(
       progress: () => 1,
       onStep: () => {},
     });
-    await loaded.state.restoreAgent(agent, { modelsOnly: true });
-    const scores: number[] = [];
-    let { obs } = await env.reset(opts.seed ?? 1_000_003 + config.seed);
-    const eps = opts.epsilon ?? 0;
-    const nA = env.actionSpace.n;
-    // Bounded: an episode is at most maxEpisodeFrames long.
-    while (scores.length < opts.episodes) {
-      const greedy = (agent.act as NonNullable<TrainableAgent['act']>)(obs, numEnvs);
-      const actions = greedy.map((a) => (eps > 0 && rng.next() < eps ? rng.int(nA) : a));
-      const step = await env.step(actions);
-      for (const ep of step.episodes ?? []) if (scores.length < opts.episodes) scores.push(ep.score);
-      obs = step.obs;
+    try {
+      await state.restoreAgent(agent, { modelsOnly: true });
+      const eps = opts.epsilon ?? 0;
+      const nA = env.actionSpace.n;
+      const perEpisode = await playEpisodes(
+        env,
+        (obs) => agent.act(obs, numEnvs).map((a) => (eps > 0 && rng.next() < eps ? rng.int(nA) : a)),
+        { episodes: opts.episodes, seed, frameSkip: run.frameSkip },
+      );
+      const scores = perEpisode.map((e) => e.score);
+      return {
+        env: config.env,
+        checkpoint: chosen.name,
+        checkpointStep: state.counters.steps,
+        episodes: scores.length,
+        numEnvs,
+        quota: episodeQuota(opts.episodes, numEnvs),
+        seed,
+        epsilon: eps,
+        scores,
+        ...spread(scores),
+        lengthSteps: spread(perEpisode.map((e) => e.steps)),
+        lengthFrames: spread(perEpisode.map((e) => e.frames)),
+        perEpisode,
+      };
+    } finally {
+      agent.dispose();
     }
-    agent.dispose();
-    const sorted = [...scores].sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    return {
-      env: config.env,
-      checkpointStep: loaded.state.counters.steps,
-      episodes: scores.length,
-      scores,
-      mean: scores.reduce((a, b) => a + b, 0) / scores.length,
-      median: sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2,
-      min: sorted[0],
-      max: sorted[sorted.length - 1],
-    };
   } finally {
     await closeEnv(env);
   }

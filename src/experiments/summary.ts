@@ -5,11 +5,14 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import {
+  aggregateIqm,
+  aggregateMean,
+  aggregateMedian,
   differenceCI,
   type Interval,
-  iqm,
   mean,
   median,
+  percentileSorted,
   performanceProfileCI,
   probabilityOfImprovementCI,
   stratifiedBootstrapCI,
@@ -73,6 +76,7 @@ export interface GameSummary {
   comparisons: GameComparison[];
 }
 
+/** rliable's aggregates of one arm: IQM over all runs; mean and median of the per-game means. */
 export interface ArmAggregate {
   arm: string;
   runs: number;
@@ -89,8 +93,9 @@ export interface Comparison {
   gamesWorse: number;
   gamesTied: number;
   runsPerArm: { min: number; max: number };
-  /** IQM(B) - IQM(A) over all runs of the included games. */
+  /** IQM(B) - IQM(A), each over all runs of the included games (rliable's aggregate_iqm). */
   iqmDiff: Interval;
+  /** mean(B) - mean(A), each the mean of the per-game mean scores (rliable's aggregate_mean). */
   meanDiff: Interval;
   /** P(B > A): probability that a run of B beats a run of A on the same game, averaged over games. */
   poi: Interval;
@@ -277,16 +282,15 @@ export function meanCurve(curves: CurveData[], grid: number[], reps: number, see
       samples.push(s / ys.length);
     }
     samples.sort((p, q) => p - q);
-    out.push({ frames: x, mean: m, lo: quantile(samples, 0.025), hi: quantile(samples, 0.975), n: ys.length });
+    out.push({
+      frames: x,
+      mean: m,
+      lo: percentileSorted(samples, 0.025),
+      hi: percentileSorted(samples, 0.975),
+      n: ys.length,
+    });
   }
   return out;
-}
-
-function quantile(sorted: number[], p: number): number {
-  const i = (sorted.length - 1) * p;
-  const lo = Math.floor(i);
-  const hi = Math.ceil(i);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (i - lo);
 }
 
 function linspace(a: number, b: number, n: number): number[] {
@@ -390,7 +394,7 @@ export function summarizeExperiment(expDir: string, opts: SummaryOptions = {}): 
       const A = arms[0];
       const B = arms[bi + 1];
       if (!A.n || !B.n) return { a: baseline, b, meanDiff: null, higher: null };
-      const meanDiff = differenceCI([A.runs.map((r) => r.score)], [B.runs.map((r) => r.score)], mean, {
+      const meanDiff = differenceCI([A.runs.map((r) => r.score)], [B.runs.map((r) => r.score)], aggregateMean, {
         reps,
         seed: seed + 7 * gi + bi,
       });
@@ -423,9 +427,9 @@ export function summarizeExperiment(expDir: string, opts: SummaryOptions = {}): 
       return {
         arm,
         runs: t.flat().length,
-        iqm: stratifiedBootstrapCI(t, iqm, o),
-        mean: stratifiedBootstrapCI(t, mean, o),
-        median: stratifiedBootstrapCI(t, median, o),
+        iqm: stratifiedBootstrapCI(t, aggregateIqm, o),
+        mean: stratifiedBootstrapCI(t, aggregateMean, o),
+        median: stratifiedBootstrapCI(t, aggregateMedian, o),
       };
     });
     const all = armNames.flatMap((arm) => task(arm).flat());
@@ -446,8 +450,8 @@ export function summarizeExperiment(expDir: string, opts: SummaryOptions = {}): 
     armNames.slice(1).forEach((b, bi) => {
       const B = task(b);
       const o = { reps, seed: seed + 300 + bi };
-      const iqmDiff = differenceCI(A, B, iqm, o);
-      const meanDiff = differenceCI(A, B, mean, o);
+      const iqmDiff = differenceCI(A, B, aggregateIqm, o);
+      const meanDiff = differenceCI(A, B, aggregateMean, o);
       const poi = probabilityOfImprovementCI(A, B, o);
       const counts = included.map((g) => g.comparisons[bi].higher);
       const ns = included.flatMap((g) => [g.arms[0].n, g.arms[bi + 1].n]);

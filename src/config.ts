@@ -49,7 +49,12 @@ export const commonSchema = z
     maxEpisodeFrames: z.number().int().positive().default(108_000).describe('Atari episode time limit in frames'),
     checkpointEvery: z.number().int().positive().default(100_000).describe('save a checkpoint every N agent steps'),
     keepCheckpoints: z.number().int().positive().default(3).describe('how many recent checkpoints to keep'),
-    logEvery: z.number().int().positive().default(10_000).describe('write metrics every N agent steps'),
+    logEvery: z
+      .number()
+      .int()
+      .positive()
+      .optional()
+      .describe('write metrics every N agent steps (default: budget / 50, at most 10,000, so every run has a curve)'),
     envServers: z
       .string()
       .optional()

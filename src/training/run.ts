@@ -16,7 +16,7 @@ import { Rng } from '../util/rng.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { closeEnv, createEnv, envRestarts, probeEnvSpaces } from './env-factory.js';
 import { EpisodeStats } from './episodes.js';
-import { MetricsLogger, readMetrics } from './metrics.js';
+import { defaultLogEvery, MetricsLogger, readMetrics } from './metrics.js';
 import { listRunCheckpoints, loadRunCheckpoint, type RunCheckpointState, saveRunCheckpoint } from './run-checkpoint.js';
 import { episodeHook, runTraining, type StopReason, StopSignal, type TrainerCounters } from './trainer.js';
 
@@ -180,20 +180,24 @@ async function execute(
   const stop = new StopSignal().install();
   let agent: TrainableAgent | null = null;
   try {
+    const metrics = new MetricsLogger(runDir, { resumeStep: resume ? counters.steps : undefined });
     const ctx: AgentContext = {
       env,
       rng,
       seeds: { init: config.seed },
       torso: resolveTorso(config, env.observationSpace.shape),
       progress: () => Math.min(1, counters.steps / run.budgetSteps),
-      onStep: episodeHook(episodes, () => counters.steps),
+      onStep: episodeHook(
+        episodes,
+        () => counters.steps,
+        (score, length) => metrics.episode(score, length, counters.steps),
+      ),
     };
     agent = makeAgent(config, ctx);
     if (resume) await resume.restoreAgent(agent);
     // Env seeds depend on the run seed and the step, so an uninterrupted run that resets its envs
     // at a checkpoint (exactResume) and a run resumed from that checkpoint see the same episodes.
     await agent.resetEnvs(envSeedAt(config.seed, counters.steps));
-    const metrics = new MetricsLogger(runDir, { resumeStep: resume ? counters.steps : undefined });
     const a = agent;
     const save = async (reason: string) => {
       if (config.exactResume && reason !== 'signal') await a.resetEnvs(envSeedAt(config.seed, counters.steps));
@@ -215,7 +219,7 @@ async function execute(
           budgetSteps: run.budgetSteps,
           stopAt,
           frameSkip: run.frameSkip,
-          logEvery: config.logEvery,
+          logEvery: config.logEvery ?? defaultLogEvery(run.budgetSteps),
           checkpointEvery: config.checkpointEvery,
           metrics,
           episodes,
@@ -247,7 +251,7 @@ async function execute(
       wallSeconds: counters.wallSeconds,
       backend: backend.backend,
       device: backend.device,
-      summary: `${{ signal: 'stopped', paused: 'paused', budget: 'finished' }[reason]} at step ${counters.steps.toLocaleString()} (${counters.frames.toLocaleString()} frames) after ${counters.wallSeconds.toFixed(0)} s; ${episodes.episodes} episodes, recent mean score ${mean === null ? '-' : mean.toFixed(2)}. Run: ${runDir}`,
+      summary: `${{ signal: 'stopped', paused: 'paused', budget: 'finished' }[reason]} at step ${counters.steps.toLocaleString()} (${counters.frames.toLocaleString()} frames) after ${counters.wallSeconds.toFixed(0)} s; ${mean === null ? 'no episode finished, so no score (a longer budget or more envs gives one)' : `${episodes.episodes} episodes, recent mean score ${mean.toFixed(2)}`}. Run: ${runDir}`,
     };
   } finally {
     stop.uninstall();

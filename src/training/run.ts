@@ -21,7 +21,7 @@ import { listRunCheckpoints, loadRunCheckpoint, type RunCheckpointState, saveRun
 import { episodeHook, runTraining, type StopReason, StopSignal, type TrainerCounters } from './trainer.js';
 
 /** Default budget when neither --frames nor --steps is given: 10M frames on Atari, 200k steps otherwise. */
-function defaultBudget(config: RunConfig): number {
+export function defaultBudget(config: RunConfig): number {
   return budgetSteps(config, isAtari(config.env) ? Math.ceil(10_000_000 / frameSkipFor(config.env)) : 200_000);
 }
 
@@ -76,6 +76,30 @@ function writeJsonAtomic(file: string, value: unknown): void {
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
   renameSync(tmp, file);
+}
+
+/** What a run (or its latest resume) ran on, for the A/B report: versions.json in the run directory. */
+export interface RunVersions {
+  coordrl: string;
+  node: string;
+  tfjs: string;
+  tensorflow: string | null;
+  backend: string;
+  device: string;
+}
+
+export const RUN_VERSIONS_FILE = 'versions.json';
+
+function writeRunVersions(runDir: string, b: BackendInfo): void {
+  const v: RunVersions = {
+    coordrl: PACKAGE_VERSION,
+    node: process.versions.node,
+    tfjs: b.tfjsVersion,
+    tensorflow: b.tensorflowVersion,
+    backend: b.backend,
+    device: b.device,
+  };
+  writeJsonAtomic(path.join(runDir, RUN_VERSIONS_FILE), v);
 }
 
 export function readRunFile(runDir: string): RunFile {
@@ -171,6 +195,7 @@ async function execute(
   const { config } = run;
   const backend: BackendInfo = await initBackend(config.backend);
   for (const w of backend.warnings) note(`warning: ${w}`);
+  writeRunVersions(runDir, backend);
   const counters: TrainerCounters = resume?.counters ?? { steps: 0, frames: 0, updates: 0, wallSeconds: 0 };
   const episodes = resume ? EpisodeStats.fromJSON(resume.episodes) : new EpisodeStats();
   const rng = new Rng(config.seed);

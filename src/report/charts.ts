@@ -29,7 +29,7 @@ function armScale(summary: Summary) {
 }
 
 /** Frame counts as 250k, 1.5M on the axes (Vega's SI format without trailing zeros). */
-const FRAMES_AXIS = { format: '~s', labelFlush: true };
+const FRAMES_AXIS = { format: '~s', labelExpr: "datum.value === 0 ? '0' : datum.label" };
 
 export function curvesChart(summary: Summary, g: GameSummary): Chart {
   const values = g.curves.flatMap((c) => c.points.map((p) => ({ arm: c.arm, ...p })));

@@ -1,10 +1,11 @@
 // `coordrl report`: summary.json, report.html and plots/*.png of an A/B experiment directory.
 import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { activeBackend, initBackend } from '../backend.js';
+import { activeBackend } from '../backend.js';
 import { probePython } from '../commands/doctor.js';
 import { writeJsonAtomic } from '../experiments/manifest.js';
 import { type ReportVersions, type Summary, type SummaryOptions, summarizeExperiment } from '../experiments/summary.js';
+import { tf } from '../tf.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { renderSvg, reportCharts, svgToPng } from './charts.js';
 import { renderHtml } from './html.js';
@@ -20,10 +21,12 @@ export interface ReportResult {
   files: ReportFiles;
 }
 
-/** Versions on this machine: coordrl, Node, tfjs and TensorFlow, and the env server's Python packages. */
-export async function reportVersions(): Promise<ReportVersions> {
-  let backend = activeBackend();
-  if (!backend) backend = await initBackend('auto').catch(() => null);
+/**
+ * Versions on this machine: coordrl, Node, tfjs (TensorFlow only where this process already
+ * loaded it: each run records the TensorFlow it trained with), and the env server's Python packages.
+ */
+export function reportVersions(): ReportVersions {
+  const backend = activeBackend();
   const py = probePython();
   const python: Record<string, string> = {};
   if (py.ok) {
@@ -35,7 +38,7 @@ export async function reportVersions(): Promise<ReportVersions> {
   return {
     coordrl: PACKAGE_VERSION,
     node: process.versions.node,
-    tfjs: backend?.tfjsVersion,
+    tfjs: backend?.tfjsVersion ?? tf.version_core,
     tensorflow: backend?.tensorflowVersion ?? null,
     python: py.ok ? python : null,
   };
@@ -45,7 +48,7 @@ export async function writeReport(
   expDir: string,
   opts: SummaryOptions & { png?: boolean } = {},
 ): Promise<ReportResult> {
-  const summary = summarizeExperiment(expDir, { ...opts, versions: opts.versions ?? (await reportVersions()) });
+  const summary = summarizeExperiment(expDir, { ...opts, versions: opts.versions ?? reportVersions() });
   const charts = reportCharts(summary);
   const svgs = new Map<string, string>();
   for (const [i, c] of charts.entries()) svgs.set(c.name, await renderSvg(c.spec, `c${i}-`));

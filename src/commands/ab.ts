@@ -88,7 +88,7 @@ Examples:
   coordrl ab --resume experiments/a2c-cc
   coordrl report experiments/a2c-cc`,
   );
-  ab.action(async (flags: AbFlags) => {
+  ab.action(async (flags: AbFlags, cmd: Command) => {
     const json = Boolean(flags.json);
     let expDir: string;
     if (flags.resume) {
@@ -128,7 +128,9 @@ Examples:
         evalEpisodes: flags.evalEpisodes ?? 10,
         base: pickFlags(flags, SCHEMAS),
         configFile: flags.config,
-        command: process.argv.slice(2),
+        // The arguments commander parsed (process.argv is another program's when run in-process).
+        // (commander keeps them as rawArgs, which its typings leave out).
+        command: (cmd.parent as { rawArgs?: string[] } | null)?.rawArgs?.slice(2) ?? process.argv.slice(2),
       };
       if (flags.dryRun) {
         const plan = planRuns(spec);

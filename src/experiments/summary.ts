@@ -303,7 +303,8 @@ export function verdict(v: VerdictInput): { significant: boolean; direction: 'be
     else if (diffExcl && poiExcl) conclusion += ' (the two intervals point in opposite directions)';
   }
   let text = `${perGame}; ${numbers}: ${conclusion}.`;
-  if (v.missing && v.total) text += ` Based on ${v.total - v.missing} of ${v.total} runs; ${v.missing} missing.`;
+  if (v.missing && v.total)
+    text += ` Based on ${v.total - v.missing} of ${plural(v.total, 'run')}; ${v.missing} missing.`;
   return { significant, direction, text };
 }
 
@@ -590,7 +591,7 @@ export function summarizeExperiment(expDir: string, opts: SummaryOptions = {}): 
   const verdicts = comparisons.map((c) => c.verdict);
   if (!comparisons.length) {
     verdicts.push(
-      `No verdict yet: no game has a final score for every arm (${m.runs.length - missing.length} of ${m.runs.length} runs finished).`,
+      `No verdict yet: no game has a final score for every arm (${m.runs.length - missing.length} of ${plural(m.runs.length, 'run')} finished).`,
     );
   } else if (excluded.length) {
     verdicts.push(`Not in the aggregate yet: ${excluded.map((e) => `${e.game} (${e.reason})`).join('; ')}.`);

@@ -4,7 +4,13 @@ import path from 'node:path';
 import { activeBackend } from '../backend.js';
 import { probePython } from '../commands/doctor.js';
 import { writeJsonAtomic } from '../experiments/manifest.js';
-import { type ReportVersions, type Summary, type SummaryOptions, summarizeExperiment } from '../experiments/summary.js';
+import {
+  plural,
+  type ReportVersions,
+  type Summary,
+  type SummaryOptions,
+  summarizeExperiment,
+} from '../experiments/summary.js';
 import { tf } from '../tf.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { renderSvg, reportCharts, svgToPng } from './charts.js';
@@ -81,7 +87,7 @@ export async function writeReport(
 export function describeReport(r: ReportResult): string {
   const s = r.summary;
   return [
-    `${s.progress.done} of ${s.progress.total} runs done.`,
+    `${s.progress.done} of ${plural(s.progress.total, 'run')} done.`,
     ...s.verdicts,
     `summary: ${r.files.summary}`,
     `report:  ${r.files.html}`,

@@ -19,7 +19,9 @@ export interface RunSeries {
 /** Reads `metric` against `x` from each run's metrics.jsonl (records without the metric are skipped). */
 export function readRunSeries(runDirs: string[], metric: string, x: CurveAxis, labels?: string[]): RunSeries[] {
   if (labels && labels.length !== runDirs.length) {
-    throw new UserFacingError(`--labels has ${labels.length} names for ${runDirs.length} runs; give one per run`);
+    throw new UserFacingError(
+      `--labels has ${labels.length === 1 ? '1 name' : `${labels.length} names`} for ${runDirs.length === 1 ? '1 run' : `${runDirs.length} runs`}; give one per run`,
+    );
   }
   const names = distinctLabels(runDirs.map((dir) => (isJsonl(dir) ? dir.replace(/\.jsonl$/, '') : dir)));
   return runDirs.map((dir, i) => {

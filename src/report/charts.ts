@@ -51,13 +51,18 @@ export function curvesChart(summary: Summary, g: GameSummary): Chart {
       layer: [
         {
           mark: { type: 'area', opacity: 0.2 },
-          encoding: { x, y: { field: 'lo', type: 'quantitative', title: 'score' }, y2: { field: 'hi' }, color },
+          encoding: {
+            x,
+            y: { field: 'lo', type: 'quantitative', title: 'score', scale: { zero: false } },
+            y2: { field: 'hi' },
+            color,
+          },
         },
         {
           mark: { type: 'line', strokeWidth: 2 },
           encoding: {
             x,
-            y: { field: 'mean', type: 'quantitative', title: 'score' },
+            y: { field: 'mean', type: 'quantitative', title: 'score', scale: { zero: false } },
             color,
           },
         },

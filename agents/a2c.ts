@@ -10,6 +10,7 @@ import {
   PolicyNetwork,
   type TrainableAgent,
 } from '../src/agent.js';
+import { MAX_ENVS } from '../src/config.js';
 import { RMSpropTF } from '../src/optim/rmsprop-tf.js';
 import { tf } from '../src/tf.js';
 import { clipByGlobalNorm, readScalars } from '../src/util/grads.js';
@@ -18,7 +19,7 @@ import { clipByGlobalNorm, readScalars } from '../src/util/grads.js';
 // Hyperparameters
 export const a2cSchema = z
   .object({
-    numEnvs: z.number().int().positive().default(16).describe('parallel environments'),
+    numEnvs: z.number().int().positive().max(MAX_ENVS).default(16).describe('parallel environments'),
     nSteps: z.number().int().positive().default(5).describe('steps per env per update'),
     gamma: z.number().min(0).max(1).default(0.99).describe('discount factor'),
     gaeLambda: z.number().min(0).max(1).default(1.0).describe('GAE lambda (1.0 = n-step returns)'),

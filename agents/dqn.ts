@@ -10,6 +10,7 @@ import {
   PolicyNetwork,
   type TrainableAgent,
 } from '../src/agent.js';
+import { MAX_COUNT, MAX_ENVS } from '../src/config.js';
 import { FusedAdam } from '../src/optim/adam.js';
 import { makeReplayBuffer, type ReplayBuffer } from '../src/replay/index.js';
 import { tf } from '../src/tf.js';
@@ -19,16 +20,23 @@ import { clipByGlobalNorm, readScalars } from '../src/util/grads.js';
 // Hyperparameters
 export const dqnSchema = z
   .object({
-    numEnvs: z.number().int().positive().default(1).describe('parallel environments'),
+    numEnvs: z.number().int().positive().max(MAX_ENVS).default(1).describe('parallel environments'),
     bufferSize: z.number().int().positive().max(1_000_000).default(100_000).describe('replay capacity (transitions)'),
-    learningStarts: z.number().int().nonnegative().default(100_000).describe('transitions collected before learning'),
+    learningStarts: z
+      .number()
+      .int()
+      .nonnegative()
+      .max(MAX_COUNT)
+      .default(100_000)
+      .describe('transitions collected before learning'),
     lr: z.number().positive().default(1e-4).describe('Adam learning rate'),
     batchSize: z.number().int().positive().default(32).describe('minibatch size'),
-    trainFreq: z.number().int().positive().default(4).describe('one gradient step every N transitions'),
+    trainFreq: z.number().int().positive().max(MAX_COUNT).default(4).describe('one gradient step every N transitions'),
     targetUpdateInterval: z
       .number()
       .int()
       .positive()
+      .max(MAX_COUNT)
       .default(1000)
       .describe('copy online to target every N transitions'),
     gamma: z.number().min(0).max(1).default(0.99).describe('discount factor'),
@@ -43,7 +51,7 @@ export const dqnSchema = z
     maxGradNorm: z.number().positive().default(10).describe('clip gradients to this global norm'),
     double: z.boolean().default(false).describe('Double DQN targets'),
     dueling: z.boolean().default(false).describe('dueling value/advantage head'),
-    nStep: z.number().int().positive().default(1).describe('n-step returns'),
+    nStep: z.number().int().positive().max(100).default(1).describe('n-step returns'),
     clipRewards: z.boolean().default(true).describe('train on sign(reward) (scores stay raw)'),
   })
   .strict();

@@ -7,6 +7,14 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { BACKEND_CHOICES } from './backend.js';
 import { UsageError } from './util/cli-errors.js';
+import { closestMatch } from './util/suggest.js';
+
+/** Upper bound of every count (steps, frames, intervals): far beyond any run, exact in a double. */
+export const MAX_COUNT = 1e12;
+/** Seeds stay below 2^31 so that env seeds derived from them (envSeedAt) stay exact. */
+export const MAX_SEED = 2 ** 31 - 1;
+/** Parallel envs of one run: the env server's default --max-envs. */
+export const MAX_ENVS = 1024;
 
 export const commonSchema = z
   .object({
@@ -30,10 +38,23 @@ export const commonSchema = z
       .number()
       .int()
       .positive()
+      .max(MAX_COUNT)
       .optional()
       .describe('training budget in frames (1 agent step = frame skip frames)'),
-    steps: z.number().int().positive().optional().describe('training budget in agent steps (summed over envs)'),
-    seed: z.number().int().nonnegative().default(1).describe('seed of networks, exploration and environments'),
+    steps: z
+      .number()
+      .int()
+      .positive()
+      .max(MAX_COUNT)
+      .optional()
+      .describe('training budget in agent steps (summed over envs)'),
+    seed: z
+      .number()
+      .int()
+      .nonnegative()
+      .max(MAX_SEED)
+      .default(1)
+      .describe('seed of networks, exploration and environments'),
     backend: z.enum(BACKEND_CHOICES).default('auto').describe('TensorFlow.js backend'),
     stickyActions: z
       .number()
@@ -46,17 +67,34 @@ export const commonSchema = z
       .boolean()
       .default(true)
       .describe('treat a lost life as the end of an episode for training (not for scores)'),
-    maxEpisodeFrames: z.number().int().positive().default(108_000).describe('Atari episode time limit in frames'),
-    checkpointEvery: z.number().int().positive().default(100_000).describe('save a checkpoint every N agent steps'),
-    keepCheckpoints: z.number().int().positive().default(3).describe('how many recent checkpoints to keep'),
+    maxEpisodeFrames: z
+      .number()
+      .int()
+      .positive()
+      .max(MAX_COUNT)
+      .default(108_000)
+      .describe('Atari episode time limit in frames'),
+    checkpointEvery: z
+      .number()
+      .int()
+      .positive()
+      .max(MAX_COUNT)
+      .default(100_000)
+      .describe('save a checkpoint every N agent steps'),
+    keepCheckpoints: z.number().int().positive().max(1000).default(3).describe('how many recent checkpoints to keep'),
     logEvery: z
       .number()
       .int()
       .positive()
+      .max(MAX_COUNT)
       .optional()
       .describe('write metrics every N agent steps (default: budget / 50, at most 10,000, so every run has a curve)'),
     envServers: z
       .string()
+      .refine((v) => v.split(',').every((e) => ENDPOINT.test(e.trim()) || e.trim() === ''), {
+        error: (i) =>
+          `'${String(i.input)}' is not a list of tcp://HOST:PORT or ipc://PATH endpoints (e.g. tcp://10.0.0.5:5555)`,
+      })
       .optional()
       .describe('comma-separated endpoints of running `coordrl serve` servers (default: start a local one)'),
     envKeys: z
@@ -70,6 +108,9 @@ export const commonSchema = z
   })
   .strict();
 export type CommonConfig = z.infer<typeof commonSchema>;
+
+/** The endpoints ZeroMQ connects to for `coordrl serve` (its --bind takes the same forms). */
+const ENDPOINT = /^(tcp:\/\/[^\s:/]+:[0-9]{1,5}|ipc:\/\/\S+)$/;
 
 /** Frames per agent step: Atari envs skip 4 frames per action, others 1. */
 export function frameSkipFor(env: string): number {
@@ -202,13 +243,25 @@ export function readConfigFile(file: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** Validates with a schema and turns every problem into one precise line. */
-export function validate<T extends z.ZodType>(schema: T, value: unknown, where: string): z.infer<T> {
+/**
+ * Validates with a schema and turns every problem into one precise line. `knownKeys`: the fields
+ * an unknown one is compared with for a "did you mean".
+ */
+export function validate<T extends z.ZodType>(
+  schema: T,
+  value: unknown,
+  where: string,
+  knownKeys: readonly string[] = [],
+): z.infer<T> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
   const problems = r.error.issues.map((i) => {
     if (i.code === 'unrecognized_keys') {
-      return `unknown field${i.keys.length > 1 ? 's' : ''} ${i.keys.map((k) => `'${k}'`).join(', ')}`;
+      const named = i.keys.map((k) => {
+        const near = closestMatch(k, knownKeys);
+        return near ? `'${k}' (did you mean '${near}'?)` : `'${k}'`;
+      });
+      return `unknown field${i.keys.length > 1 ? 's' : ''} ${named.join(', ')}`;
     }
     const field = i.path.join('.');
     return field ? `'${field}': ${i.message}` : i.message;

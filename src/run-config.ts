@@ -19,6 +19,14 @@ export type RunConfig = z.infer<typeof runConfigSchema>;
 export type A2CRunConfig = Extract<RunConfig, { algo: 'a2c' }>;
 export type DQNRunConfig = Extract<RunConfig, { algo: 'dqn' }>;
 
+/** The fields of run configurations (for "did you mean" on an unknown one): `algo`'s first. */
+export function runConfigKeys(algo: Algo): string[] {
+  const others = ALGOS.filter((a) => a !== algo).flatMap((a) => Object.keys(hyperparamSchemas[a].shape));
+  return [
+    ...new Set(['algo', ...Object.keys(commonSchema.shape), ...Object.keys(hyperparamSchemas[algo].shape), ...others]),
+  ];
+}
+
 /**
  * Merges a config file (optional) and the flags the user gave, then validates. A flag that
  * belongs to the other algorithm is an error that says so, rather than being ignored.
@@ -37,10 +45,22 @@ export function resolveRunConfig(flags: Record<string, unknown>, configFile?: st
       );
     }
   }
+  // One budget: a flag replaces the file's budget of either kind; two in one place are refused.
+  const merged: Record<string, unknown> = { ...file, ...given, algo };
+  if (given.frames !== undefined || given.steps !== undefined) {
+    merged.frames = given.frames;
+    merged.steps = given.steps;
+  }
+  if (merged.frames !== undefined && merged.steps !== undefined) {
+    throw new UsageError(
+      `--frames and --steps both set the training budget${given.frames === undefined || given.steps === undefined ? ` (in ${configFile})` : ''}; give only one`,
+    );
+  }
   const config = validate(
     runConfigSchema,
-    { ...file, ...given, algo },
+    merged,
     configFile ? `configuration (${configFile} + flags)` : 'configuration',
+    runConfigKeys(algo as Algo),
   );
   // Saved runs name their torso concretely: auto is CoordConv on images, an MLP on vectors.
   if (config.torso === 'auto') config.torso = isAtari(config.env) ? 'coordconv' : 'mlp';

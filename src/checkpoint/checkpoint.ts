@@ -16,7 +16,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, readdir, readFile, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
 import path from 'node:path';
-import { UserFacingError } from '../util/cli-errors.js';
+import { UsageError, UserFacingError } from '../util/cli-errors.js';
 
 export const CHECKPOINT_FORMAT = 'coordrl-checkpoint';
 export const CHECKPOINT_FORMAT_VERSION = 1;
@@ -413,6 +413,9 @@ export async function loadLatestGood<T = undefined>(
       const value = await loader(info.dir, info.manifest as CheckpointManifest);
       return { checkpoint: info, value, skipped };
     } catch (e) {
+      // A usage error (the run's settings do not fit its checkpoints) is not the checkpoint's
+      // fault: an older one would not fit either, so it stops the search.
+      if (e instanceof UsageError) throw e;
       skipped.push({ name: info.name, status: 'load failed', reason: errText(e) });
     }
   }

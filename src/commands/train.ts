@@ -5,6 +5,7 @@ import { a2cSchema } from '../../agents/a2c.js';
 import { dqnSchema } from '../../agents/dqn.js';
 import { commonSchema, optionsFromSchemas } from '../config.js';
 import { ALGOS, resolveRunConfig } from '../run-config.js';
+import { checkRunMemory, formatBytes } from '../training/memory.js';
 import { describeRun, evaluateRun, resumeRun, runInfo, startRun } from '../training/run.js';
 import { parseCount, positiveInt, UsageError } from '../util/cli-errors.js';
 import { printResult } from '../util/output.js';
@@ -28,7 +29,10 @@ export function registerTrain(program: Command): void {
     .addOption(new Option('--algo <name>', 'algorithm (default "a2c")').choices([...ALGOS]))
     .option('--config <file>', 'YAML or JSON file with any of the settings below (flags override it)')
     .option('--run-dir <dir>', 'where the run is written (default runs/<algo>-<env>-<torso>-s<seed>-<time>)')
-    .option('--dry-run', 'print the resolved configuration and the network parameter counts, then exit')
+    .option(
+      '--dry-run',
+      'print the resolved configuration, the network parameter counts and the memory estimate, then exit',
+    )
     .option(
       '--stop-at <n>',
       'pause at this many agent steps (checkpoint saved; `resume` continues)',
@@ -53,9 +57,13 @@ export function registerTrain(program: Command): void {
           `${config.algo} on ${config.env}, torso ${d.torso}`,
           ...Object.entries(d.params).map(([k, v]) => `  ${k}: ${v.toLocaleString()} parameters`),
           `  budget: ${d.budgetSteps.toLocaleString()} steps (${d.budgetFrames.toLocaleString()} frames)`,
+          `  memory: about ${formatBytes(d.memory.totalBytes)}`,
+          ...d.memory.lines.map((l) => `    ${l}`),
           `  configuration: ${JSON.stringify(config)}`,
         ].join('\n'),
       );
+      // The same check as a real run: a dry run that would be refused says so (exit 2).
+      checkRunMemory(config, d.memory);
       return;
     }
     const runDir = flags.runDir ? path.resolve(flags.runDir) : undefined;

@@ -5,7 +5,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { readMetrics } from '../training/metrics.js';
-import { UserFacingError } from '../util/cli-errors.js';
+import { UsageError } from '../util/cli-errors.js';
 import { CHART_FONT } from './charts.js';
 
 export type CurveAxis = 'frames' | 'step' | 'time';
@@ -19,7 +19,7 @@ export interface RunSeries {
 /** Reads `metric` against `x` from each run's metrics.jsonl (records without the metric are skipped). */
 export function readRunSeries(runDirs: string[], metric: string, x: CurveAxis, labels?: string[]): RunSeries[] {
   if (labels && labels.length !== runDirs.length) {
-    throw new UserFacingError(
+    throw new UsageError(
       `--labels has ${labels.length === 1 ? '1 name' : `${labels.length} names`} for ${runDirs.length === 1 ? '1 run' : `${runDirs.length} runs`}; give one per run`,
     );
   }
@@ -28,7 +28,7 @@ export function readRunSeries(runDirs: string[], metric: string, x: CurveAxis, l
     // A run directory, or any JSON-lines file of records with the same fields (e.g. another tool's log).
     const isFile = isJsonl(dir);
     const file = isFile ? dir : path.join(dir, 'metrics.jsonl');
-    if (!existsSync(file)) throw new UserFacingError(`${dir} has no metrics.jsonl (is it a run directory?)`);
+    if (!existsSync(file)) throw new UsageError(`${dir} has no metrics.jsonl (is it a run directory?)`);
     const points = readMetrics(file)
       .filter((r) => Number.isFinite(r[metric]) && Number.isFinite(r[x]))
       .map((r) => ({ x: r[x], y: r[metric] }));

@@ -1,8 +1,10 @@
 // Makes the vector environment of a run from its configuration (through the Python bridge).
-import { type BridgeVecEnv, makeVecEnv, type VecEnv } from '../../envs/index.js';
+import { BridgeError, type BridgeVecEnv, makeVecEnv, type VecEnv } from '../../envs/index.js';
 import type { AgentEnv } from '../agent.js';
 import { isAtari } from '../config.js';
 import type { RunConfig } from '../run-config.js';
+import { UsageError } from '../util/cli-errors.js';
+import { checkKeysDir } from './preflight.js';
 
 type EnvConfig = Pick<
   RunConfig,
@@ -26,6 +28,7 @@ export async function createEnv(
     .map((e) => e.trim())
     .filter(Boolean)
     .map((endpoint) => ({ endpoint, keysDir: config.envKeys }));
+  if (remote?.length && config.envKeys) checkKeysDir(config.envKeys);
   return makeVecEnv({
     env: config.env,
     numEnvs,
@@ -39,6 +42,11 @@ export async function createEnv(
           maxNumFramesPerEpisode: config.maxEpisodeFrames,
         }
       : undefined,
+  }).catch((e: unknown) => {
+    // A misspelt game is the user's to fix (exit 2), with the server's close-match suggestion.
+    if (e instanceof BridgeError && e.code === 'unknown_env')
+      throw new UsageError(e.message.replace(/^env server: /, ''));
+    throw e;
   });
 }
 

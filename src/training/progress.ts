@@ -54,11 +54,16 @@ export class Progress {
     };
   }
 
+  private stopped = false;
+
   update(v: ProgressValues): void {
-    this.bar?.update(v.steps, this.payload(v));
+    if (!this.stopped) this.bar?.update(v.steps, this.payload(v));
   }
 
+  /** Draws the bar a last time and ends its line; later updates and stops do nothing. */
   stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
     this.bar?.stop();
   }
 }

@@ -4,12 +4,13 @@
 //   state.json                                counters, RNG state, episode statistics, segment
 //   replay.*                                  the replay buffer (DQN)
 // Writing is atomic and verified by src/checkpoint (temp dir, fsync, manifest, rename).
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { z } from 'zod';
 import type { TrainableAgent } from '../agent.js';
 import {
   type CheckpointInfo,
-  describeSkipped,
+  checkpointsDir,
   listCheckpoints,
   loadLatestGood,
   loadModelFromDir,
@@ -20,7 +21,10 @@ import {
   saveOptimizerState,
   writeOptimizerState,
 } from '../checkpoint/index.js';
-import { loadReplayBuffer } from '../replay/index.js';
+import { loadReplayBuffer, type ReplayBuffer } from '../replay/index.js';
+import type { RunConfig } from '../run-config.js';
+import { tf } from '../tf.js';
+import { UsageError } from '../util/cli-errors.js';
 import type { Rng, RngState } from '../util/rng.js';
 import type { EpisodeStats } from './episodes.js';
 import type { TrainerCounters } from './trainer.js';
@@ -28,15 +32,48 @@ import type { TrainerCounters } from './trainer.js';
 const STATE_FILE = 'state.json';
 const STATE_VERSION = 1;
 
-interface StateFile {
-  version: number;
-  counters: TrainerCounters;
-  agentCounters: Record<string, number>;
-  rng: RngState;
-  episodes: ReturnType<EpisodeStats['toJSON']>;
-  segment: number;
-  hasReplay: boolean;
-}
+// state.json is checked field by field: a checkpoint whose files verify but whose state is wrong
+// (a hand edit, a bug of an older build) is skipped with the field named, never half-loaded.
+const count = z.number().int().nonnegative();
+const stateSchema = z.object({
+  version: z.literal(STATE_VERSION),
+  counters: z.object({ steps: count, frames: count, updates: count, wallSeconds: z.number().nonnegative() }),
+  agentCounters: z.record(z.string(), z.number()),
+  rng: z.object({
+    algorithm: z.literal('xoshiro128**'),
+    s: z.tuple([count, count, count, count]),
+    spare: z.number().nullable(),
+  }),
+  episodes: z.object({
+    recent: z.array(z.object({ score: z.number(), length: count })),
+    episodes: count,
+    cutEpisodes: count,
+    // -Infinity (no episode yet) is written as null by JSON.
+    best: z.number().nullable(),
+  }),
+  segment: count,
+  hasReplay: z.boolean(),
+  /** The run configuration at save time (absent in checkpoints of older builds). */
+  config: z.record(z.string(), z.unknown()).optional(),
+});
+type StateFile = z.infer<typeof stateSchema>;
+
+/**
+ * Settings a checkpoint is tied to: change one and its networks, optimizer slots or replay no
+ * longer fit (or mean something else). The others (learning rate, intervals, ...) may change.
+ */
+const BINDING_FIELDS = [
+  'algo',
+  'env',
+  'torso',
+  'coordconvAt',
+  'withR',
+  'fullActionSpace',
+  'numEnvs',
+  'dueling',
+  'bufferSize',
+  'nStep',
+] as const;
 
 export interface RunCheckpointState {
   counters: TrainerCounters;
@@ -56,6 +93,7 @@ export async function saveRunCheckpoint(
     rng: Rng;
     segment: number;
     keep: number;
+    config?: RunConfig;
   },
 ): Promise<string> {
   const parts = s.agent.checkpointParts();
@@ -79,6 +117,7 @@ export async function saveRunCheckpoint(
         episodes: s.episodes.toJSON(),
         segment: s.segment,
         hasReplay: Boolean(parts.replay),
+        ...(s.config ? { config: { ...s.config } } : {}),
       };
       await writeFile(path.join(dir, STATE_FILE), `${JSON.stringify(state, null, 2)}\n`);
     },
@@ -89,48 +128,198 @@ export async function saveRunCheckpoint(
 }
 
 async function readState(dir: string): Promise<StateFile> {
-  const state = JSON.parse(await readFile(path.join(dir, STATE_FILE), 'utf8')) as StateFile;
-  if (state.version !== STATE_VERSION) {
-    throw new Error(`state.json version ${state.version}; this build reads version ${STATE_VERSION}`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path.join(dir, STATE_FILE), 'utf8'));
+  } catch (e) {
+    throw new Error(`${STATE_FILE}: ${(e as Error).message}`);
   }
-  return state;
+  const r = stateSchema.safeParse(raw);
+  if (!r.success) {
+    const i = r.error.issues[0];
+    throw new Error(`${STATE_FILE}: '${i.path.join('.')}': ${i.message}`);
+  }
+  return r.data;
 }
 
-function loader(dir: string): Promise<RunCheckpointState> {
-  return readState(dir).then((state) => ({
-    counters: state.counters,
-    rng: state.rng,
-    episodes: state.episodes,
-    segment: state.segment,
-    async restoreAgent(agent: TrainableAgent, opts: { modelsOnly?: boolean } = {}) {
-      const parts = agent.checkpointParts();
-      for (const [name, model] of Object.entries(parts.models)) {
-        const loaded = await loadModelFromDir(path.join(dir, 'models', name));
-        model.setWeights(loaded.getWeights());
-        loaded.dispose();
-      }
-      if (opts.modelsOnly) return;
+/** Throws a UsageError (no fallback: the configuration is wrong, not the checkpoint) on a mismatch. */
+function checkConfigMatches(saved: Record<string, unknown> | undefined, config: RunConfig, name: string): void {
+  if (!saved) return;
+  const now = config as Record<string, unknown>;
+  for (const key of BINDING_FIELDS) {
+    if (JSON.stringify(saved[key]) !== JSON.stringify(now[key])) {
+      throw new UsageError(
+        `config.json no longer matches checkpoint ${name}: '${key}' is ${JSON.stringify(now[key])} in config.json, ${JSON.stringify(saved[key])} in the checkpoint; put it back or start a new run`,
+      );
+    }
+  }
+}
+
+/** An error of one part of a checkpoint, named (models/online, optimizer, replay). */
+async function part<T>(name: string, f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    throw new Error(`${name}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+function sameShapes(a: readonly (readonly number[])[], b: readonly (readonly number[])[]): boolean {
+  return a.length === b.length && a.every((s, i) => s.length === b[i].length && s.every((d, j) => d === b[i][j]));
+}
+
+function checkReplayFits(saved: ReplayBuffer, live: ReplayBuffer | undefined): void {
+  if (!live) return;
+  for (const k of ['numEnvs', 'capacity', 'obsSize', 'nStep'] as const) {
+    if (saved[k] !== live[k]) throw new Error(`saved with ${k} ${saved[k]}, this run has ${live[k]}`);
+  }
+}
+
+/**
+ * Loads every part of the checkpoint in `dir` into `agent` (models first checked against the
+ * agent's shapes; optimizer and replay are checked by their readers). Throws, naming the part, on
+ * the first that does not load: the caller then falls back to an older checkpoint.
+ */
+async function restoreInto(
+  dir: string,
+  state: StateFile,
+  agent: TrainableAgent,
+  opts: { modelsOnly?: boolean },
+): Promise<void> {
+  const parts = agent.checkpointParts();
+  const weights: tf.Tensor[][] = [];
+  try {
+    for (const [name, model] of Object.entries(parts.models)) {
+      weights.push(
+        await part(`models/${name}`, async () => {
+          const loaded = await loadModelFromDir(path.join(dir, 'models', name));
+          const w = loaded.getWeights().map((t) => t.clone());
+          loaded.dispose();
+          const want = model.getWeights().map((t) => t.shape);
+          if (
+            !sameShapes(
+              w.map((t) => t.shape),
+              want,
+            )
+          ) {
+            tf.dispose(w);
+            throw new Error("weight shapes differ from this run's network");
+          }
+          return w;
+        }),
+      );
+    }
+    const replay =
+      !opts.modelsOnly && state.hasReplay
+        ? await part('replay', async () => {
+            const r = await loadReplayBuffer(dir, 'replay');
+            checkReplayFits(r, parts.replay);
+            return r;
+          })
+        : undefined;
+    const optimizerState = opts.modelsOnly ? null : await part('optimizer', () => readOptimizerState(dir));
+    Object.values(parts.models).forEach((model, i) => {
+      model.setWeights(weights[i]);
+    });
+    if (optimizerState) {
       // The learning rate may follow a schedule: its config need not match.
-      await restoreOptimizerState(parts.optimizer, parts.varList, await readOptimizerState(dir), {
-        ignoreConfig: true,
-      });
-      const replay = state.hasReplay ? await loadReplayBuffer(dir, 'replay') : undefined;
-      agent.restoreCounters(state.agentCounters, replay);
-    },
-  }));
+      await part('optimizer', () =>
+        restoreOptimizerState(parts.optimizer, parts.varList, optimizerState, { ignoreConfig: true }),
+      );
+    }
+    if (!opts.modelsOnly) agent.restoreCounters(state.agentCounters, replay);
+  } finally {
+    for (const w of weights) tf.dispose(w);
+  }
 }
 
-/** The newest checkpoint that verifies and whose state reads, with what was skipped and why. */
+function toRunState(dir: string, state: StateFile): RunCheckpointState {
+  return {
+    counters: state.counters,
+    rng: state.rng as RngState,
+    episodes: { ...state.episodes, best: state.episodes.best ?? Number.NEGATIVE_INFINITY },
+    segment: state.segment,
+    restoreAgent: (agent, opts = {}) => restoreInto(dir, state, agent, opts),
+  };
+}
+
+export interface LoadedRunCheckpoint {
+  state: RunCheckpointState | null;
+  name: string | null;
+  /** Newer checkpoints that could not be used, newest first; `reason` is one line (`corrupt: ...`). */
+  skipped: { name: string; dir: string; reason: string }[];
+}
+
+/**
+ * The newest checkpoint whose files verify, whose state reads and whose networks load. With `into`, every part is
+ * loaded into that agent inside the fallback (a checkpoint whose weights, optimizer or replay do
+ * not load is skipped like a corrupt one), and a checkpoint saved with other binding settings
+ * than `config` is an error naming the field.
+ */
 export async function loadRunCheckpoint(
   runDir: string,
-): Promise<{ state: RunCheckpointState | null; name: string | null; skipped: { name: string; reason: string }[] }> {
-  const r = await loadLatestGood(runDir, loader);
-  const lines = describeSkipped(r.skipped);
+  into?: { agent: TrainableAgent; config: RunConfig; modelsOnly?: boolean },
+): Promise<LoadedRunCheckpoint> {
+  const r = await loadLatestGood(runDir, async (dir) => {
+    const state = await readState(dir);
+    if (into) {
+      checkConfigMatches(state.config, into.config, path.basename(dir));
+      await restoreInto(dir, state, into.agent, { modelsOnly: into.modelsOnly });
+    } else {
+      // No agent yet (eval): at least every network must load, or an older checkpoint is used.
+      for (const name of await readdir(path.join(dir, 'models'))) {
+        await part(`models/${name}`, async () => (await loadModelFromDir(path.join(dir, 'models', name))).dispose());
+      }
+    }
+    return toRunState(dir, state);
+  });
+  const ckDir = checkpointsDir(runDir);
   return {
     state: r.value ?? null,
     name: r.checkpoint?.name ?? null,
-    skipped: r.skipped.map((s, i) => ({ name: s.name, reason: lines[i] })),
+    skipped: r.skipped.map((s) => ({
+      name: s.name,
+      dir: path.join(ckDir, s.name),
+      reason:
+        s.status === 'load failed'
+          ? `corrupt: ${s.reason ?? 'does not load'}`
+          : `${s.status}${s.reason ? ` (${s.reason})` : ''}`,
+    })),
   };
+}
+
+/** Where unusable checkpoints are moved, so that no later save overwrites or prunes them. */
+export const CORRUPT_DIR = 'corrupt';
+
+/**
+ * Moves the skipped checkpoints to checkpoints/corrupt/ (never deletes them), each with a
+ * `<name>.reason.txt` saying why. Returns the directory, or null when there was nothing to move.
+ */
+export async function setAsideCheckpoints(
+  runDir: string,
+  skipped: LoadedRunCheckpoint['skipped'],
+): Promise<string | null> {
+  if (skipped.length === 0) return null;
+  const dest = path.join(checkpointsDir(runDir), CORRUPT_DIR);
+  await mkdir(dest, { recursive: true });
+  const taken = new Set(await readdir(dest));
+  for (const s of skipped) {
+    let name = s.name;
+    for (let k = 2; taken.has(name); k++) name = `${s.name}-${k}`;
+    taken.add(name);
+    await rename(s.dir, path.join(dest, name));
+    await writeFile(path.join(dest, `${name}.reason.txt`), `${s.reason}\n`);
+  }
+  return dest;
+}
+
+/** The one-line error for a command that needs a good checkpoint (eval) and finds none. */
+export function noGoodCheckpointError(runDir: string, loaded: LoadedRunCheckpoint, toDo: string): UsageError {
+  if (loaded.skipped.length === 0) {
+    return new UsageError(`${runDir} has no checkpoint yet to ${toDo}; train it first (\`coordrl resume ${runDir}\`)`);
+  }
+  const why = loaded.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
+  return new UsageError(`${runDir} has no good checkpoint to ${toDo} (${why})`);
 }
 
 export async function listRunCheckpoints(

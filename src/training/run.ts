@@ -2,12 +2,13 @@
 // config.json, metrics.jsonl, tensorboard/ and checkpoints/ (see src/checkpoint).
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import { A2C } from '../../agents/a2c.js';
 import { DQN } from '../../agents/dqn.js';
 import { type AgentContext, type AgentEnv, NonFiniteLossError, type TrainableAgent } from '../agent.js';
 import { type BackendInfo, initBackend } from '../backend.js';
-import { budgetSteps, frameSkipFor, isAtari } from '../config.js';
-import { type RunConfig, runConfigSchema } from '../run-config.js';
+import { budgetSteps, frameSkipFor, isAtari, MAX_COUNT, validate } from '../config.js';
+import { ALGOS, type Algo, type RunConfig, runConfigKeys, runConfigSchema } from '../run-config.js';
 import { tf } from '../tf.js';
 import { applyTorso, type TorsoOptions } from '../torsos.js';
 import { UsageError, UserFacingError } from '../util/cli-errors.js';
@@ -16,8 +17,16 @@ import { Rng } from '../util/rng.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { closeEnv, createEnv, envRestarts, probeEnvSpaces } from './env-factory.js';
 import { EpisodeStats } from './episodes.js';
+import { checkRunMemory, describeEstimate, estimateRunMemory, type MemoryEstimate, type ObsSpace } from './memory.js';
 import { defaultLogEvery, MetricsLogger, readMetrics } from './metrics.js';
-import { listRunCheckpoints, loadRunCheckpoint, type RunCheckpointState, saveRunCheckpoint } from './run-checkpoint.js';
+import { checkRunDirUsable, describeFsError } from './preflight.js';
+import {
+  listRunCheckpoints,
+  loadRunCheckpoint,
+  noGoodCheckpointError,
+  saveRunCheckpoint,
+  setAsideCheckpoints,
+} from './run-checkpoint.js';
 import { episodeHook, runTraining, type StopReason, StopSignal, type TrainerCounters } from './trainer.js';
 
 /** Default budget when neither --frames nor --steps is given: 10M frames on Atari, 200k steps otherwise. */
@@ -66,8 +75,13 @@ export function resolveTorso(config: RunConfig, obsShape: readonly number[]): To
   return { kind, coordconvAt: config.coordconvAt, withR: config.withR };
 }
 
+/** The time (UTC) as 20261201-094332, for directory and file names. */
+function timeStamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+}
+
 function defaultRunDir(config: RunConfig): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  const stamp = timeStamp();
   const env = config.env.replace(/[^A-Za-z0-9]+/g, '').toLowerCase();
   return path.resolve('runs', `${config.algo}-${env}-${config.torso}-s${config.seed}-${stamp}`);
 }
@@ -102,34 +116,74 @@ function writeRunVersions(runDir: string, b: BackendInfo): void {
   writeJsonAtomic(path.join(runDir, RUN_VERSIONS_FILE), v);
 }
 
+const runFileSchema = z.object({
+  coordrl: z.string(),
+  createdAt: z.string(),
+  config: runConfigSchema,
+  budgetSteps: z.number().int().positive().max(MAX_COUNT),
+  frameSkip: z.number().int().positive().max(1000),
+});
+
 export function readRunFile(runDir: string): RunFile {
   const file = path.join(runDir, 'config.json');
   if (!existsSync(file)) throw new UsageError(`${runDir} is not a run directory (no config.json)`);
-  let raw: RunFile;
+  let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8')) as RunFile;
+    raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw new UserFacingError(`${file} is not valid JSON: ${(e as Error).message}`);
   }
-  const config = runConfigSchema.safeParse(raw.config);
-  if (!config.success) {
-    throw new UserFacingError(
-      `${file} holds a configuration this version cannot read: ${config.error.issues[0]?.message}`,
-    );
-  }
-  return { ...raw, config: config.data };
+  const algo = (raw as { config?: { algo?: unknown } } | null)?.config?.algo;
+  const known = ALGOS.includes(algo as Algo) ? runConfigKeys(algo as Algo) : [];
+  return validate(runFileSchema, raw, file, known);
 }
 
 function makeAgent(config: RunConfig, ctx: AgentContext): TrainableAgent {
   return config.algo === 'a2c' ? new A2C(ctx, config) : new DQN(ctx, config);
 }
 
-/** Parameter counts and budget without touching the environment server for long. */
+/** Parameters of the torso (as built for `shape`) plus linear heads of `outputs` units in all. */
+function networkParams(torso: TorsoOptions, shape: readonly number[], outputs: number): number {
+  const input = tf.input({ shape: [...shape] });
+  const m = tf.model({ inputs: input, outputs: applyTorso(input, torso) });
+  const features = m.outputs[0].shape.at(-1) ?? 0;
+  const n = m.countParams() + (features + 1) * outputs;
+  m.dispose();
+  return n;
+}
+
+/** Atari observations as the env server makes them by default: 84x84 grey frames, 4 stacked. */
+const ATARI_OBS: ObsSpace = { shape: [84, 84, 4], dtype: 'uint8' };
+
+function runEstimate(config: RunConfig, obs: ObsSpace, actions: number): MemoryEstimate {
+  const torso = resolveTorso(config, obs.shape);
+  return estimateRunMemory(config, obs, networkParams(torso, obs.shape, actions + 1));
+}
+
+/**
+ * The backend and the env of a run, once its memory estimate fits: checked before the envs are
+ * made where the observations are known (Atari), and again with the env's real spaces.
+ */
+async function openRunEnv(config: RunConfig): Promise<{ backend: BackendInfo; env: AgentEnv }> {
+  const backend = await initBackend(config.backend);
+  if (isAtari(config.env)) checkRunMemory(config, runEstimate(config, ATARI_OBS, 18));
+  const env = await createEnv(config, config.numEnvs);
+  try {
+    checkRunMemory(config, runEstimate(config, env.observationSpace, env.actionSpace.n));
+    return { backend, env };
+  } catch (e) {
+    await closeEnv(env);
+    throw e;
+  }
+}
+
+/** Parameter counts, budget and memory estimate without touching the environment server for long. */
 export async function describeRun(config: RunConfig): Promise<{
   torso: string;
   params: Record<string, number>;
   budgetSteps: number;
   budgetFrames: number;
+  memory: MemoryEstimate & { lines: string[] };
 }> {
   await initBackend(config.backend);
   const spaces = await probeEnvSpaces(config);
@@ -142,7 +196,14 @@ export async function describeRun(config: RunConfig): Promise<{
     m.dispose();
   }
   const steps = defaultBudget(config);
-  return { torso: torso.kind, params, budgetSteps: steps, budgetFrames: steps * frameSkipFor(config.env) };
+  const memory = runEstimate(config, spaces.observationSpace, spaces.actionSpace.n);
+  return {
+    torso: torso.kind,
+    params,
+    budgetSteps: steps,
+    budgetFrames: steps * frameSkipFor(config.env),
+    memory: { ...memory, lines: describeEstimate(memory) },
+  };
 }
 
 export async function startRun(
@@ -155,7 +216,9 @@ export async function startRun(
       `${runDir} already holds a run; continue it with \`coordrl resume ${runDir}\` or pick another --run-dir`,
     );
   }
-  mkdirSync(runDir, { recursive: true });
+  // Nothing is written before the directory, the env and the memory estimate are known to be good.
+  checkRunDirUsable(runDir, opts.runDir ? '--run-dir' : 'the run directory');
+  const { backend, env } = await openRunEnv(config);
   const frameSkip = frameSkipFor(config.env);
   const run: RunFile = {
     coordrl: PACKAGE_VERSION,
@@ -164,9 +227,21 @@ export async function startRun(
     budgetSteps: defaultBudget(config),
     frameSkip,
   };
-  writeJsonAtomic(path.join(runDir, 'config.json'), run);
+  try {
+    mkdirSync(runDir, { recursive: true });
+    writeJsonAtomic(path.join(runDir, 'config.json'), run);
+  } catch (e) {
+    await closeEnv(env);
+    throw new UsageError(`cannot write the run directory ${runDir}: ${describeFsError(e)}`);
+  }
   note(`run directory: ${runDir}`);
-  return execute(runDir, run, null, opts.progress ?? true, opts.stopAt);
+  return execute(runDir, run, backend, env, null, opts.progress ?? true, opts.stopAt);
+}
+
+/** A new budget given to `resume` (--steps or --frames), checked against the checkpoint's step. */
+interface NewBudget {
+  steps: number;
+  flag: string;
 }
 
 export async function resumeRun(
@@ -174,56 +249,115 @@ export async function resumeRun(
   opts: { frames?: number; steps?: number; progress?: boolean; stopAt?: number },
 ): Promise<RunResult> {
   const run = readRunFile(runDir);
-  if (opts.frames !== undefined || opts.steps !== undefined) {
-    run.budgetSteps = opts.steps ?? Math.ceil((opts.frames as number) / run.frameSkip);
-    writeJsonAtomic(path.join(runDir, 'config.json'), run);
+  if (opts.frames !== undefined && opts.steps !== undefined) {
+    throw new UsageError('--frames and --steps both set the new budget; give only one');
   }
-  const loaded = await loadRunCheckpoint(runDir);
-  for (const s of loaded.skipped) note(`skipping checkpoint ${s.name}: ${s.reason}`);
-  if (!loaded.state) note('no good checkpoint: starting this run from the beginning');
-  else note(`resuming from checkpoint ${loaded.name} (step ${loaded.state.counters.steps})`);
-  return execute(runDir, run, loaded.state, opts.progress ?? true, opts.stopAt);
+  const budget: NewBudget | null =
+    opts.steps !== undefined
+      ? { steps: opts.steps, flag: `--steps ${opts.steps}` }
+      : opts.frames !== undefined
+        ? { steps: Math.ceil(opts.frames / run.frameSkip), flag: `--frames ${opts.frames}` }
+        : null;
+  checkRunDirUsable(runDir, 'run directory');
+  const { backend, env } = await openRunEnv(run.config);
+  return execute(runDir, run, backend, env, { budget }, opts.progress ?? true, opts.stopAt);
 }
 
+/** Moves the curves of a run that restarts from step 0 aside, so old and new never mix. */
+function setAsideCurves(runDir: string): string[] {
+  const stamp = timeStamp();
+  const moved: string[] = [];
+  for (const [name, aside] of [
+    ['metrics.jsonl', `metrics.before-restart-${stamp}.jsonl`],
+    ['tensorboard', `tensorboard.before-restart-${stamp}`],
+  ]) {
+    if (!existsSync(path.join(runDir, name))) continue;
+    renameSync(path.join(runDir, name), path.join(runDir, aside));
+    moved.push(aside);
+  }
+  return moved;
+}
+
+/**
+ * Trains a run whose env is open (and closes it). `resume`: continue from the newest checkpoint
+ * that loads completely, setting unusable ones aside; from step 0 when none does.
+ */
 async function execute(
   runDir: string,
   run: RunFile,
-  resume: RunCheckpointState | null,
+  backend: BackendInfo,
+  env: AgentEnv,
+  resume: { budget: NewBudget | null } | null,
   showProgress: boolean,
   stopAt?: number,
 ): Promise<RunResult> {
   const { config } = run;
-  const backend: BackendInfo = await initBackend(config.backend);
   for (const w of backend.warnings) note(`warning: ${w}`);
   writeRunVersions(runDir, backend);
-  const counters: TrainerCounters = resume?.counters ?? { steps: 0, frames: 0, updates: 0, wallSeconds: 0 };
-  const episodes = resume ? EpisodeStats.fromJSON(resume.episodes) : new EpisodeStats();
+  const counters: TrainerCounters = { steps: 0, frames: 0, updates: 0, wallSeconds: 0 };
+  let episodes = new EpisodeStats();
+  // Finished episodes also go to TensorBoard (charts/episodic_return) once the logger exists.
+  let episodeSink: ((score: number, length: number) => void) | null = null;
+  const onEpisode = (score: number, length: number) => episodeSink?.(score, length);
+  let onStep = episodeHook(episodes, () => counters.steps, onEpisode);
   const rng = new Rng(config.seed);
-  if (resume) rng.setState(resume.rng);
-  const segment = (resume?.segment ?? -1) + 1;
-  const env: AgentEnv = await createEnv(config, config.numEnvs);
+  let segment = 0;
+  let resumedFrom: string | null = null;
   const stop = new StopSignal().install();
   let agent: TrainableAgent | null = null;
   try {
-    const metrics = new MetricsLogger(runDir, { resumeStep: resume ? counters.steps : undefined });
     const ctx: AgentContext = {
       env,
       rng,
       seeds: { init: config.seed },
       torso: resolveTorso(config, env.observationSpace.shape),
       progress: () => Math.min(1, counters.steps / run.budgetSteps),
-      onStep: episodeHook(
-        episodes,
-        () => counters.steps,
-        (score, length) => metrics.episode(score, length, counters.steps),
-      ),
+      onStep: (step) => onStep(step),
     };
     agent = makeAgent(config, ctx);
-    if (resume) await resume.restoreAgent(agent);
+    if (resume) {
+      // Every part (networks, optimizer, replay, state) loads inside the fallback.
+      const loaded = await loadRunCheckpoint(runDir, { agent, config });
+      for (const s of loaded.skipped) note(`skipping checkpoint ${s.name}: ${s.reason}`);
+      if (loaded.state) {
+        Object.assign(counters, loaded.state.counters);
+        episodes = EpisodeStats.fromJSON(loaded.state.episodes);
+        onStep = episodeHook(episodes, () => counters.steps, onEpisode);
+        rng.setState(loaded.state.rng);
+        segment = loaded.state.segment + 1;
+        resumedFrom = loaded.name;
+      } else if (loaded.skipped.length) {
+        // A failed load may have filled part of the agent: start from a fresh one.
+        agent.dispose();
+        agent = makeAgent(config, ctx);
+      }
+      if (resume.budget) {
+        if (resume.budget.steps < counters.steps) {
+          throw new UsageError(
+            `${resume.budget.flag} is below the run's current step ${counters.steps.toLocaleString('en-US')} (checkpoint ${loaded.name}); give a larger budget`,
+          );
+        }
+        run.budgetSteps = resume.budget.steps;
+        writeJsonAtomic(path.join(runDir, 'config.json'), run);
+      }
+      const aside = await setAsideCheckpoints(runDir, loaded.skipped);
+      if (aside) note(`moved ${loaded.skipped.length} unusable checkpoint(s) to ${aside} (kept for inspection)`);
+      if (loaded.state) {
+        note(`resuming from checkpoint ${loaded.name} (step ${counters.steps})`);
+      } else {
+        const moved = setAsideCurves(runDir);
+        note(
+          `no good checkpoint: starting this run from the beginning${moved.length ? `; the old curves are kept as ${moved.join(' and ')}` : ''}`,
+        );
+      }
+    }
     // Env seeds depend on the run seed and the step, so an uninterrupted run that resets its envs
     // at a checkpoint (exactResume) and a run resumed from that checkpoint see the same episodes.
     await agent.resetEnvs(envSeedAt(config.seed, counters.steps));
+    const metrics = new MetricsLogger(runDir, { resumeStep: resumedFrom ? counters.steps : undefined });
+    episodeSink = (score, length) => metrics.episode(score, length, counters.steps);
     const a = agent;
+    if (resumedFrom) stop.lastCheckpoint = resumedFrom;
     const save = async (reason: string) => {
       if (config.exactResume && reason !== 'signal') await a.resetEnvs(envSeedAt(config.seed, counters.steps));
       const name = await saveRunCheckpoint(runDir, {
@@ -233,7 +367,9 @@ async function execute(
         rng,
         segment,
         keep: config.keepCheckpoints,
+        config,
       });
+      stop.lastCheckpoint = name;
       if (reason !== 'periodic') note(`checkpoint saved: ${name} (${reason})`);
     };
     let reason: StopReason;
@@ -305,7 +441,7 @@ export async function evaluateRun(
   const config = { ...run.config, lifeLoss: false };
   await initBackend(config.backend);
   const loaded = await loadRunCheckpoint(runDir);
-  if (!loaded.state) throw new UserFacingError(`${runDir} has no good checkpoint to evaluate`);
+  if (!loaded.state) throw noGoodCheckpointError(runDir, loaded, 'evaluate');
   const numEnvs = Math.min(opts.numEnvs, opts.episodes);
   const env = await createEnv(config, numEnvs);
   try {

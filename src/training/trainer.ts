@@ -37,10 +37,20 @@ export type StopReason = 'budget' | 'paused' | 'signal';
 /** Ctrl-C / SIGTERM: the first asks the loop to stop after the current iteration and save. */
 export class StopSignal {
   requested: NodeJS.Signals | null = null;
+  /** The newest checkpoint on disk (null before the first save): what a second signal keeps. */
+  lastCheckpoint: string | null = null;
+  /** Called before a message is printed (the trainer stops its progress bar there). */
+  beforeMessage: () => void = () => {};
   private readonly handler = (sig: NodeJS.Signals) => {
+    this.beforeMessage();
     if (this.requested) {
-      process.stderr.write(`\n${sig} again: exiting now; the last complete checkpoint is kept.\n`);
+      process.stderr.write(
+        this.lastCheckpoint
+          ? `\n${sig} again: exiting now; the last complete checkpoint (${this.lastCheckpoint}) is kept.\n`
+          : `\n${sig} again: exiting now, before any checkpoint was saved: this run will start from the beginning.\n`,
+      );
       process.exit(130);
+      return;
     }
     this.requested = sig;
     process.stderr.write(`\n${sig}: finishing this iteration and saving a checkpoint (again to exit at once)\n`);
@@ -85,6 +95,8 @@ export function episodeHook(
 export async function runTraining(opts: TrainerOptions, stop: StopSignal): Promise<StopReason> {
   const { agent, counters, metrics, episodes } = opts;
   const progress = new Progress(opts.budgetSteps, counters.steps, opts.label, opts.showProgress);
+  // A redrawn bar would overwrite the lines a signal prints: stop it for good first.
+  stop.beforeMessage = () => progress.stop();
   const t0 = Date.now();
   const wall0 = counters.wallSeconds;
   // Logs and checkpoints fall on multiples of their intervals, so a resumed run keeps the cadence.

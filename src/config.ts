@@ -102,7 +102,13 @@ export const commonSchema = z
       .default(100_000)
       .describe('save a checkpoint every N agent steps'),
     keepCheckpoints: z.number().int().positive().max(1000).default(3).describe('how many recent checkpoints to keep'),
-    logEvery: z.number().int().positive().max(MAX_COUNT).default(10_000).describe('write metrics every N agent steps'),
+    logEvery: z
+      .number()
+      .int()
+      .positive()
+      .max(MAX_COUNT)
+      .optional()
+      .describe('write metrics every N agent steps (default: budget / 50, at most 10,000, so every run has a curve)'),
     envServers: z
       .string()
       .refine((v) => v.split(',').every((e) => ENDPOINT.test(e.trim()) || e.trim() === ''), {

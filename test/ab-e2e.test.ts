@@ -85,7 +85,18 @@ describe('coordrl ab end to end (CartPole-v1, A2C, 2 arms x 3 seeds)', () => {
       /^lr-high better than lr-low on [01] of 1 game.*: (not significant at 3 runs per arm|lr-high (better|worse) than lr-low, significant)/,
     );
     expect(summary.configDiff).toEqual([{ field: 'lr', values: { 'lr-low': 3e-4, 'lr-high': 3e-3 } }]);
-    expect(summary.files.plots).toHaveLength(5);
+    // What a reviewer checks: budget, command, shared settings, and every run's time and speed.
+    expect(summary.budget).toMatchObject({ steps: 5000, frames: 5000 });
+    expect(summary.experiment.command.slice(0, 3)).toEqual(['ab', '--algo', 'a2c']);
+    expect(summary.hyperparameters.shared).toMatchObject({ algo: 'a2c', numEnvs: 8, logEvery: 500, torso: 'mlp' });
+    for (const r of summary.runs) {
+      expect(r).toMatchObject({ status: 'done', steps: 5000, frames: 5000, note: null });
+      expect(r.wallSeconds).toBeGreaterThan(0);
+      expect(r.stepsPerSecond).toBeGreaterThan(0);
+      expect(r.curvePoints).toBeGreaterThanOrEqual(9);
+      expect(r.versions).toMatchObject({ backend: 'tensorflow', tfjs: '4.22.0' });
+    }
+    expect(summary.files.plots).toHaveLength(6);
 
     if (!existsSync(CHROMIUM)) {
       throw new Error(`Chromium is needed for this test and ${CHROMIUM} is missing: apt-get install -y chromium`);
@@ -118,7 +129,7 @@ describe('coordrl ab end to end (CartPole-v1, A2C, 2 arms x 3 seeds)', () => {
         })),
       );
       expect(errors).toEqual([]);
-      expect(charts).toHaveLength(5);
+      expect(charts).toHaveLength(6);
       for (const c of charts) {
         expect(c.width).toBeGreaterThan(100);
         expect(c.marks).toBeGreaterThan(0);

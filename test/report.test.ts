@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { parseArms } from '../src/experiments/arms.js';
 import { createExperiment, FINAL_FILE, type FinalFile } from '../src/experiments/manifest.js';
 import { prefixIds, svgToImage } from '../src/report/charts.js';
+import { shellLine } from '../src/report/html.js';
 import { writeReport } from '../src/report/index.js';
 
 const CHROMIUM = process.env.COORDRL_CHROMIUM ?? '/usr/bin/chromium';
@@ -23,16 +24,20 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-/** pong and breakout, conv vs coordconv, 3 seeds; breakout/coordconv/seed-3 not finished. */
-function synthExperiment(): string {
+/**
+ * pong and breakout, conv vs coordconv, 3 seeds; breakout/coordconv/seed-3 not finished.
+ * `opts.noEpisodes`: a run id whose training finished no episode (its records have no score).
+ */
+function synthExperiment(opts: { noEpisodes?: string; envs?: string[]; evalEpisodes?: number } = {}): string {
   const dir = path.join(mkdtempSync(path.join(tmpdir(), 'coordrl-report-')), 'exp');
   const m = createExperiment(dir, {
     algo: 'a2c',
-    envs: ['pong', 'breakout'],
+    envs: opts.envs ?? ['pong', 'breakout'],
     arms: parseArms('conv,coordconv', undefined),
     seeds: [1, 2, 3],
-    evalEpisodes: 10,
+    evalEpisodes: opts.evalEpisodes ?? 10,
     base: { frames: 400_000 },
+    command: ['ab', '--env', 'pong,breakout', '--note', 'two words'],
   });
   for (const run of m.runs) {
     const runDir = path.join(dir, run.dir);
@@ -44,9 +49,11 @@ function synthExperiment(): string {
     const start = run.game === 'pong' ? -21 : 1;
     const gain = (run.game === 'pong' ? 10 : 8) * (cc ? 1.3 : 1) + run.seed;
     const points = unfinished ? 4 : 10;
+    const none = run.id === opts.noEpisodes;
     const lines = Array.from({ length: points }, (_, i) => {
       const step = 10_000 * (i + 1);
-      return JSON.stringify({ step, frames: 4 * step, time: i, score: start + (gain * (i + 1)) / 10 });
+      const score = none ? null : start + (gain * (i + 1)) / 10;
+      return JSON.stringify({ step, frames: 4 * step, time: 2 * (i + 1), episodes: none ? 0 : 5 * (i + 1), score });
     });
     writeFileSync(path.join(runDir, 'metrics.jsonl'), `${lines.join('\n')}\n`);
     if (!unfinished) {
@@ -84,7 +91,8 @@ describe('coordrl report', () => {
 
     const html = readFileSync(r.files.html, 'utf8');
     expect(html).not.toMatch(/<script|<link|<img|<iframe|@import|url\(http/i);
-    expect(html.match(/<svg/g)?.length).toBe(7); // aggregate, improvement, profile, 2 x (curves, final)
+    // aggregate, improvement, profile, 2 x (curves, every run, final)
+    expect(html.match(/<svg/g)?.length).toBe(9);
     expect(html).toContain('breakout/coordconv/seed-3');
     expect(html).toContain('This experiment is not finished');
     // SVG ids are unique across the page (clip paths of one chart must not clip another).
@@ -99,12 +107,82 @@ describe('coordrl report', () => {
       'final-pong.png',
       'improvement.png',
       'profile.png',
+      'runs-breakout.png',
+      'runs-pong.png',
     ]);
     for (const f of r.files.plots) {
       const png = readFileSync(f);
       expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
       expect(png.readUInt32BE(16)).toBeGreaterThan(300); // width at 2x
     }
+  });
+
+  it('states budget, shared hyperparameters, versions, the command and every run for a reviewer', async () => {
+    const dir = synthExperiment({ noEpisodes: 'pong/conv/seed-2', envs: ['pong'], evalEpisodes: 1 });
+    const r = await writeReport(dir, {
+      reps: 200,
+      png: false,
+      versions: { coordrl: '9.9.9', node: '20', tfjs: '4.22.0' },
+    });
+    const s = r.summary;
+    expect(s.budget).toEqual({
+      steps: 100_000,
+      frames: 400_000,
+      byGame: [{ game: 'pong', steps: 100_000, frames: 400_000, frameSkip: 4 }],
+    });
+    expect(s.experiment.command).toEqual(['ab', '--env', 'pong,breakout', '--note', 'two words']);
+    expect(shellLine(['--note', "it's"])).toBe(`--note 'it'\\''s'`);
+    // Everything the arms share, not only what differs (torso differs, so it is not shared).
+    expect(s.hyperparameters.shared).toMatchObject({ algo: 'a2c', numEnvs: 16, nSteps: 5, frames: 400_000 });
+    expect(s.hyperparameters.shared).not.toHaveProperty('torso');
+    expect(s.hyperparameters.shared).not.toHaveProperty('seed');
+    expect(s.versions.report.coordrl).toBe('9.9.9');
+    const run = s.runs.find((x) => x.id === 'pong/coordconv/seed-1');
+    expect(run).toMatchObject({ status: 'done', steps: 100_000, frames: 400_000, wallSeconds: 20, episodes: 50 });
+    expect(run?.stepsPerSecond).toBeCloseTo(5000, 9);
+    expect(run?.curvePoints).toBe(10);
+    const none = s.runs.find((x) => x.id === 'pong/conv/seed-2');
+    expect(none?.curvePoints).toBe(0);
+    expect(none?.note).toMatch(/no training episode finished in 100,000 steps/);
+    // Every run has its own curve in the summary, the run without episodes an empty one.
+    expect(s.games[0].runCurves.map((c) => c.points.length)).toEqual([10, 0, 10, 10, 10, 10]);
+    expect(s.scores.note).toContain('1 greedy evaluation episode per run');
+    const html = readFileSync(r.files.html, 'utf8');
+    expect(html).toContain('Budget: 400,000 frames = 100,000 agent steps per run (frame skip 4');
+    expect(html).toContain('coordrl ab --env pong,breakout --note &#39;two words&#39;');
+    expect(html).toContain('No curve for conv seed 2: no training episode finished in its budget.');
+    expect(html).toContain('<td>numEnvs</td><td><code>16</code></td>');
+    expect(html).toContain('This report: coordrl 9.9.9, Node 20, tfjs 4.22.0');
+    expect(html).toMatch(
+      /<td>pong\/coordconv\/seed-1<\/td><td>done<\/td><td class="num">100,000 \/ 100,000<\/td><td class="num">400,000<\/td><td class="num">20.0 s<\/td><td class="num">5,000<\/td>/,
+    );
+    expect(html).not.toMatch(/1 greedy evaluation episodes/);
+  });
+
+  it('draws a sensible performance profile when every run has the same score', async () => {
+    const dir = path.join(mkdtempSync(path.join(tmpdir(), 'coordrl-report-eq-')), 'exp');
+    const m = createExperiment(dir, {
+      algo: 'a2c',
+      envs: ['pong'],
+      arms: parseArms('conv,coordconv', undefined),
+      seeds: [1, 2],
+      evalEpisodes: 1,
+      base: { frames: 4000 },
+    });
+    for (const run of m.runs) {
+      const runDir = path.join(dir, run.dir);
+      mkdirSync(runDir, { recursive: true });
+      const final = { coordrl: 'test', createdAt: '', source: 'eval', score: -21, checkpointStep: 1, eval: null };
+      writeFileSync(path.join(runDir, FINAL_FILE), JSON.stringify({ ...final, trainScore: null }));
+    }
+    const r = await writeReport(dir, { reps: 100, png: false });
+    const p = r.summary.aggregate?.profile;
+    expect(p?.taus).toHaveLength(41);
+    expect(p?.taus[0]).toBeLessThan(p?.taus[40] as number);
+    const fractions = p?.arms[0].points.map((x) => x.estimate) ?? [];
+    expect(fractions[0]).toBe(1); // below the common score every run is above tau
+    expect(fractions[40]).toBe(0);
+    expect(readFileSync(r.files.html, 'utf8')).toContain('Every run has the same final score');
   });
 
   it('draws text in PNGs (a font is installed: Debian fonts-dejavu-core)', () => {
@@ -129,13 +207,14 @@ describe('coordrl report', () => {
     const shot = path.join(dir, 'report-screenshot.png');
     const page = await checkInChromium(r.files.html, shot);
     expect(page.errors).toEqual([]);
-    expect(page.charts).toHaveLength(7);
+    expect(page.charts).toHaveLength(9);
     for (const c of page.charts) {
       expect(c.width, c.name).toBeGreaterThan(100);
       expect(c.height, c.name).toBeGreaterThan(50);
       expect(c.marks, c.name).toBeGreaterThan(0);
     }
     expect(page.text).toContain('coordconv better than conv on 2 of 2 games');
+    expect(page.text).toContain('Budget: 400,000 frames = 100,000 agent steps per run');
     expect(statSync(shot).size).toBeGreaterThan(20_000);
     process.stderr.write(`report screenshot: ${shot}\n`);
   }, 60_000);

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import {
+  aggregateIqm,
+  aggregateMean,
+  aggregateMedian,
   differenceCI,
   iqm,
   mean,
@@ -12,17 +15,27 @@ import {
 import { atariKey, humanNormalized, referenceScores } from '../src/stats/atari-scores.js';
 
 describe('point estimates', () => {
-  it('IQM matches scipy.stats.trim_mean(x, 0.25) where n is divisible by 4', () => {
+  it('IQM is scipy.stats.trim_mean(x, 0.25): floor(n/4) values cut at each end', () => {
     expect(iqm([1, 2, 3, 4, 5, 6, 7, 8])).toBeCloseTo(4.5, 12);
     expect(iqm([8, 1, 7, 2, 6, 3, 5, 4])).toBeCloseTo(4.5, 12); // order does not matter
     expect(iqm([0, 0, 10, 10, 10, 10, 100, 1000])).toBeCloseTo(10, 12); // outliers ignored
+    // n = 5: one value cut at each end (the old fractional weights gave 4.6; rliable 14/3)
+    expect(iqm([0, 1, 4, 9, 16])).toBeCloseTo(14 / 3, 12);
+    expect(iqm([1, 2, 3, 4, 5, 6, 7])).toBeCloseTo(4, 12);
+    expect(iqm([1, 2, 3])).toBeCloseTo(2, 12); // n < 4: nothing cut
+    expect(iqm([1, 1, 1, 1, 1, 100])).toBeCloseTo(1, 12);
   });
 
-  it('IQM weights the straddling values for other sizes', () => {
-    expect(iqm([1, 2, 3, 4, 5])).toBeCloseTo(3, 12);
-    // n = 6: [1.5, 4.5) covers half of 2, all of 3 and 4, half of 5 -> (1 + 3 + 4 + 2.5) / 3
-    expect(iqm([1, 2, 3, 4, 5, 6])).toBeCloseTo(3.5, 12);
-    expect(iqm([1, 1, 1, 1, 1, 100])).toBeCloseTo(1, 12);
+  it('aggregates as rliable: IQM over all runs, mean and median of the per-task means', () => {
+    // Unequal runs: the task with 3 runs does not weigh 3 times (mean over runs would be 0.75).
+    expect(aggregateMean([[0], [1, 1, 1]])).toBeCloseTo(0.5, 12);
+    expect(aggregateMedian([[0, 2], [10], [3, 5]])).toBeCloseTo(4, 12); // median of 1, 10, 4
+    expect(
+      aggregateIqm([
+        [0, 1],
+        [4, 9, 16],
+      ]),
+    ).toBeCloseTo(14 / 3, 12);
   });
 
   it('mean and median', () => {
@@ -55,17 +68,26 @@ describe('stratified bootstrap', () => {
       [1, 2, 3, 4],
       [10, 11, 12, 13],
     ];
-    const a = stratifiedBootstrapCI(scores, iqm, { seed: 7, reps: 300 });
-    const b = stratifiedBootstrapCI(scores, iqm, { seed: 7, reps: 300 });
+    const a = stratifiedBootstrapCI(scores, aggregateIqm, { seed: 7, reps: 300 });
+    const b = stratifiedBootstrapCI(scores, aggregateIqm, { seed: 7, reps: 300 });
     expect(a).toEqual(b);
     expect(a.lo).toBeLessThanOrEqual(a.estimate);
     expect(a.hi).toBeGreaterThanOrEqual(a.estimate);
-    expect(stratifiedBootstrapCI([[2, 2, 2]], mean, { reps: 100 })).toEqual({ estimate: 2, lo: 2, hi: 2 });
+    expect(stratifiedBootstrapCI([[2, 2, 2]], aggregateMean, { reps: 100 })).toEqual({ estimate: 2, lo: 2, hi: 2 });
   });
 
   it('resamples within tasks: a task never borrows another task’s runs', () => {
-    // Every resample keeps 3 runs of task A (all 0) and 1 run of task B (100): the mean is always 25.
-    expect(stratifiedBootstrapCI([[0, 0, 0], [100]], mean, { reps: 200 })).toEqual({ estimate: 25, lo: 25, hi: 25 });
+    // Every resample keeps 3 runs of task A (all 0) and 1 run of task B (100): the IQM is always 0.
+    expect(stratifiedBootstrapCI([[0, 0, 0], [100]], aggregateIqm, { reps: 200 })).toEqual({
+      estimate: 0,
+      lo: 0,
+      hi: 0,
+    });
+    expect(stratifiedBootstrapCI([[0, 0, 0], [100]], aggregateMean, { reps: 200 })).toEqual({
+      estimate: 50,
+      lo: 50,
+      hi: 50,
+    });
   });
 
   it('difference CI covers zero for identical arms and excludes it for a clear gap', () => {
@@ -73,17 +95,17 @@ describe('stratified bootstrap', () => {
       [1, 2, 3, 4, 5],
       [2, 3, 4, 5, 6],
     ];
-    const same = differenceCI(a, a, iqm, { seed: 1, reps: 500 });
+    const same = differenceCI(a, a, aggregateIqm, { seed: 1, reps: 500 });
     expect(same.estimate).toBe(0);
     expect(same.lo).toBeLessThanOrEqual(0);
     expect(same.hi).toBeGreaterThanOrEqual(0);
     const better = a.map((t) => t.map((v) => v + 100));
-    expect(differenceCI(a, better, iqm, { seed: 1, reps: 500 }).lo).toBeGreaterThan(90);
+    expect(differenceCI(a, better, aggregateIqm, { seed: 1, reps: 500 }).lo).toBeGreaterThan(90);
   });
 
   it('rejects empty tasks and non-finite scores with a clear message', () => {
-    expect(() => stratifiedBootstrapCI([[]], mean)).toThrow(/no runs/);
-    expect(() => stratifiedBootstrapCI([[1, Number.NaN]], mean)).toThrow(/non-finite/);
+    expect(() => stratifiedBootstrapCI([[]], aggregateMean)).toThrow(/no runs/);
+    expect(() => stratifiedBootstrapCI([[1, Number.NaN]], aggregateMean)).toThrow(/non-finite/);
   });
 });
 

@@ -108,7 +108,7 @@ Examples:
   coordrl ab --status experiments/cc
   coordrl ab --resume experiments/cc          # resubmits only the runs neither done nor queued`,
   );
-  ab.action(async (flags: AbFlags) => {
+  ab.action(async (flags: AbFlags, cmd: Command) => {
     const json = Boolean(flags.json);
     if (flags.status) return abStatus(flags.status, flags);
     if (flags.cancel) return abCancel(flags.cancel, flags);
@@ -154,7 +154,9 @@ Examples:
         evalEpisodes: flags.evalEpisodes ?? 10,
         base: pickFlags(flags, SCHEMAS),
         configFile: flags.config,
-        command: process.argv.slice(2),
+        // The arguments commander parsed (process.argv is another program's when run in-process).
+        // (commander keeps them as rawArgs, which its typings leave out).
+        command: (cmd.parent as { rawArgs?: string[] } | null)?.rawArgs?.slice(2) ?? process.argv.slice(2),
       };
       if (flags.dryRun) {
         const plan = planRuns(spec);

@@ -19,7 +19,10 @@ export function registerPlot(program: Command): void {
     .option('--out <file>', 'output file, .png or .svg', 'curves.png')
     .option('--metric <name>', 'a field of metrics.jsonl: score, entropy, valueLoss, sps, ...', 'score')
     .addOption(new Option('--x <axis>', 'horizontal axis').choices(['frames', 'step', 'time']).default('frames'))
-    .option('--labels <names>', 'comma-separated legend names, one per run (default: directory names)')
+    .option(
+      '--labels <names>',
+      'comma-separated legend names, one per run (default: the shortest end of each path that tells the runs apart, e.g. conv/seed-1)',
+    )
     .option('--title <text>', 'chart title')
     .addOption(jsonOption())
     .action(

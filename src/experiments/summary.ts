@@ -4,12 +4,17 @@
 // in plain words that claims no more than the intervals allow. Statistics come from src/stats.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { frameSkipFor } from '../config.js';
+import type { RunConfig } from '../run-config.js';
 import {
+  aggregateIqm,
+  aggregateMean,
+  aggregateMedian,
   differenceCI,
   type Interval,
-  iqm,
   mean,
   median,
+  percentileSorted,
   performanceProfileCI,
   probabilityOfImprovementCI,
   stratifiedBootstrapCI,
@@ -19,7 +24,9 @@ import { referenceScores } from '../stats/atari-scores.js';
 import { minatarGame } from '../stats/minatar-scores.js';
 import { normalizationOf, normalizedScore } from '../stats/reference-scores.js';
 import { readMetrics } from '../training/metrics.js';
+import { defaultBudget, RUN_VERSIONS_FILE, type RunFile, type RunVersions } from '../training/run.js';
 import { Rng } from '../util/rng.js';
+import { PACKAGE_VERSION } from '../version.js';
 import { type Arm, configDiff } from './arms.js';
 import { type ManifestRun, readFinal, readManifest, readRunConfigFile, type ScoreSource } from './manifest.js';
 
@@ -66,15 +73,24 @@ export interface GameComparison {
   higher: 'a' | 'b' | 'tie' | null;
 }
 
+/** One run's own learning curve (training score against frames), at most RUN_CURVE_POINTS points. */
+export interface RunCurve {
+  arm: string;
+  seed: number;
+  points: { frames: number; score: number }[];
+}
+
 export interface GameSummary {
   game: string;
   env: string;
   reference: { random: number; human: number } | null;
   arms: ArmGameScores[];
   curves: { arm: string; points: CurvePoint[] }[];
+  runCurves: RunCurve[];
   comparisons: GameComparison[];
 }
 
+/** rliable's aggregates of one arm: IQM over all runs; mean and median of the per-game means. */
 export interface ArmAggregate {
   arm: string;
   runs: number;
@@ -91,8 +107,9 @@ export interface Comparison {
   gamesWorse: number;
   gamesTied: number;
   runsPerArm: { min: number; max: number };
-  /** IQM(B) - IQM(A) over all runs of the included games. */
+  /** IQM(B) - IQM(A), each over all runs of the included games (rliable's aggregate_iqm). */
   iqmDiff: Interval;
+  /** mean(B) - mean(A), each the mean of the per-game mean scores (rliable's aggregate_mean). */
   meanDiff: Interval;
   /** P(B > A): probability that a run of B beats a run of A on the same game, averaged over games. */
   poi: Interval;
@@ -110,9 +127,55 @@ export interface MissingRun {
   detail: string;
 }
 
+/** What a reviewer needs to know about each run: how far it got, how fast, and how it ended. */
+export interface RunRecord {
+  id: string;
+  game: string;
+  env: string;
+  arm: string;
+  seed: number;
+  /** done (final score), trained (not evaluated), running, partial, failed, not started. */
+  status: string;
+  budgetSteps: number;
+  budgetFrames: number;
+  /** Agent steps and frames reached, as last logged (null: nothing logged yet). */
+  steps: number | null;
+  frames: number | null;
+  /** Training wall time in seconds, summed over resumes (null: nothing logged yet). */
+  wallSeconds: number | null;
+  /** Average agent steps per second of training (steps / wall time). */
+  stepsPerSecond: number | null;
+  /** Training episodes finished. */
+  episodes: number | null;
+  /** Points of the run's learning curve (records with a training score). */
+  curvePoints: number;
+  finalScore: number | null;
+  /** Something a reader should know, e.g. that no training episode finished. */
+  note: string | null;
+  versions: RunVersions | null;
+}
+
+/** Software versions: of the machine that made the summary, and of the runs as they recorded them. */
+export interface SummaryVersions {
+  /** coordrl version that created the experiment. */
+  experiment: string;
+  report: ReportVersions;
+  /** Distinct versions the runs trained with (versions.json of each run), with their run ids. */
+  runs: { versions: RunVersions; runs: string[] }[];
+}
+
+export interface ReportVersions {
+  coordrl: string;
+  node: string;
+  tfjs?: string;
+  tensorflow?: string | null;
+  /** Python packages of the env server (python-bridge venv), where that Python could be asked. */
+  python?: Record<string, string> | null;
+}
+
 export interface Summary {
   format: typeof SUMMARY_FORMAT;
-  version: 1;
+  version: 2;
   createdAt: string;
   experiment: {
     dir: string;
@@ -122,7 +185,19 @@ export interface Summary {
     baseline: string;
     seeds: number[];
     evalEpisodes: number;
+    /** The command line that made the experiment (`coordrl` arguments). */
+    command: string[];
   };
+  /** Training budget per run. steps/frames: the same for every run, else null (see byGame). */
+  budget: {
+    steps: number | null;
+    frames: number | null;
+    byGame: { game: string; steps: number; frames: number; frameSkip: number }[];
+  };
+  /** Resolved run configuration (env and seed aside): what all arms share, and what differs. */
+  hyperparameters: { shared: Record<string, unknown> };
+  versions: SummaryVersions;
+  runs: RunRecord[];
   progress: { total: number; done: number; missing: MissingRun[] };
   scores: { source: ScoreSource | 'mixed' | 'none'; note: string };
   normalization: { kind: 'human' | 'raw'; note: string };
@@ -145,6 +220,13 @@ export interface SummaryOptions {
   seed?: number;
   /** Points of the common frames grid of the learning curves (default 50). */
   gridPoints?: number;
+  /** Versions of the machine making the summary (default: coordrl and Node only). */
+  versions?: ReportVersions;
+}
+
+/** "1 run", "2 runs": the count with the right form of the noun. */
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -223,7 +305,8 @@ export function verdict(v: VerdictInput): { significant: boolean; direction: 'be
     else if (diffExcl && poiExcl) conclusion += ' (the two intervals point in opposite directions)';
   }
   let text = `${perGame}; ${numbers}: ${conclusion}.`;
-  if (v.missing && v.total) text += ` Based on ${v.total - v.missing} of ${v.total} runs; ${v.missing} missing.`;
+  if (v.missing && v.total)
+    text += ` Based on ${v.total - v.missing} of ${plural(v.total, 'run')}; ${v.missing} missing.`;
   return { significant, direction, text };
 }
 
@@ -244,6 +327,23 @@ export function interpolate(c: CurveData, x: number): number | null {
   const lo = hi - 1;
   const t = (x - f[lo]) / (f[hi] - f[lo]);
   return c.score[lo] + t * (c.score[hi] - c.score[lo]);
+}
+
+/** Points kept of each run's own curve in the summary (evenly thinned, the last one always kept). */
+export const RUN_CURVE_POINTS = 200;
+
+function thin(c: CurveData, n: number): { frames: number; score: number }[] {
+  const len = c.frames.length;
+  const idx = len <= n ? [...Array(len).keys()] : [...new Set(linspace(0, len - 1, n).map(Math.round))];
+  return idx.map((i) => ({ frames: c.frames[i], score: c.score[i] }));
+}
+
+function readJson<T>(file: string): T | null {
+  try {
+    return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as T) : null;
+  } catch {
+    return null;
+  }
 }
 
 function readCurve(runDir: string): CurveData {
@@ -279,16 +379,15 @@ export function meanCurve(curves: CurveData[], grid: number[], reps: number, see
       samples.push(s / ys.length);
     }
     samples.sort((p, q) => p - q);
-    out.push({ frames: x, mean: m, lo: quantile(samples, 0.025), hi: quantile(samples, 0.975), n: ys.length });
+    out.push({
+      frames: x,
+      mean: m,
+      lo: percentileSorted(samples, 0.025),
+      hi: percentileSorted(samples, 0.975),
+      n: ys.length,
+    });
   }
   return out;
-}
-
-function quantile(sorted: number[], p: number): number {
-  const i = (sorted.length - 1) * p;
-  const lo = Math.floor(i);
-  const hi = Math.ceil(i);
-  return sorted[lo] + (sorted[hi] - sorted[lo]) * (i - lo);
 }
 
 function linspace(a: number, b: number, n: number): number[] {
@@ -298,6 +397,21 @@ function linspace(a: number, b: number, n: number): number[] {
 
 // ---------------------------------------------------------------------------------------------
 // The summary
+
+/** The resolved configuration fields every arm has with the same value (env and seed aside). */
+function sharedConfig(configs: { arm: string; config: RunConfig }[]): Record<string, unknown> {
+  if (!configs.length) return {};
+  const out: Record<string, unknown> = {};
+  const first = configs[0].config as Record<string, unknown>;
+  for (const field of Object.keys(first).sort()) {
+    if (field === 'env' || field === 'seed') continue;
+    const v = JSON.stringify(first[field] ?? null);
+    if (configs.every((c) => JSON.stringify((c.config as Record<string, unknown>)[field] ?? null) === v)) {
+      out[field] = first[field];
+    }
+  }
+  return out;
+}
 
 function describeMissing(expDir: string, run: ManifestRun): MissingRun {
   const runDir = path.join(expDir, run.dir);
@@ -394,7 +508,7 @@ export function summarizeExperiment(expDir: string, opts: SummaryOptions = {}): 
       const A = arms[0];
       const B = arms[bi + 1];
       if (!A.n || !B.n) return { a: baseline, b, meanDiff: null, higher: null };
-      const meanDiff = differenceCI([A.runs.map((r) => r.score)], [B.runs.map((r) => r.score)], mean, {
+      const meanDiff = differenceCI([A.runs.map((r) => r.score)], [B.runs.map((r) => r.score)], aggregateMean, {
         reps,
         seed: seed + 7 * gi + bi,
       });
@@ -402,7 +516,10 @@ export function summarizeExperiment(expDir: string, opts: SummaryOptions = {}): 
         (B.mean as number) > (A.mean as number) ? 'b' : (B.mean as number) < (A.mean as number) ? 'a' : 'tie';
       return { a: baseline, b, meanDiff, higher };
     });
-    return { game, env, reference: referenceScores(env), arms, curves, comparisons };
+    const runCurves: RunCurve[] = armNames.flatMap((arm) =>
+      runsOf(arm).map((r, i) => ({ arm, seed: r.seed, points: thin((curveData.get(arm) ?? [])[i], RUN_CURVE_POINTS) })),
+    );
+    return { game, env, reference: referenceScores(env), arms, curves, runCurves, comparisons };
   });
 
   // Aggregates over the games where every arm has at least one final score.
@@ -427,13 +544,16 @@ export function summarizeExperiment(expDir: string, opts: SummaryOptions = {}): 
       return {
         arm,
         runs: t.flat().length,
-        iqm: stratifiedBootstrapCI(t, iqm, o),
-        mean: stratifiedBootstrapCI(t, mean, o),
-        median: stratifiedBootstrapCI(t, median, o),
+        iqm: stratifiedBootstrapCI(t, aggregateIqm, o),
+        mean: stratifiedBootstrapCI(t, aggregateMean, o),
+        median: stratifiedBootstrapCI(t, aggregateMedian, o),
       };
     });
     const all = armNames.flatMap((arm) => task(arm).flat());
-    const taus = linspace(Math.min(...all), Math.max(...all), 41);
+    const [lo, hi] = [Math.min(...all), Math.max(...all)];
+    // All scores equal: a range around that score, so the profile shows its step from 1 to 0.
+    const pad = lo === hi ? Math.abs(lo) / 2 || 1 : 0;
+    const taus = linspace(lo - pad, hi + pad, 41);
     aggregate = {
       games: included.map((g) => g.game),
       excluded,
@@ -450,8 +570,8 @@ export function summarizeExperiment(expDir: string, opts: SummaryOptions = {}): 
     armNames.slice(1).forEach((b, bi) => {
       const B = task(b);
       const o = { reps, seed: seed + 300 + bi };
-      const iqmDiff = differenceCI(A, B, iqm, o);
-      const meanDiff = differenceCI(A, B, mean, o);
+      const iqmDiff = differenceCI(A, B, aggregateIqm, o);
+      const meanDiff = differenceCI(A, B, aggregateMean, o);
       const poi = probabilityOfImprovementCI(A, B, o);
       const counts = included.map((g) => g.comparisons[bi].higher);
       const ns = included.flatMap((g) => [g.arms[0].n, g.arms[bi + 1].n]);
@@ -475,7 +595,7 @@ export function summarizeExperiment(expDir: string, opts: SummaryOptions = {}): 
   const verdicts = comparisons.map((c) => c.verdict);
   if (!comparisons.length) {
     verdicts.push(
-      `No verdict yet: no game has a final score for every arm (${m.runs.length - missing.length} of ${m.runs.length} runs finished).`,
+      `No verdict yet: no game has a final score for every arm (${m.runs.length - missing.length} of ${plural(m.runs.length, 'run')} finished).`,
     );
   } else if (excluded.length) {
     verdicts.push(`Not in the aggregate yet: ${excluded.map((e) => `${e.game} (${e.reason})`).join('; ')}.`);
@@ -483,7 +603,7 @@ export function summarizeExperiment(expDir: string, opts: SummaryOptions = {}): 
 
   const source: Summary['scores']['source'] =
     sources.size === 0 ? 'none' : sources.size > 1 ? 'mixed' : [...sources][0];
-  const evalNote = `the mean raw game score of ${m.evalEpisodes} greedy evaluation episodes per run (full games, no life-loss resets, no reward clipping), played from the final checkpoint; evaluation environments are seeded from the run seed, so paired runs of the two arms meet the same starts`;
+  const evalNote = `the mean raw game score of ${plural(m.evalEpisodes, 'greedy evaluation episode')} per run (full games, no life-loss resets, no reward clipping), played from the final checkpoint; evaluation environments are seeded from the run seed, so paired runs of the two arms meet the same starts`;
   const windowNote =
     'the mean raw score of the last 100 training episodes (exploration on, the training window) at the end of training';
   const scoresNote =
@@ -504,9 +624,65 @@ export function summarizeExperiment(expDir: string, opts: SummaryOptions = {}): 
     })
     .filter((c): c is NonNullable<typeof c> => c !== null);
 
+  // Every run as it stands: budget, how far it got, how fast, how it ended.
+  const runs: RunRecord[] = m.runs.map((run) => {
+    const runDir = path.join(expDir, run.dir);
+    const file = readJson<RunFile>(path.join(runDir, 'config.json'));
+    const frameSkip = file?.frameSkip ?? frameSkipFor(run.env);
+    const budgetSteps = file?.budgetSteps ?? run.budgetSteps ?? defaultBudget(readRunConfigFile(expDir, run));
+    const records = readMetrics(path.join(runDir, 'metrics.jsonl'));
+    const last = records.at(-1);
+    const final = finals.get(run.id);
+    const miss = missing.find((x) => x.id === run.id);
+    const curvePoints = records.filter((r) => typeof r.score === 'number' && Number.isFinite(r.score)).length;
+    const wall = last && Number.isFinite(last.time) ? last.time : null;
+    const episodes = last && Number.isFinite(last.episodes) ? last.episodes : null;
+    let note: string | null = null;
+    if (last && !episodes) {
+      note = `no training episode finished in ${plural(last.step, 'step')}, so there is no learning curve (a longer budget gives one)`;
+    }
+    return {
+      id: run.id,
+      game: run.game,
+      env: run.env,
+      arm: run.arm,
+      seed: run.seed,
+      status: final ? 'done' : (miss?.status ?? run.status),
+      budgetSteps,
+      budgetFrames: budgetSteps * frameSkip,
+      steps: last?.step ?? null,
+      frames: last?.frames ?? null,
+      wallSeconds: wall,
+      stepsPerSecond: last && wall ? last.step / wall : null,
+      episodes,
+      curvePoints,
+      finalScore: final?.score ?? null,
+      note,
+      versions: readJson<RunVersions>(path.join(runDir, RUN_VERSIONS_FILE)),
+    };
+  });
+  const byGame = m.envs.map(({ game, env }) => {
+    const r = runs.find((x) => x.game === game) as RunRecord;
+    return { game, steps: r.budgetSteps, frames: r.budgetFrames, frameSkip: frameSkipFor(env) };
+  });
+  const one = (xs: number[]) => (new Set(xs).size === 1 ? xs[0] : null);
+  const budget = {
+    steps: one(runs.map((r) => r.budgetSteps)),
+    frames: one(runs.map((r) => r.budgetFrames)),
+    byGame,
+  };
+  const versionGroups = new Map<string, { versions: RunVersions; runs: string[] }>();
+  for (const r of runs) {
+    if (!r.versions) continue;
+    const key = JSON.stringify(r.versions);
+    const g = versionGroups.get(key) ?? { versions: r.versions, runs: [] };
+    g.runs.push(r.id);
+    versionGroups.set(key, g);
+  }
+
   return {
     format: SUMMARY_FORMAT,
-    version: 1,
+    version: 2,
     createdAt: new Date().toISOString(),
     experiment: {
       dir: path.resolve(expDir),
@@ -516,7 +692,16 @@ export function summarizeExperiment(expDir: string, opts: SummaryOptions = {}): 
       baseline,
       seeds: m.seeds,
       evalEpisodes: m.evalEpisodes,
+      command: m.command,
     },
+    budget,
+    hyperparameters: { shared: sharedConfig(diffConfigs) },
+    versions: {
+      experiment: m.coordrl,
+      report: opts.versions ?? { coordrl: PACKAGE_VERSION, node: process.versions.node },
+      runs: [...versionGroups.values()],
+    },
+    runs,
     progress: { total: m.runs.length, done: m.runs.length - missing.length, missing },
     scores: { source, note: scoresNote },
     normalization,

@@ -28,9 +28,12 @@ function armScale(summary: Summary) {
   return { domain: summary.experiment.arms.map((a) => a.name) };
 }
 
+/** Frame counts as 250k, 1.5M on the axes (Vega's SI format without trailing zeros). */
+const FRAMES_AXIS = { format: '~s', labelExpr: "datum.value === 0 ? '0' : datum.label" };
+
 export function curvesChart(summary: Summary, g: GameSummary): Chart {
   const values = g.curves.flatMap((c) => c.points.map((p) => ({ arm: c.arm, ...p })));
-  const x = { field: 'frames', type: 'quantitative' as const, title: 'frames' };
+  const x = { field: 'frames', type: 'quantitative' as const, title: 'frames', axis: FRAMES_AXIS };
   const color = { field: 'arm', type: 'nominal' as const, scale: armScale(summary), title: 'arm' };
   return {
     name: `curves-${g.game}`,
@@ -48,16 +51,50 @@ export function curvesChart(summary: Summary, g: GameSummary): Chart {
       layer: [
         {
           mark: { type: 'area', opacity: 0.2 },
-          encoding: { x, y: { field: 'lo', type: 'quantitative', title: 'score' }, y2: { field: 'hi' }, color },
+          encoding: {
+            x,
+            y: { field: 'lo', type: 'quantitative', title: 'score', scale: { zero: false } },
+            y2: { field: 'hi' },
+            color,
+          },
         },
         {
           mark: { type: 'line', strokeWidth: 2 },
           encoding: {
             x,
-            y: { field: 'mean', type: 'quantitative', title: 'score' },
+            y: { field: 'mean', type: 'quantitative', title: 'score', scale: { zero: false } },
             color,
           },
         },
+      ],
+    },
+  };
+}
+
+/** One line per run (seed), coloured by arm, with a dot at each logged point so short runs show. */
+export function runCurvesChart(summary: Summary, g: GameSummary): Chart {
+  const values = g.runCurves.flatMap((c) =>
+    c.points.map((p) => ({ arm: c.arm, run: `${c.arm} seed ${c.seed}`, frames: p.frames, score: p.score })),
+  );
+  const x = { field: 'frames', type: 'quantitative' as const, title: 'frames', axis: FRAMES_AXIS };
+  const y = { field: 'score', type: 'quantitative' as const, title: 'score', scale: { zero: false } };
+  const color = { field: 'arm', type: 'nominal' as const, scale: armScale(summary), title: 'arm' };
+  return {
+    name: `runs-${g.game}`,
+    title: `${g.env}: every run`,
+    spec: {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      title: {
+        text: `${g.env}: every run`,
+        subtitle: 'training score (mean of the last 100 episodes), one line per seed',
+      },
+      width: 560,
+      height: 240,
+      data: { values },
+      config: CONFIG,
+      layer: [
+        { mark: { type: 'line', strokeWidth: 1.2, opacity: 0.8 }, encoding: { x, y, color, detail: { field: 'run' } } },
+        { mark: { type: 'point', filled: true, size: 14, opacity: 0.8 }, encoding: { x, y, color } },
       ],
     },
   };
@@ -185,7 +222,7 @@ export function profileChart(summary: Summary): Chart | null {
     a.points.map((p, i) => ({ arm: a.arm, tau: agg.profile.taus[i], fraction: p.estimate, lo: p.lo, hi: p.hi })),
   );
   const unit = summary.normalization.kind === 'human' ? 'human-normalised score' : 'raw score';
-  const x = { field: 'tau', type: 'quantitative' as const, title: `${unit} (tau)` };
+  const x = { field: 'tau', type: 'quantitative' as const, title: `${unit} (tau)`, axis: { format: '~g' } };
   const color = { field: 'arm', type: 'nominal' as const, scale: armScale(summary), title: 'arm' };
   return {
     name: 'profile',
@@ -221,6 +258,7 @@ export function reportCharts(summary: Summary): Chart[] {
   for (const c of [aggregateChart(summary), improvementChart(summary), profileChart(summary)]) if (c) out.push(c);
   for (const g of summary.games) {
     if (g.curves.some((c) => c.points.length)) out.push(curvesChart(summary, g));
+    if (g.runCurves.some((c) => c.points.length)) out.push(runCurvesChart(summary, g));
     if (g.arms.some((a) => a.n)) out.push(finalScoresChart(summary, g));
   }
   return out;

@@ -1,7 +1,7 @@
 // report.html: one self-contained page (inline CSS and SVG; no scripts, no network).
 import path from 'node:path';
-import type { ArmGameScores, GameSummary, Summary } from '../experiments/summary.js';
-import { decimalsFor, fmt, fmtInterval } from '../experiments/summary.js';
+import type { ArmGameScores, GameSummary, RunRecord, Summary } from '../experiments/summary.js';
+import { decimalsFor, fmt, fmtInterval, plural } from '../experiments/summary.js';
 import type { Interval } from '../stats/aggregate.js';
 import { PACKAGE_VERSION } from '../version.js';
 
@@ -40,6 +40,91 @@ function table(head: string[], rows: string[][], numeric: boolean[] = []): strin
 function figure(svgs: Map<string, string>, name: string): string {
   const svg = svgs.get(name);
   return svg ? `<figure class="chart" data-chart="${esc(name)}">${svg}</figure>` : '';
+}
+
+/** A command line as a shell would take it back (single quotes where needed). */
+export function shellLine(args: string[]): string {
+  return args.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+const int = (n: number) => Math.round(n).toLocaleString('en-US');
+
+function duration(s: number): string {
+  if (s < 90) return `${s.toFixed(1)} s`;
+  if (s < 5400) return `${(s / 60).toFixed(1)} min`;
+  return `${(s / 3600).toFixed(2)} h`;
+}
+
+function budgetText(summary: Summary): string {
+  const b = summary.budget;
+  if (b.steps !== null && b.frames !== null) {
+    const skip = b.byGame[0]?.frameSkip ?? 1;
+    return `${int(b.frames)} frames = ${int(b.steps)} agent steps per run (frame skip ${skip}; steps summed over the parallel envs)`;
+  }
+  return b.byGame.map((g) => `${esc(g.game)}: ${int(g.frames)} frames = ${int(g.steps)} agent steps`).join('; ');
+}
+
+function runsTable(runs: RunRecord[]): string {
+  const dash = '<span class="missing">-</span>';
+  const rows = runs.map((r) => [
+    esc(r.id),
+    r.status === 'done' ? 'done' : `<span class="missing">${esc(r.status)}</span>`,
+    r.steps === null ? dash : `${int(r.steps)} / ${int(r.budgetSteps)}`,
+    r.frames === null ? dash : int(r.frames),
+    r.wallSeconds === null ? dash : duration(r.wallSeconds),
+    r.stepsPerSecond === null ? dash : int(r.stepsPerSecond),
+    r.episodes === null ? dash : int(r.episodes),
+    String(r.curvePoints),
+    r.finalScore === null ? dash : fmt(r.finalScore, decimalsFor([r.finalScore], 'raw')),
+    r.note ? `<span class="missing">${esc(r.note)}</span>` : '',
+  ]);
+  return table(
+    [
+      'run',
+      'status',
+      'steps / budget',
+      'frames',
+      'wall time',
+      'steps/s',
+      'episodes',
+      'curve points',
+      'final score',
+      'note',
+    ],
+    rows,
+    [false, false, true, true, true, true, true, true, true, false],
+  );
+}
+
+function versionsSection(summary: Summary): string {
+  const v = summary.versions;
+  const r = v.report;
+  const py = r.python
+    ? Object.entries(r.python)
+        .map(([k, x]) => `${k} ${x}`)
+        .join(', ')
+    : null;
+  const lines = [
+    `Experiment made with coordrl ${esc(v.experiment)}.`,
+    `This report: coordrl ${esc(r.coordrl)}, Node ${esc(r.node)}${r.tfjs ? `, tfjs ${esc(r.tfjs)}` : ''}${r.tensorflow ? `, TensorFlow ${esc(r.tensorflow)}` : ''}${py ? `; env server Python: ${esc(py)}` : ''}.`,
+  ];
+  let out = `<p class="note">${lines.join(' ')}</p>`;
+  if (v.runs.length) {
+    out += table(
+      ['runs', 'coordrl', 'Node', 'tfjs', 'TensorFlow', 'backend / device'],
+      v.runs.map((g) => [
+        g.runs.length === summary.runs.length ? `all ${g.runs.length}` : esc(g.runs.join(', ')),
+        esc(g.versions.coordrl),
+        esc(g.versions.node),
+        esc(g.versions.tfjs),
+        esc(g.versions.tensorflow ?? '-'),
+        `${esc(g.versions.backend)} / ${esc(g.versions.device)}`,
+      ]),
+    );
+  } else {
+    out += '<p class="note">No run recorded its versions (runs made before coordrl wrote versions.json).</p>';
+  }
+  return out;
 }
 
 function gameTable(g: GameSummary): string {
@@ -100,11 +185,13 @@ export function renderHtml(summary: Summary, svgs: Map<string, string>, opts: { 
       .map((a) => `<b>${esc(a.name)}</b>`)
       .join(
         ' vs ',
-      )} (baseline A = ${esc(ex.baseline)}); seeds ${esc(ex.seeds.join(', '))} (paired: both arms of a seed see the same environment seeds); ${summary.progress.done} of ${summary.progress.total} runs done.</p>`,
+      )} (baseline A = ${esc(ex.baseline)}); seeds ${esc(ex.seeds.join(', '))} (paired: both arms of a seed see the same environment seeds); ${summary.progress.done} of ${plural(summary.progress.total, 'run')} done.</p>`,
   );
+  parts.push(`<p class="meta">Budget: ${budgetText(summary)}.</p>`);
+  if (ex.command.length) parts.push(`<p class="meta">Command: <code>coordrl ${esc(shellLine(ex.command))}</code></p>`);
   if (summary.progress.missing.length) {
     parts.push(
-      `<p class="warn">This experiment is not finished: ${summary.progress.missing.length} of ${summary.progress.total} runs have no final score yet (listed under <a href="#missing">Missing runs</a>). The numbers below use the finished runs only.</p>`,
+      `<p class="warn">This experiment is not finished: ${summary.progress.missing.length} of ${plural(summary.progress.total, 'run')} ${summary.progress.missing.length === 1 ? 'has' : 'have'} no final score yet (listed under <a href="#missing">Missing runs</a>). The numbers below use the finished runs only.</p>`,
     );
   }
   parts.push('<h2>Verdict</h2>');
@@ -166,6 +253,12 @@ export function renderHtml(summary: Summary, svgs: Map<string, string>, opts: { 
     );
     parts.push(figure(svgs, 'improvement'));
     parts.push('<h3>Performance profile</h3>');
+    const scores = summary.games.flatMap((g) => g.arms.flatMap((a) => a.runs.map((r) => r.score)));
+    if (scores.length && scores.every((x) => x === scores[0])) {
+      parts.push(
+        `<p class="note">Every run has the same final score (${esc(fmt(scores[0], 2))}): the profile drops from 1 to 0 there for every arm.</p>`,
+      );
+    }
     parts.push(figure(svgs, 'profile'));
   }
 
@@ -175,8 +268,21 @@ export function renderHtml(summary: Summary, svgs: Map<string, string>, opts: { 
     parts.push(gameTable(g));
     const curves = figure(svgs, `curves-${g.game}`);
     parts.push(curves || '<p class="missing">No learning curve yet (no metrics logged with a finished episode).</p>');
+    parts.push(figure(svgs, `runs-${g.game}`));
+    const noCurve = summary.runs.filter((r) => r.game === g.game && r.curvePoints === 0 && r.steps !== null);
+    if (noCurve.length) {
+      parts.push(
+        `<p class="missing">No curve for ${noCurve.map((r) => esc(`${r.arm} seed ${r.seed}`)).join(', ')}: no training episode finished in ${noCurve.length === 1 ? 'its' : 'their'} budget.</p>`,
+      );
+    }
     parts.push(figure(svgs, `final-${g.game}`));
   }
+
+  parts.push('<h2>Runs</h2>');
+  parts.push(runsTable(summary.runs));
+  parts.push(
+    '<p class="note">Steps are agent steps summed over the parallel envs; wall time is training time (evaluation aside), summed over resumes; steps/s = steps / wall time.</p>',
+  );
 
   parts.push('<h2>Arms and configuration</h2>');
   parts.push(
@@ -200,6 +306,20 @@ export function renderHtml(summary: Summary, svgs: Map<string, string>, opts: { 
   } else {
     parts.push('<p class="warn">The arms resolve to the same configuration: this compares seeds only.</p>');
   }
+
+  const shared = Object.entries(summary.hyperparameters.shared);
+  if (shared.length) {
+    parts.push('<p class="note">Resolved run configuration shared by all arms (env and seed aside):</p>');
+    parts.push(
+      table(
+        ['field', 'value'],
+        shared.map(([k, v]) => [esc(k), `<code>${esc(JSON.stringify(v))}</code>`]),
+      ),
+    );
+  }
+
+  parts.push('<h2>Versions</h2>');
+  parts.push(versionsSection(summary));
 
   parts.push('<h2 id="missing">Missing runs</h2>');
   if (summary.progress.missing.length) {

@@ -1,8 +1,18 @@
 // `coordrl report`: summary.json, report.html and plots/*.png of an A/B experiment directory.
 import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { activeBackend } from '../backend.js';
+import { probePython } from '../commands/doctor.js';
 import { writeJsonAtomic } from '../experiments/manifest.js';
-import { type Summary, type SummaryOptions, summarizeExperiment } from '../experiments/summary.js';
+import {
+  plural,
+  type ReportVersions,
+  type Summary,
+  type SummaryOptions,
+  summarizeExperiment,
+} from '../experiments/summary.js';
+import { tf } from '../tf.js';
+import { PACKAGE_VERSION } from '../version.js';
 import { renderSvg, reportCharts, svgToPng } from './charts.js';
 import { renderHtml } from './html.js';
 
@@ -17,11 +27,34 @@ export interface ReportResult {
   files: ReportFiles;
 }
 
+/**
+ * Versions on this machine: coordrl, Node, tfjs (TensorFlow only where this process already
+ * loaded it: each run records the TensorFlow it trained with), and the env server's Python packages.
+ */
+export function reportVersions(): ReportVersions {
+  const backend = activeBackend();
+  const py = probePython();
+  const python: Record<string, string> = {};
+  if (py.ok) {
+    for (const k of ['version', 'gymnasium', 'alepy', 'pyzmq', 'msgpack', 'numpy'] as const) {
+      const v = py[k];
+      if (v) python[k === 'version' ? 'python' : k === 'alepy' ? 'ale-py' : k] = v;
+    }
+  }
+  return {
+    coordrl: PACKAGE_VERSION,
+    node: process.versions.node,
+    tfjs: backend?.tfjsVersion ?? tf.version_core,
+    tensorflow: backend?.tensorflowVersion ?? null,
+    python: py.ok ? python : null,
+  };
+}
+
 export async function writeReport(
   expDir: string,
   opts: SummaryOptions & { png?: boolean } = {},
 ): Promise<ReportResult> {
-  const summary = summarizeExperiment(expDir, opts);
+  const summary = summarizeExperiment(expDir, { ...opts, versions: opts.versions ?? reportVersions() });
   const charts = reportCharts(summary);
   const svgs = new Map<string, string>();
   for (const [i, c] of charts.entries()) svgs.set(c.name, await renderSvg(c.spec, `c${i}-`));
@@ -32,7 +65,7 @@ export async function writeReport(
     // Plots of an earlier report that this one no longer has (a game with no data yet) go.
     const current = new Set(charts.map((c) => `${c.name}.png`));
     for (const f of readdirSync(plotsDir)) {
-      if (/^(curves-.*|final-.*|aggregate|improvement|profile)\.png$/.test(f) && !current.has(f))
+      if (/^(curves-.*|runs-.*|final-.*|aggregate|improvement|profile)\.png$/.test(f) && !current.has(f))
         rmSync(path.join(plotsDir, f));
     }
     for (const c of charts) {
@@ -54,7 +87,7 @@ export async function writeReport(
 export function describeReport(r: ReportResult): string {
   const s = r.summary;
   return [
-    `${s.progress.done} of ${s.progress.total} runs done.`,
+    `${s.progress.done} of ${plural(s.progress.total, 'run')} done.`,
     ...s.verdicts,
     `summary: ${r.files.summary}`,
     `report:  ${r.files.html}`,

@@ -19,18 +19,42 @@ export interface RunSeries {
 /** Reads `metric` against `x` from each run's metrics.jsonl (records without the metric are skipped). */
 export function readRunSeries(runDirs: string[], metric: string, x: CurveAxis, labels?: string[]): RunSeries[] {
   if (labels && labels.length !== runDirs.length) {
-    throw new UsageError(`--labels has ${labels.length} names for ${runDirs.length} runs; give one per run`);
+    throw new UsageError(
+      `--labels has ${labels.length === 1 ? '1 name' : `${labels.length} names`} for ${runDirs.length === 1 ? '1 run' : `${runDirs.length} runs`}; give one per run`,
+    );
   }
+  const names = distinctLabels(runDirs.map((dir) => (isJsonl(dir) ? dir.replace(/\.jsonl$/, '') : dir)));
   return runDirs.map((dir, i) => {
     // A run directory, or any JSON-lines file of records with the same fields (e.g. another tool's log).
-    const isFile = dir.endsWith('.jsonl') && existsSync(dir) && statSync(dir).isFile();
+    const isFile = isJsonl(dir);
     const file = isFile ? dir : path.join(dir, 'metrics.jsonl');
     if (!existsSync(file)) throw new UsageError(`${dir} has no metrics.jsonl (is it a run directory?)`);
     const points = readMetrics(file)
       .filter((r) => Number.isFinite(r[metric]) && Number.isFinite(r[x]))
       .map((r) => ({ x: r[x], y: r[metric] }));
-    const label = labels?.[i] ?? path.basename(path.resolve(dir), isFile ? '.jsonl' : undefined);
+    const label = labels?.[i] ?? names[i];
     return { label, runDir: dir, points };
+  });
+}
+
+function isJsonl(p: string): boolean {
+  return p.endsWith('.jsonl') && existsSync(p) && statSync(p).isFile();
+}
+
+/**
+ * The shortest path suffix of each run that tells it apart from the others: `conv/seed-1` and
+ * `coordconv/seed-1` for `pong/conv/seed-1` and `pong/coordconv/seed-1` (A/B layouts name every
+ * run folder `seed-N`); just the folder name where that is already unique.
+ */
+export function distinctLabels(paths: string[]): string[] {
+  const parts = paths.map((p) => path.resolve(p).split(path.sep).filter(Boolean));
+  return parts.map((mine, i) => {
+    for (let k = 1; k <= mine.length; k++) {
+      const suffix = mine.slice(-k).join('/');
+      const clash = parts.some((other, j) => j !== i && other.slice(-k).join('/') === suffix);
+      if (!clash) return suffix;
+    }
+    return mine.join('/'); // the same path twice: nothing tells them apart
   });
 }
 

@@ -1,8 +1,15 @@
-// Aggregate metrics with honest uncertainty, following Agarwal et al. (2021), "Deep RL at the
-// Edge of the Statistical Precipice" (rliable): interquartile mean, mean and median over all runs
-// of all tasks, 95% stratified bootstrap confidence intervals (runs resampled within each task),
-// probability of improvement P(X > Y), and performance profiles.
-import { quantileSorted, mean as ssMean } from 'simple-statistics';
+// Aggregate metrics with honest uncertainty, computed as rliable 1.2.0 computes them (Agarwal et
+// al. 2021, "Deep RL at the Edge of the Statistical Precipice"), so that a reviewer who feeds the
+// same scores to rliable gets the same numbers:
+// - IQM: scipy.stats.trim_mean(scores, 0.25) over all runs of all tasks (rliable's aggregate_iqm);
+// - mean and median: of the per-task mean scores (aggregate_mean / aggregate_median), so a task
+//   with more runs does not weigh more;
+// - 95% percentile intervals by stratified bootstrap: runs resampled with replacement within each
+//   task, every task kept (StratifiedBootstrap; StratifiedIndependentBootstrap for two arms);
+// - probability of improvement P(Y > X) and performance profiles (score distributions).
+// Where rliable needs a full runs x tasks matrix, the same definitions apply per task here, so
+// tasks may have different numbers of runs (missing runs). python-bridge/tests/test_rliable.py
+// checks all of it against rliable itself.
 import { Rng } from '../util/rng.js';
 
 /** Scores per task (game): `scores[task][run]`. Tasks may have different numbers of runs. */
@@ -15,42 +22,56 @@ export interface Interval {
 }
 
 export function mean(xs: number[]): number {
-  return ssMean(xs);
+  if (xs.length === 0) return Number.NaN;
+  let s = 0;
+  for (const x of xs) s += x;
+  return s / xs.length;
+}
+
+/** Linear-interpolated percentile of sorted values, p in [0, 1] (numpy.percentile's default). */
+export function percentileSorted(sorted: number[], p: number): number {
+  const n = sorted.length;
+  if (n === 0) return Number.NaN;
+  const i = (n - 1) * p;
+  const lo = Math.floor(i);
+  const hi = Math.min(n - 1, lo + 1);
+  return sorted[lo] + (sorted[hi] - sorted[lo]) * (i - lo);
 }
 
 export function median(xs: number[]): number {
-  return quantileSorted(
+  return percentileSorted(
     [...xs].sort((a, b) => a - b),
     0.5,
   );
 }
 
 /**
- * Interquartile mean: the mean of the middle 50% of the values, with fractional weights for the
- * values that straddle the 25th and 75th percentiles (scipy.stats.trim_mean(x, 0.25) for sizes
- * divisible by 4; the weighted form keeps it continuous for the others).
+ * Interquartile mean, exactly scipy.stats.trim_mean(xs, 0.25): drop floor(n/4) values at each
+ * end and average the rest (for n < 4 nothing is dropped).
  */
 export function iqm(xs: number[]): number {
   const n = xs.length;
   if (n === 0) return Number.NaN;
   const s = [...xs].sort((a, b) => a - b);
-  const lo = n * 0.25;
-  const hi = n * 0.75;
-  let total = 0;
-  for (let i = 0; i < n; i++) {
-    // Overlap of [i, i+1) with [lo, hi).
-    const w = Math.max(0, Math.min(i + 1, hi) - Math.max(i, lo));
-    total += w * s[i];
-  }
-  return total / (hi - lo);
+  const cut = Math.floor(n * 0.25);
+  return mean(s.slice(cut, n - cut));
 }
 
-export type Aggregate = (flat: number[]) => number;
-export const AGGREGATES: Record<'iqm' | 'mean' | 'median', Aggregate> = { iqm, mean, median };
+/** An aggregate of a whole experiment arm: scores of every run of every task. */
+export type Aggregate = (t: TaskScores) => number;
 
-function flatten(t: TaskScores): number[] {
-  return t.flat();
-}
+/** rliable's aggregate_iqm: the IQM over all runs of all tasks. */
+export const aggregateIqm: Aggregate = (t) => iqm(t.flat());
+/** rliable's aggregate_mean: the mean of the per-task mean scores. */
+export const aggregateMean: Aggregate = (t) => mean(t.map(mean));
+/** rliable's aggregate_median: the median of the per-task mean scores. */
+export const aggregateMedian: Aggregate = (t) => median(t.map(mean));
+
+export const AGGREGATES: Record<'iqm' | 'mean' | 'median', Aggregate> = {
+  iqm: aggregateIqm,
+  mean: aggregateMean,
+  median: aggregateMedian,
+};
 
 function resampleWithin(t: TaskScores, rng: Rng): TaskScores {
   return t.map((runs) => runs.map(() => runs[rng.int(runs.length)]));
@@ -59,7 +80,7 @@ function resampleWithin(t: TaskScores, rng: Rng): TaskScores {
 function percentileInterval(estimate: number, samples: number[], level: number): Interval {
   const s = samples.filter(Number.isFinite).sort((a, b) => a - b);
   const alpha = (1 - level) / 2;
-  return { estimate, lo: quantileSorted(s, alpha), hi: quantileSorted(s, 1 - alpha) };
+  return { estimate, lo: percentileSorted(s, alpha), hi: percentileSorted(s, 1 - alpha) };
 }
 
 export interface BootstrapOptions {
@@ -68,17 +89,17 @@ export interface BootstrapOptions {
   seed?: number;
 }
 
-/** Point estimate and percentile CI of `aggregate` over all runs, by stratified bootstrap. */
+/** Point estimate and percentile CI of `aggregate`, by stratified bootstrap (runs within tasks). */
 export function stratifiedBootstrapCI(t: TaskScores, aggregate: Aggregate, opts: BootstrapOptions = {}): Interval {
   const { reps = 2000, level = 0.95, seed = 0 } = opts;
   checkScores(t);
   const rng = new Rng(seed);
   const samples: number[] = [];
-  for (let r = 0; r < reps; r++) samples.push(aggregate(flatten(resampleWithin(t, rng))));
-  return percentileInterval(aggregate(flatten(t)), samples, level);
+  for (let r = 0; r < reps; r++) samples.push(aggregate(resampleWithin(t, rng)));
+  return percentileInterval(aggregate(t), samples, level);
 }
 
-/** CI of aggregate(B) - aggregate(A), resampling both arms within each task. */
+/** CI of aggregate(B) - aggregate(A), resampling each arm independently within each task. */
 export function differenceCI(
   a: TaskScores,
   b: TaskScores,
@@ -91,9 +112,9 @@ export function differenceCI(
   const rng = new Rng(seed);
   const samples: number[] = [];
   for (let r = 0; r < reps; r++) {
-    samples.push(aggregate(flatten(resampleWithin(b, rng))) - aggregate(flatten(resampleWithin(a, rng))));
+    samples.push(aggregate(resampleWithin(b, rng)) - aggregate(resampleWithin(a, rng)));
   }
-  return percentileInterval(aggregate(flatten(b)) - aggregate(flatten(a)), samples, level);
+  return percentileInterval(aggregate(b) - aggregate(a), samples, level);
 }
 
 /**
@@ -124,7 +145,7 @@ export function probabilityOfImprovementCI(x: TaskScores, y: TaskScores, opts: B
 
 /** Run-score distribution: fraction of all runs with a score above each threshold tau. */
 export function performanceProfile(t: TaskScores, taus: number[]): number[] {
-  const flat = flatten(t);
+  const flat = t.flat();
   return taus.map((tau) => flat.filter((v) => v > tau).length / flat.length);
 }
 

@@ -19,7 +19,7 @@ import { closeEnv, createEnv, envRestarts, probeEnvSpaces } from './env-factory.
 import { EpisodeStats } from './episodes.js';
 import { type EvalEpisode, episodeQuota, playEpisodes, type Spread, spread } from './evaluation.js';
 import { checkRunMemory, describeEstimate, estimateRunMemory, type MemoryEstimate, type ObsSpace } from './memory.js';
-import { MetricsLogger, readMetrics } from './metrics.js';
+import { defaultLogEvery, MetricsLogger, readMetrics } from './metrics.js';
 import { checkRunDirUsable, describeFsError } from './preflight.js';
 import {
   listRunCheckpoints,
@@ -35,7 +35,7 @@ import { episodeHook, runTraining, type StopReason, StopSignal, type TrainerCoun
  * Default budget when neither --frames nor --steps is given: 10M frames on Atari, 5M on MinAtar (the
  * MinAtar paper's budget), 200k steps otherwise.
  */
-function defaultBudget(config: RunConfig): number {
+export function defaultBudget(config: RunConfig): number {
   if (isMinAtar(config.env)) return budgetSteps(config, 5_000_000);
   return budgetSteps(config, isAtari(config.env) ? Math.ceil(10_000_000 / frameSkipFor(config.env)) : 200_000);
 }
@@ -102,6 +102,30 @@ function writeJsonAtomic(file: string, value: unknown): void {
   const tmp = `${file}.tmp-${process.pid}`;
   writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
   renameSync(tmp, file);
+}
+
+/** What a run (or its latest resume) ran on, for the A/B report: versions.json in the run directory. */
+export interface RunVersions {
+  coordrl: string;
+  node: string;
+  tfjs: string;
+  tensorflow: string | null;
+  backend: string;
+  device: string;
+}
+
+export const RUN_VERSIONS_FILE = 'versions.json';
+
+function writeRunVersions(runDir: string, b: BackendInfo): void {
+  const v: RunVersions = {
+    coordrl: PACKAGE_VERSION,
+    node: process.versions.node,
+    tfjs: b.tfjsVersion,
+    tensorflow: b.tensorflowVersion,
+    backend: b.backend,
+    device: b.device,
+  };
+  writeJsonAtomic(path.join(runDir, RUN_VERSIONS_FILE), v);
 }
 
 const runFileSchema = z.object({
@@ -283,9 +307,13 @@ async function execute(
 ): Promise<RunResult> {
   const { config } = run;
   for (const w of backend.warnings) note(`warning: ${w}`);
+  writeRunVersions(runDir, backend);
   const counters: TrainerCounters = { steps: 0, frames: 0, updates: 0, wallSeconds: 0 };
   let episodes = new EpisodeStats();
-  let onStep = episodeHook(episodes, () => counters.steps);
+  // Finished episodes also go to TensorBoard (charts/episodic_return) once the logger exists.
+  let episodeSink: ((score: number, length: number) => void) | null = null;
+  const onEpisode = (score: number, length: number) => episodeSink?.(score, length);
+  let onStep = episodeHook(episodes, () => counters.steps, onEpisode);
   const rng = new Rng(config.seed);
   let segment = 0;
   let resumedFrom: string | null = null;
@@ -308,7 +336,7 @@ async function execute(
       if (loaded.state) {
         Object.assign(counters, loaded.state.counters);
         episodes = EpisodeStats.fromJSON(loaded.state.episodes);
-        onStep = episodeHook(episodes, () => counters.steps);
+        onStep = episodeHook(episodes, () => counters.steps, onEpisode);
         rng.setState(loaded.state.rng);
         segment = loaded.state.segment + 1;
         resumedFrom = loaded.name;
@@ -341,6 +369,7 @@ async function execute(
     // at a checkpoint (exactResume) and a run resumed from that checkpoint see the same episodes.
     await agent.resetEnvs(envSeedAt(config.seed, counters.steps));
     const metrics = new MetricsLogger(runDir, { resumeStep: resumedFrom ? counters.steps : undefined });
+    episodeSink = (score, length) => metrics.episode(score, length, counters.steps);
     const a = agent;
     if (resumedFrom) stop.lastCheckpoint = resumedFrom;
     const save = async (reason: string) => {
@@ -365,7 +394,7 @@ async function execute(
           budgetSteps: run.budgetSteps,
           stopAt,
           frameSkip: run.frameSkip,
-          logEvery: config.logEvery,
+          logEvery: config.logEvery ?? defaultLogEvery(run.budgetSteps),
           checkpointEvery: config.checkpointEvery,
           metrics,
           episodes,
@@ -397,7 +426,7 @@ async function execute(
       wallSeconds: counters.wallSeconds,
       backend: backend.backend,
       device: backend.device,
-      summary: `${{ signal: 'stopped', paused: 'paused', budget: 'finished' }[reason]} at step ${counters.steps.toLocaleString()} (${counters.frames.toLocaleString()} frames) after ${counters.wallSeconds.toFixed(0)} s; ${episodes.episodes} episodes, recent mean score ${mean === null ? '-' : mean.toFixed(2)}. Run: ${runDir}`,
+      summary: `${{ signal: 'stopped', paused: 'paused', budget: 'finished' }[reason]} at step ${counters.steps.toLocaleString()} (${counters.frames.toLocaleString()} frames) after ${counters.wallSeconds.toFixed(0)} s; ${mean === null ? 'no episode finished, so no score (a longer budget or more envs gives one)' : `${episodes.episodes} episodes, recent mean score ${mean.toFixed(2)}`}. Run: ${runDir}`,
     };
   } finally {
     stop.uninstall();

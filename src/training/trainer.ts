@@ -72,9 +72,16 @@ export class StopSignal {
  * Feeds the raw episode scores the env reports into the statistics; episodes cut by an env
  * server restart are counted apart (never as scores) and the restart is logged.
  */
-export function episodeHook(episodes: EpisodeStats, currentStep: () => number): (step: AgentStep) => void {
+export function episodeHook(
+  episodes: EpisodeStats,
+  currentStep: () => number,
+  onEpisode?: (score: number, length: number) => void,
+): (step: AgentStep) => void {
   return (step) => {
-    for (const ep of step.episodes ?? []) episodes.add({ score: ep.score, length: ep.length });
+    for (const ep of step.episodes ?? []) {
+      episodes.add({ score: ep.score, length: ep.length });
+      onEpisode?.(ep.score, ep.length);
+    }
     const cut = step.cutEpisodes?.length ?? 0;
     episodes.cutEpisodes += cut;
     if (step.restarted) {
@@ -126,7 +133,11 @@ export async function runTraining(opts: TrainerOptions, stop: StopSignal): Promi
         episodes: episodes.episodes,
       });
 
-      if (crossed(prev, counters.steps, opts.logEvery)) {
+      // The last step of the budget is always logged, so every run's curve reaches its end.
+      if (
+        crossed(prev, counters.steps, opts.logEvery) ||
+        (counters.steps >= opts.budgetSteps && prev < opts.budgetSteps)
+      ) {
         metrics.log({
           step: counters.steps,
           frames: counters.frames,

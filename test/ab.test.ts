@@ -382,6 +382,18 @@ describe('experiment runner', () => {
     expect(r2.done).toBe(2);
   });
 
+  it('fails only the run whose evaluation exits 2 (e.g. no good checkpoint left), and goes on', async () => {
+    const dir = path.join(tmp(), 'exp');
+    createExperiment(dir, { ...SPEC, envs: ['pong'], seeds: [1] });
+    const r = await runExperiment(dir, {
+      ...quiet,
+      parallel: 1,
+      launcher: fakeLauncher([], { evalExit: (d) => (d.includes('coordconv') ? 2 : 0) }),
+    });
+    expect(r.failed.map((f) => [f.id, f.error])).toEqual([['pong/coordconv/seed-1', 'eval: no good checkpoint']]);
+    expect(r.done).toBe(1);
+  });
+
   it('stops at a configuration error of a child (exit 2) with its message', async () => {
     const dir = path.join(tmp(), 'exp');
     createExperiment(dir, { ...SPEC, envs: ['pong'], seeds: [1, 2] });

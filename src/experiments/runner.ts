@@ -330,12 +330,13 @@ export async function runExperiment(expDir: string, opts: RunnerOptions): Promis
     let final: FinalFile;
     if (manifest.evalEpisodes > 0) {
       if (stopped()) return;
-      log(`${run.id}: evaluating (${manifest.evalEpisodes} greedy episodes)`);
+      log(`${run.id}: evaluating (${manifest.evalEpisodes} greedy episode${manifest.evalEpisodes === 1 ? '' : 's'})`);
       set(run, 'running');
       const r = await launch(run, 'eval', ['eval', runDir, '--episodes', String(manifest.evalEpisodes), '--json']);
       const ev = r.code === 0 ? parseJson<EvalJson>(r.stdout) : null;
       if (!ev || !Number.isFinite(ev.mean)) {
-        if (r.code === 2) fatal ??= childError(r, `${run.id} (eval)`);
+        // Exit 2 here is this run's own problem (e.g. no good checkpoint left to evaluate: the config
+        // was already accepted by training), so only this run fails; the others go on.
         const interrupted = r.code === 130 || r.signal !== null;
         set(run, interrupted ? 'trained' : 'failed', interrupted ? {} : { error: childError(r, 'eval') });
         if (!interrupted) log(`${run.id}: evaluation failed: ${run.error}`);

@@ -470,12 +470,14 @@ export async function evaluateRun(
 ): Promise<EvalResult> {
   const run = readRunFile(runDir);
   const config = { ...run.config, lifeLoss: false };
+  // The backend first: checking a checkpoint loads its networks, which would otherwise start tfjs's
+  // pure-JS backend.
+  await initBackend(config.backend);
   const chosen = opts.checkpoint
     ? await loadNamedRunCheckpoint(runDir, opts.checkpoint)
     : await loadRunCheckpoint(runDir);
   if (!chosen.state || !chosen.name) throw noGoodCheckpointError(runDir, { skipped: [], ...chosen }, 'evaluate');
   const state = chosen.state;
-  await initBackend(config.backend);
   const numEnvs = Math.min(opts.numEnvs, opts.episodes);
   const env = await createEnv(config, numEnvs, { lifeLossFire: run.config.lifeLoss && run.config.lifeLossFire });
   try {

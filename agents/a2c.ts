@@ -10,6 +10,7 @@ import {
   PolicyNetwork,
   type TrainableAgent,
 } from '../src/agent.js';
+import { type CompiledA2cStep, compileA2cStep } from '../src/compiled/steps.js';
 import { RMSpropTF } from '../src/optim/rmsprop-tf.js';
 import { tf } from '../src/tf.js';
 import { clipByGlobalNorm, readScalars } from '../src/util/grads.js';
@@ -43,6 +44,8 @@ export class A2C implements TrainableAgent {
   private readonly optimizer: RMSpropTF;
   private obs: Float32Array | Uint8Array | null = null;
   private updates = 0;
+  /** The update below as one TensorFlow graph run (src/compiled/), or 'eager' where it is not available. */
+  private compiledUpdate: CompiledA2cStep | 'eager' | null = null;
 
   constructor(
     private readonly ctx: AgentContext,
@@ -132,6 +135,23 @@ export class A2C implements TrainableAgent {
   ): Record<string, number> {
     const batch = actions.length;
     const { entCoef, vfCoef, maxGradNorm } = this.hp;
+    const { env } = this.ctx;
+    this.compiledUpdate ??=
+      compileA2cStep(this.net.graphOwner, {
+        net: this.net,
+        optimizer: this.optimizer,
+        obsShape: env.observationSpace.shape,
+        obsDtype: env.observationSpace.dtype,
+        numActions: env.actionSpace.n,
+        entCoef,
+        vfCoef,
+        maxGradNorm,
+      }) ?? 'eager';
+    if (this.compiledUpdate !== 'eager') {
+      const scalars = this.compiledUpdate.run(obs, actions, advantages, returns);
+      if (!Number.isFinite(scalars.loss)) throw new NonFiniteLossError(scalars);
+      return scalars;
+    }
     const out = tf.tidy(() => {
       const x = this.net.input(obs, batch);
       const act = tf.tensor1d(actions, 'int32');

@@ -1,5 +1,6 @@
 // What the agents share: the contract with the trainer, and the policy network (torso + heads)
 // with batched inference. The algorithms themselves live in agents/<algo>.ts.
+import { type CompiledForward, compileForward } from './compiled/steps.js';
 import { orthogonalInit } from './init/orthogonal.js';
 import { floatInput } from './native/tf-native.js';
 import type { ReplayBuffer } from './replay/index.js';
@@ -90,9 +91,16 @@ export class PolicyNetwork {
   readonly model: tf.LayersModel;
   readonly heads: HeadSpec[];
   private readonly inputShape: number[];
+  private readonly obsDtype: 'uint8' | 'float32';
+  /** The agent's compiled graph is keyed on its env (one graph for all of an agent's networks). */
+  readonly graphOwner: object;
+  /** Inference as one TensorFlow graph run (null: eager tfjs; undefined: not tried yet). */
+  private compiled: CompiledForward | null | undefined;
 
   constructor(ctx: Pick<AgentContext, 'env' | 'torso' | 'seeds'>, spec: { heads: HeadSpec[]; name?: string }) {
     this.inputShape = [...ctx.env.observationSpace.shape];
+    this.obsDtype = ctx.env.observationSpace.dtype;
+    this.graphOwner = ctx.env;
     this.heads = spec.heads;
     const input = tf.input({ shape: this.inputShape, name: 'obs' });
     const features = applyTorso(input, ctx.torso, 'torso');
@@ -114,6 +122,13 @@ export class PolicyNetwork {
 
   /** Inference: one forward pass for the whole batch; returns each head's outputs. */
   forward(obs: Uint8Array | Float32Array, batch: number): Record<string, Float32Array> {
+    if (this.compiled === undefined) {
+      this.compiled = compileForward(this.graphOwner, this, this.inputShape, this.obsDtype);
+    }
+    if (this.compiled) {
+      const values = this.compiled.run(obs, batch);
+      return Object.fromEntries(this.heads.map((h, i) => [h.name, values[i]]));
+    }
     const outs = tf.tidy(() => {
       const y = this.model.apply(this.input(obs, batch), { training: false }) as tf.Tensor | tf.Tensor[];
       return Array.isArray(y) ? y : [y];

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// `npm run bench:sb3 [-- --seconds 60 --algos a2c,dqn --env pong --json]`
+// `npm run bench:sb3 [-- --seconds 60 --algos a2c,dqn --envs CartPole-v1,pong --repeats 2 --json]`
 // Runs coordrl's training loop and Stable-Baselines3 (PyTorch CPU) with the same algorithm,
-// network (Nature CNN), settings and environment (ale-py's AtariVectorEnv), one after the other
-// on this machine, and prints env steps per second of each and their ratio. SB3 gets its own
-// venv (.cache/sb3-venv, pinned in scripts/sb3/requirements.txt; torch 2.13.0 CPU).
+// network and settings, one after the other on this machine, and prints env steps per second of
+// each and their ratio. Atari games: the Nature CNN on ale-py's AtariVectorEnv for both;
+// Gymnasium ids (CartPole-v1): the 64-64 tanh MLP, on our env server vs SB3's DummyVecEnv.
+// With --repeats N each pair runs N times, alternating, and the table shows every ratio. SB3 gets
+// its own venv (.cache/sb3-venv, pinned in scripts/sb3/requirements.txt; torch 2.13.0 CPU).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,15 +23,19 @@ const { values: o } = parseArgs({
     seconds: { type: 'string', default: '60' },
     warmup: { type: 'string', default: '10' },
     algos: { type: 'string', default: 'a2c,dqn' },
-    env: { type: 'string', default: 'pong' },
-    torso: { type: 'string', default: 'conv' },
+    envs: { type: 'string', default: 'CartPole-v1,pong' },
+    env: { type: 'string' },
+    torso: { type: 'string' },
+    repeats: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (o.help) {
-  console.log(`usage: npm run bench:sb3 -- [--seconds 60] [--warmup 10] [--algos a2c,dqn] [--env pong] [--torso conv] [--json]
-Compares env steps/s of coordrl's A2C/DQN training loop with Stable-Baselines3's on this machine.`);
+  console.log(`usage: npm run bench:sb3 -- [--seconds 60] [--warmup 10] [--algos a2c,dqn] [--envs CartPole-v1,pong]
+                          [--torso conv|coordconv|mlp] [--repeats 1] [--json]
+Compares env steps/s of coordrl's A2C/DQN training loop with Stable-Baselines3's on this machine
+(Atari: Nature CNN, torso conv unless --torso; Gymnasium ids such as CartPole-v1: MLP 64-64).`);
   process.exit(0);
 }
 const log = (m) => process.stderr.write(`[bench:sb3] ${m}\n`);
@@ -58,10 +64,15 @@ function runJson(cmd, args) {
   return JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
 }
 
-ensureVenv();
-const rows = [];
-for (const algo of o.algos.split(',')) {
-  log(`${algo}: coordrl (${o.seconds} s after ${o.warmup} s warm-up)`);
+const isGymId = (env) => /-v\d+$/.test(env) && !env.startsWith('ALE/');
+const repeats = Number(o.repeats);
+if (!Number.isInteger(repeats) || repeats < 1 || repeats > 20) {
+  console.error(`bench:sb3: --repeats must be an integer from 1 to 20, got '${o.repeats}'`);
+  process.exit(2);
+}
+
+function benchPair(algo, env, torso) {
+  log(`${algo} ${env}: coordrl (${o.seconds} s after ${o.warmup} s warm-up)`);
   const ours = runJson(process.execPath, [
     path.join(ROOT, 'bin', 'coordrl.js'),
     'bench',
@@ -69,44 +80,59 @@ for (const algo of o.algos.split(',')) {
     '--algo',
     algo,
     '--env',
-    o.env,
+    env,
     '--torso',
-    o.torso,
+    torso,
     '--seconds',
     o.seconds,
     '--warmup',
     o.warmup,
     '--json',
   ]);
-  log(`${algo}: stable-baselines3`);
+  log(`${algo} ${env}: stable-baselines3`);
   const sb3 = runJson(PY, [
     path.join(ROOT, 'scripts', 'sb3', 'bench_sb3.py'),
     '--algo',
     algo,
     '--env',
-    o.env,
+    env,
     '--seconds',
     o.seconds,
     '--warmup',
     o.warmup,
   ]);
-  rows.push({
-    algo,
-    env: o.env,
-    torso: o.torso,
-    coordrlStepsPerSec: ours.envStepsPerSec,
-    sb3StepsPerSec: sb3.envStepsPerSec,
-    ratio: ours.envStepsPerSec / sb3.envStepsPerSec,
-    coordrl: ours,
-    sb3,
-  });
+  return { coordrl: ours, sb3, ratio: ours.envStepsPerSec / sb3.envStepsPerSec };
 }
+
+ensureVenv();
+const rows = [];
+for (const env of (o.env ?? o.envs).split(',')) {
+  const torso = o.torso ?? (isGymId(env) ? 'mlp' : 'conv');
+  for (const algo of o.algos.split(',')) {
+    const runs = [];
+    for (let i = 0; i < repeats; i++) runs.push(benchPair(algo, env, torso));
+    const ratios = runs.map((r) => r.ratio);
+    rows.push({
+      algo,
+      env,
+      torso,
+      coordrlStepsPerSec: runs.map((r) => r.coordrl.envStepsPerSec),
+      sb3StepsPerSec: runs.map((r) => r.sb3.envStepsPerSec),
+      ratio: ratios,
+      ratioMin: Math.min(...ratios),
+      ratioMax: Math.max(...ratios),
+      runs,
+    });
+  }
+}
+const fmt = (xs, digits) => xs.map((x) => x.toFixed(digits)).join(' / ');
 if (o.json) console.log(JSON.stringify(rows, null, 2));
 else {
-  console.log('algo  env   coordrl steps/s  SB3 steps/s  ratio');
+  console.log('| agent | env | torso | coordrl env steps/s | SB3 env steps/s | ratio |');
+  console.log('| --- | --- | --- | ---: | ---: | ---: |');
   for (const r of rows) {
     console.log(
-      `${r.algo.padEnd(5)} ${r.env.padEnd(5)} ${r.coordrlStepsPerSec.toFixed(0).padStart(15)} ${r.sb3StepsPerSec.toFixed(0).padStart(12)}  ${r.ratio.toFixed(2)}`,
+      `| ${r.algo} | ${r.env} | ${r.torso} | ${fmt(r.coordrlStepsPerSec, 0)} | ${fmt(r.sb3StepsPerSec, 0)} | ${fmt(r.ratio, 2)} |`,
     );
   }
 }

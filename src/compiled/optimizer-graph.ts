@@ -12,6 +12,10 @@ import type { CompiledRuntime, GraphVariable } from './runtime.js';
 
 type TensorFeed = [Out, [number, number[], Float32Array]];
 
+// Not `instanceof`: tfjs's Optimizer answers it for any object with an optimizer's methods.
+const isAdam = (o: SlotOptimizer): o is FusedAdam => o.getClassName() === FusedAdam.className;
+const isRMSprop = (o: SlotOptimizer): o is RMSpropTF => o.getClassName() === RMSpropTF.className;
+
 export interface CompiledOptimizerStep {
   /** The apply operations (run them as targets; reads after them see the new weights). */
   applies: number[];
@@ -31,11 +35,11 @@ export function compileOptimizerStep(
   const scalar = () => g.placeholder(DT.float, []);
   const feed = (o: Out, v: number): TensorFeed => [o, [DT.float, [], new Float32Array([v])]];
   const slotVars = params.map((p) => optimizer.savedSlotNames.map(() => rt.newVariable(p.shape)));
-  const scratch = optimizer instanceof RMSpropTF ? params.map((p) => rt.newVariable(p.shape)) : [];
+  const scratch = isRMSprop(optimizer) ? params.map((p) => rt.newVariable(p.shape)) : [];
 
   let applies: number[];
   let feeds: () => TensorFeed[];
-  if (optimizer instanceof FusedAdam) {
+  if (isAdam(optimizer)) {
     const [b1p, b2p, lr, eps] = [scalar(), scalar(), scalar(), scalar()];
     const b1 = g.constF(optimizer.beta1);
     const b2 = g.constF(optimizer.beta2);
@@ -54,7 +58,7 @@ export function compileOptimizerStep(
       const s = optimizer.nextStepScalars();
       return [feed(b1p, s.beta1Power), feed(b2p, s.beta2Power), feed(lr, s.lr), feed(eps, s.eps)];
     };
-  } else if (optimizer instanceof RMSpropTF) {
+  } else if (isRMSprop(optimizer)) {
     const lr = scalar();
     const rho = g.constF(optimizer.decay);
     const momentum = g.constF(0);

@@ -57,19 +57,22 @@ function findAddon(): string | null {
 
 /** The addon, or null (and why) when the compiled path is not available. */
 export function compiledAvailability(): { addon: TfGraphAddon | null; reason: string } {
-  if (process.env.COORDRL_NO_COMPILED === '1') return { addon: null, reason: 'COORDRL_NO_COMPILED=1' };
-  if (tf.getBackend() !== 'tensorflow') return { addon: null, reason: `backend is ${tf.getBackend()}` };
+  if (process.env.COORDRL_NO_COMPILED === '1') return { addon: null, reason: 'off: COORDRL_NO_COMPILED=1' };
+  if (tf.getBackend() !== 'tensorflow') return { addon: null, reason: `off: the backend is ${tf.getBackend()}` };
   if (cached) return cached;
   const file = findAddon();
   if (!file) {
-    cached = { addon: null, reason: `${ADDON_PATH} is not built (npm run setup builds it)` };
+    cached = { addon: null, reason: `off: ${ADDON_PATH} is not built (npm run setup builds it)` };
     return cached;
   }
   try {
     const addon = createRequire(import.meta.url)(file) as TfGraphAddon;
-    cached = { addon, reason: `TensorFlow ${addon.version()} graph` };
+    cached = {
+      addon,
+      reason: `on: updates and inference run as TensorFlow ${addon.version()} graphs (native/tfgraph)`,
+    };
   } catch (e) {
-    cached = { addon: null, reason: `${ADDON_PATH} does not load: ${(e as Error).message.split('\n')[0]}` };
+    cached = { addon: null, reason: `off: ${ADDON_PATH} does not load: ${(e as Error).message.split('\n')[0]}` };
   }
   return cached;
 }

@@ -133,8 +133,6 @@ export class A2C implements TrainableAgent {
     advantages: Float32Array,
     returns: Float32Array,
   ): Record<string, number> {
-    const batch = actions.length;
-    const { entCoef, vfCoef, maxGradNorm } = this.hp;
     const { env } = this.ctx;
     this.compiledUpdate ??=
       compileA2cStep(this.net.graphOwner, {
@@ -143,15 +141,27 @@ export class A2C implements TrainableAgent {
         obsShape: env.observationSpace.shape,
         obsDtype: env.observationSpace.dtype,
         numActions: env.actionSpace.n,
-        entCoef,
-        vfCoef,
-        maxGradNorm,
+        entCoef: this.hp.entCoef,
+        vfCoef: this.hp.vfCoef,
+        maxGradNorm: this.hp.maxGradNorm,
       }) ?? 'eager';
-    if (this.compiledUpdate !== 'eager') {
-      const scalars = this.compiledUpdate.run(obs, actions, advantages, returns);
-      if (!Number.isFinite(scalars.loss)) throw new NonFiniteLossError(scalars);
-      return scalars;
-    }
+    const scalars =
+      this.compiledUpdate !== 'eager'
+        ? this.compiledUpdate.run(obs, actions, advantages, returns)
+        : this.eagerUpdate(obs, actions, advantages, returns);
+    if (!Number.isFinite(scalars.loss)) throw new NonFiniteLossError(scalars);
+    return scalars;
+  }
+
+  /** The same update with tfjs ops (pure-JS backend, or no compiled graph). */
+  private eagerUpdate(
+    obs: Uint8Array | Float32Array,
+    actions: Int32Array,
+    advantages: Float32Array,
+    returns: Float32Array,
+  ): Record<string, number> {
+    const batch = actions.length;
+    const { entCoef, vfCoef, maxGradNorm } = this.hp;
     const out = tf.tidy(() => {
       const x = this.net.input(obs, batch);
       const act = tf.tensor1d(actions, 'int32');
@@ -174,9 +184,7 @@ export class A2C implements TrainableAgent {
       this.optimizer.applyGradients(clipped);
       return { loss: tf.keep(loss), gradNorm: tf.keep(norm), ...parts };
     });
-    const scalars = readScalars(out);
-    if (!Number.isFinite(scalars.loss)) throw new NonFiniteLossError(scalars);
-    return scalars;
+    return readScalars(out);
   }
 
   private learningRate(): number {

@@ -27,15 +27,19 @@ const { values: o } = parseArgs({
     env: { type: 'string' },
     torso: { type: 'string' },
     repeats: { type: 'string', default: '1' },
+    threads: { type: 'string' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (o.help) {
   console.log(`usage: npm run bench:sb3 -- [--seconds 60] [--warmup 10] [--algos a2c,dqn] [--envs CartPole-v1,pong]
-                          [--torso conv|coordconv|mlp] [--repeats 1] [--json]
+                          [--torso conv|coordconv|mlp] [--repeats 1] [--threads N] [--json]
 Compares env steps/s of coordrl's A2C/DQN training loop with Stable-Baselines3's on this machine
-(Atari: Nature CNN, torso conv unless --torso; Gymnasium ids such as CartPole-v1: MLP 64-64).`);
+(Atari: Nature CNN, torso conv unless --torso; Gymnasium ids such as CartPole-v1: MLP 64-64).
+--threads N gives both the same compute threads (TensorFlow's intra/inter-op pools, torch's
+intra-op threads and OpenMP); default: each library's own (one per core). On a loaded machine
+torch's default threads spin against each other: compare with --threads 1 there.`);
   process.exit(0);
 }
 const log = (m) => process.stderr.write(`[bench:sb3] ${m}\n`);
@@ -56,8 +60,18 @@ function ensureVenv() {
   writeFileSync(stamp, want);
 }
 
+function threadEnv() {
+  if (o.threads === undefined) return {};
+  const n = o.threads;
+  return { TF_NUM_INTRAOP_THREADS: n, TF_NUM_INTEROP_THREADS: n, OMP_NUM_THREADS: n };
+}
+
 function runJson(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: ROOT, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
+  const r = spawnSync(cmd, args, {
+    encoding: 'utf8',
+    cwd: ROOT,
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2', ...threadEnv() },
+  });
   if (r.status !== 0)
     throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.stderr.split('\n').slice(-10).join('\n')}`);
   // Both print one JSON document on stdout (coordrl's pretty-printed, SB3's on one line).
@@ -66,6 +80,10 @@ function runJson(cmd, args) {
 
 const isGymId = (env) => /-v\d+$/.test(env) && !env.startsWith('ALE/');
 const repeats = Number(o.repeats);
+if (o.threads !== undefined && !/^[1-9][0-9]?$/.test(o.threads)) {
+  console.error(`bench:sb3: --threads must be an integer from 1 to 99, got '${o.threads}'`);
+  process.exit(2);
+}
 if (!Number.isInteger(repeats) || repeats < 1 || repeats > 20) {
   console.error(`bench:sb3: --repeats must be an integer from 1 to 20, got '${o.repeats}'`);
   process.exit(2);
@@ -100,6 +118,7 @@ function benchPair(algo, env, torso) {
     o.seconds,
     '--warmup',
     o.warmup,
+    ...(o.threads !== undefined ? ['--threads', o.threads] : []),
   ]);
   return { coordrl: ours, sb3, ratio: ours.envStepsPerSec / sb3.envStepsPerSec };
 }
@@ -121,6 +140,7 @@ for (const env of (o.env ?? o.envs).split(',')) {
       ratio: ratios,
       ratioMin: Math.min(...ratios),
       ratioMax: Math.max(...ratios),
+      threads: o.threads ?? 'default',
       runs,
     });
   }

@@ -132,7 +132,10 @@ def main() -> None:
     p.add_argument("--learning-starts", type=int, default=1000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--envs-impl", choices=["ale-vector", "sb3"], default="ale-vector")
+    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     a = p.parse_args()
+    if a.threads is not None:
+        torch.set_num_threads(a.threads)
 
     num_envs = a.num_envs or (16 if a.algo == "a2c" else 1)
     torch.manual_seed(a.seed)

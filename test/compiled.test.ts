@@ -8,7 +8,8 @@ import { DQN, dqnSchema } from '../agents/dqn.js';
 import type { AgentContext, AgentEnv, AgentStep, TrainableAgent } from '../src/agent.js';
 import { initBackend } from '../src/backend.js';
 import { compiledAvailability } from '../src/compiled/graph.js';
-import { compileForward } from '../src/compiled/steps.js';
+import { compileDqnStep, compileForward } from '../src/compiled/steps.js';
+import { FusedAdam } from '../src/optim/adam.js';
 import { tf } from '../src/tf.js';
 import type { TorsoOptions } from '../src/torsos.js';
 import { Rng } from '../src/util/rng.js';
@@ -187,5 +188,54 @@ describe('compiled graph steps', () => {
     expect(after[0]).toBeCloseTo(Math.tanh(1.5 + 0.25), 6);
     process.env.COORDRL_NO_COMPILED = '1';
     expect(compileForward({}, net, [3], 'float32')).toBeNull();
+  });
+
+  it('weights and Adam slots restored in place (setWeights) are what the next compiled steps use', async () => {
+    const mlp = () => {
+      const input = tf.input({ shape: [3] });
+      const h = tf.layers.dense({ units: 8, activation: 'tanh' }).apply(input);
+      const q = tf.layers.dense({ units: 2 }).apply(h) as tf.SymbolicTensor;
+      const model = tf.model({ inputs: input, outputs: q });
+      return { model, trainableVariables: () => model.trainableWeights.map((w) => w.read() as tf.Variable) };
+    };
+    const online = mlp();
+    const target = mlp();
+    const optimizer = new FusedAdam(0.01);
+    const step = compileDqnStep(
+      {},
+      {
+        online,
+        target,
+        optimizer,
+        obsShape: [3],
+        obsDtype: 'float32',
+        numActions: 2,
+        double: false,
+        dueling: false,
+        maxGradNorm: 10,
+      },
+    );
+    expect(step).not.toBeNull();
+    const rng = new Rng(9);
+    const batch = () => ({
+      obs: Float32Array.from({ length: 24 }, () => rng.next()),
+      nextObs: Float32Array.from({ length: 24 }, () => rng.next()),
+      actions: Int32Array.from({ length: 8 }, () => rng.int(2)),
+      rewards: Float32Array.from({ length: 8 }, () => rng.next()),
+      dones: new Float32Array(8),
+      discounts: new Float32Array(8).fill(0.9),
+    });
+    const batches = Array.from({ length: 6 }, batch);
+    for (const b of batches.slice(0, 3)) step?.run(b);
+    const savedModel = online.model.getWeights().map((t) => t.clone());
+    const savedSlots = (await optimizer.getWeights()).map((w) => ({ name: w.name, tensor: w.tensor.clone() }));
+    const first = batches.slice(3).map((b) => step?.run(b).loss);
+    const firstWeights = online.model.getWeights().map((t) => Array.from(t.dataSync()));
+    online.model.setWeights(savedModel);
+    await optimizer.setWeights(savedSlots);
+    const second = batches.slice(3).map((b) => step?.run(b).loss);
+    expect(second).toEqual(first);
+    expect(online.model.getWeights().map((t) => Array.from(t.dataSync()))).toEqual(firstWeights);
+    expect(optimizer.iterations).toBe(6);
   });
 });

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import {
   type AgentContext,
+  argMaxRows,
   type CheckpointParts,
   type IterationStats,
   NonFiniteLossError,
@@ -198,15 +199,7 @@ export class A2C implements TrainableAgent {
 
   /** Greedy actions (evaluation): the most likely action of the policy. */
   act(obs: Uint8Array | Float32Array, n: number): Int32Array {
-    const logits = this.net.forward(obs, n).policy;
-    const nA = this.ctx.env.actionSpace.n;
-    const out = new Int32Array(n);
-    for (let r = 0; r < n; r++) {
-      let best = 0;
-      for (let j = 1; j < nA; j++) if (logits[r * nA + j] > logits[r * nA + best]) best = j;
-      out[r] = best;
-    }
-    return out;
+    return argMaxRows(this.net.forward(obs, n).policy, n);
   }
 
   checkpointParts(): CheckpointParts {

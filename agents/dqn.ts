@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import {
   type AgentContext,
+  argMaxRows,
   type CheckpointParts,
   type IterationStats,
   NonFiniteLossError,
@@ -253,18 +254,6 @@ export class DQN implements TrainableAgent {
     this.online.dispose();
     this.target.dispose();
   }
-}
-
-/** The index of the largest value of each row of a rows x (length / rows) matrix. */
-function argMaxRows(values: Float32Array, rows: number): Int32Array {
-  const cols = values.length / rows;
-  const out = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let best = 0;
-    for (let j = 1; j < cols; j++) if (values[r * cols + j] > values[r * cols + best]) best = j;
-    out[r] = best;
-  }
-  return out;
 }
 
 /** The observations of the listed envs (all of them: the array itself, no copy). */

@@ -157,6 +157,18 @@ export class PolicyNetwork {
   }
 }
 
+/** The index of the largest value (first on ties) of each row of a rows x (length / rows) matrix. */
+export function argMaxRows(values: Float32Array, rows: number): Int32Array {
+  const cols = values.length / rows;
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let j = 1; j < cols; j++) if (values[r * cols + j] > values[r * cols + best]) best = j;
+    out[r] = best;
+  }
+  return out;
+}
+
 /** Training diverged: the trainer stops and keeps the last good checkpoint. */
 export class NonFiniteLossError extends Error {
   override name = 'NonFiniteLossError';

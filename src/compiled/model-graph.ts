@@ -61,7 +61,7 @@ function pair(v: unknown): [number, number] {
 /** AddCoords in NHWC: the constant coordinate map broadcast over the batch, appended as channels. */
 function addCoords(g: Graph, x: Out, withR: boolean, layer: string): Out {
   const shape = g.shape(x);
-  if (!shape || shape.length !== 4 || shape.slice(1).some((d) => d < 0)) {
+  if (shape?.length !== 4 || shape.slice(1).some((d) => d < 0)) {
     throw new UncompilableModelError(`layer ${layer}: AddCoords needs a known [h, w, c]`);
   }
   const [, h, w] = shape;

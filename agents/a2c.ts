@@ -4,12 +4,14 @@
 import { z } from 'zod';
 import {
   type AgentContext,
+  argMaxRows,
   type CheckpointParts,
   type IterationStats,
   NonFiniteLossError,
   PolicyNetwork,
   type TrainableAgent,
 } from '../src/agent.js';
+import { type CompiledA2cStep, compileA2cStep } from '../src/compiled/steps.js';
 import { MAX_ENVS } from '../src/config.js';
 import { RMSpropTF } from '../src/optim/rmsprop-tf.js';
 import { tf } from '../src/tf.js';
@@ -44,6 +46,8 @@ export class A2C implements TrainableAgent {
   private readonly optimizer: RMSpropTF;
   private obs: Float32Array | Uint8Array | null = null;
   private updates = 0;
+  /** The update below as one TensorFlow graph run (src/compiled/), or 'eager' where it is not available. */
+  private compiledUpdate: CompiledA2cStep | 'eager' | null = null;
 
   constructor(
     private readonly ctx: AgentContext,
@@ -131,6 +135,33 @@ export class A2C implements TrainableAgent {
     advantages: Float32Array,
     returns: Float32Array,
   ): Record<string, number> {
+    const { env } = this.ctx;
+    this.compiledUpdate ??=
+      compileA2cStep(this.net.graphOwner, {
+        net: this.net,
+        optimizer: this.optimizer,
+        obsShape: env.observationSpace.shape,
+        obsDtype: env.observationSpace.dtype,
+        numActions: env.actionSpace.n,
+        entCoef: this.hp.entCoef,
+        vfCoef: this.hp.vfCoef,
+        maxGradNorm: this.hp.maxGradNorm,
+      }) ?? 'eager';
+    const scalars =
+      this.compiledUpdate !== 'eager'
+        ? this.compiledUpdate.run(obs, actions, advantages, returns)
+        : this.eagerUpdate(obs, actions, advantages, returns);
+    if (!Number.isFinite(scalars.loss)) throw new NonFiniteLossError(scalars);
+    return scalars;
+  }
+
+  /** The same update with tfjs ops (pure-JS backend, or no compiled graph). */
+  private eagerUpdate(
+    obs: Uint8Array | Float32Array,
+    actions: Int32Array,
+    advantages: Float32Array,
+    returns: Float32Array,
+  ): Record<string, number> {
     const batch = actions.length;
     const { entCoef, vfCoef, maxGradNorm } = this.hp;
     const out = tf.tidy(() => {
@@ -155,9 +186,7 @@ export class A2C implements TrainableAgent {
       this.optimizer.applyGradients(clipped);
       return { loss: tf.keep(loss), gradNorm: tf.keep(norm), ...parts };
     });
-    const scalars = readScalars(out);
-    if (!Number.isFinite(scalars.loss)) throw new NonFiniteLossError(scalars);
-    return scalars;
+    return readScalars(out);
   }
 
   private learningRate(): number {
@@ -171,15 +200,7 @@ export class A2C implements TrainableAgent {
 
   /** Greedy actions (evaluation): the most likely action of the policy. */
   act(obs: Uint8Array | Float32Array, n: number): Int32Array {
-    const logits = this.net.forward(obs, n).policy;
-    const nA = this.ctx.env.actionSpace.n;
-    const out = new Int32Array(n);
-    for (let r = 0; r < n; r++) {
-      let best = 0;
-      for (let j = 1; j < nA; j++) if (logits[r * nA + j] > logits[r * nA + best]) best = j;
-      out[r] = best;
-    }
-    return out;
+    return argMaxRows(this.net.forward(obs, n).policy, n);
   }
 
   checkpointParts(): CheckpointParts {

@@ -5,12 +5,14 @@
 import { z } from 'zod';
 import {
   type AgentContext,
+  argMaxRows,
   type CheckpointParts,
   type IterationStats,
   NonFiniteLossError,
   PolicyNetwork,
   type TrainableAgent,
 } from '../src/agent.js';
+import { type CompiledDqnStep, compileDqnStep } from '../src/compiled/steps.js';
 import { MAX_COUNT, MAX_ENVS } from '../src/config.js';
 import { FusedAdam } from '../src/optim/adam.js';
 import { CenteredRMSprop } from '../src/optim/centered-rmsprop.js';
@@ -100,6 +102,8 @@ export class DQN implements TrainableAgent {
   private lastUpdate: Record<string, number> = {};
   /** Reused sample arrays (about 0.9 MB each for Atari): no allocation per update. */
   private batch: ReturnType<ReplayBuffer['allocBatch']> | null = null;
+  /** The update below as one TensorFlow graph run (src/compiled/), or 'eager' where it is not available. */
+  private compiledUpdate: CompiledDqnStep | 'eager' | null = null;
 
   constructor(
     private readonly ctx: AgentContext,
@@ -161,11 +165,10 @@ export class DQN implements TrainableAgent {
     this.obs = (await this.ctx.env.reset(seed)).obs;
   }
 
-  /** Greedy actions (evaluation). */
+  /** Greedy actions (evaluation): argmax Q, i.e. argmax of the advantages with a dueling head. */
   act(obs: Uint8Array | Float32Array, n: number): Int32Array {
-    return tf.tidy(
-      () => this.qValues(this.online, this.online.input(obs, n), false).argMax(1).dataSync() as Int32Array,
-    );
+    const heads = this.online.forward(obs, n);
+    return argMaxRows(this.hp.dueling ? heads.advantage : heads.q, n);
   }
 
   /** One vector step (numEnvs transitions) and the gradient steps that are due. */
@@ -228,6 +231,26 @@ export class DQN implements TrainableAgent {
   private update(): Record<string, number> {
     this.batch ??= this.replay.allocBatch(this.hp.batchSize);
     const b = this.replay.sample(this.hp.batchSize, this.ctx.rng, this.batch);
+    this.compiledUpdate ??=
+      compileDqnStep(this.online.graphOwner, {
+        online: this.online,
+        target: this.target,
+        optimizer: this.optimizer,
+        obsShape: this.ctx.env.observationSpace.shape,
+        obsDtype: this.ctx.env.observationSpace.dtype,
+        numActions: this.ctx.env.actionSpace.n,
+        double: this.hp.double,
+        dueling: this.hp.dueling,
+        maxGradNorm: this.hp.maxGradNorm,
+      }) ?? 'eager';
+    const scalars = this.compiledUpdate !== 'eager' ? this.compiledUpdate.run(b) : this.eagerUpdate(b);
+    this.updates++;
+    if (!Number.isFinite(scalars.loss)) throw new NonFiniteLossError(scalars);
+    return scalars;
+  }
+
+  /** The same update with tfjs ops (pure-JS backend, or no compiled graph). */
+  private eagerUpdate(b: ReturnType<ReplayBuffer['sample']>): Record<string, number> {
     const out = tf.tidy(() => {
       const x = this.online.input(b.obs, b.actions.length);
       const x2 = this.online.input(b.nextObs, b.actions.length);
@@ -248,10 +271,7 @@ export class DQN implements TrainableAgent {
       this.optimizer.applyGradients(clipped);
       return { loss: tf.keep(loss), gradNorm: tf.keep(norm), meanQ: meanQ as unknown as tf.Scalar };
     });
-    const scalars = readScalars(out);
-    this.updates++;
-    if (!Number.isFinite(scalars.loss)) throw new NonFiniteLossError(scalars);
-    return scalars;
+    return readScalars(out);
   }
 
   checkpointParts(): CheckpointParts {

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
-// `npm run bench:sb3 [-- --seconds 60 --algos a2c,dqn --env pong --json]`
+// `npm run bench:sb3 [-- --seconds 60 --algos a2c,dqn --envs CartPole-v1,pong --repeats 2 --json]`
 // Runs coordrl's training loop and Stable-Baselines3 (PyTorch CPU) with the same algorithm,
-// network (Nature CNN), settings and environment (ale-py's AtariVectorEnv), one after the other
-// on this machine, and prints env steps per second of each and their ratio. SB3 gets its own
-// venv (.cache/sb3-venv, pinned in scripts/sb3/requirements.txt; torch 2.13.0 CPU).
+// network and settings, one after the other on this machine, and prints env steps per second of
+// each and their ratio. Atari games: the Nature CNN on ale-py's AtariVectorEnv for both;
+// Gymnasium ids (CartPole-v1): the 64-64 tanh MLP, on our env server vs SB3's DummyVecEnv.
+// With --repeats N each pair runs N times, alternating, and the table shows every ratio. SB3 gets
+// its own venv (.cache/sb3-venv, pinned in scripts/sb3/requirements.txt; torch 2.13.0 CPU).
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -21,15 +23,23 @@ const { values: o } = parseArgs({
     seconds: { type: 'string', default: '60' },
     warmup: { type: 'string', default: '10' },
     algos: { type: 'string', default: 'a2c,dqn' },
-    env: { type: 'string', default: 'pong' },
-    torso: { type: 'string', default: 'conv' },
+    envs: { type: 'string', default: 'CartPole-v1,pong' },
+    env: { type: 'string' },
+    torso: { type: 'string' },
+    repeats: { type: 'string', default: '1' },
+    threads: { type: 'string' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (o.help) {
-  console.log(`usage: npm run bench:sb3 -- [--seconds 60] [--warmup 10] [--algos a2c,dqn] [--env pong] [--torso conv] [--json]
-Compares env steps/s of coordrl's A2C/DQN training loop with Stable-Baselines3's on this machine.`);
+  console.log(`usage: npm run bench:sb3 -- [--seconds 60] [--warmup 10] [--algos a2c,dqn] [--envs CartPole-v1,pong]
+                          [--torso conv|coordconv|mlp] [--repeats 1] [--threads N] [--json]
+Compares env steps/s of coordrl's A2C/DQN training loop with Stable-Baselines3's on this machine
+(Atari: Nature CNN, torso conv unless --torso; Gymnasium ids such as CartPole-v1: MLP 64-64).
+--threads N gives both the same compute threads (TensorFlow's intra/inter-op pools, torch's
+intra-op threads and OpenMP); default: each library's own (one per core). On a loaded machine
+torch's default threads spin against each other: compare with --threads 1 there.`);
   process.exit(0);
 }
 const log = (m) => process.stderr.write(`[bench:sb3] ${m}\n`);
@@ -50,18 +60,37 @@ function ensureVenv() {
   writeFileSync(stamp, want);
 }
 
+function threadEnv() {
+  if (o.threads === undefined) return {};
+  const n = o.threads;
+  return { TF_NUM_INTRAOP_THREADS: n, TF_NUM_INTEROP_THREADS: n, OMP_NUM_THREADS: n };
+}
+
 function runJson(cmd, args) {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: ROOT, env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' } });
+  const r = spawnSync(cmd, args, {
+    encoding: 'utf8',
+    cwd: ROOT,
+    env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2', ...threadEnv() },
+  });
   if (r.status !== 0)
     throw new Error(`${cmd} ${args.join(' ')} failed:\n${r.stderr.split('\n').slice(-10).join('\n')}`);
   // Both print one JSON document on stdout (coordrl's pretty-printed, SB3's on one line).
   return JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
 }
 
-ensureVenv();
-const rows = [];
-for (const algo of o.algos.split(',')) {
-  log(`${algo}: coordrl (${o.seconds} s after ${o.warmup} s warm-up)`);
+const isGymId = (env) => /-v\d+$/.test(env) && !env.startsWith('ALE/');
+const repeats = Number(o.repeats);
+if (o.threads !== undefined && !/^[1-9][0-9]?$/.test(o.threads)) {
+  console.error(`bench:sb3: --threads must be an integer from 1 to 99, got '${o.threads}'`);
+  process.exit(2);
+}
+if (!Number.isInteger(repeats) || repeats < 1 || repeats > 20) {
+  console.error(`bench:sb3: --repeats must be an integer from 1 to 20, got '${o.repeats}'`);
+  process.exit(2);
+}
+
+function benchPair(algo, env, torso) {
+  log(`${algo} ${env}: coordrl (${o.seconds} s after ${o.warmup} s warm-up)`);
   const ours = runJson(process.execPath, [
     path.join(ROOT, 'bin', 'coordrl.js'),
     'bench',
@@ -69,44 +98,61 @@ for (const algo of o.algos.split(',')) {
     '--algo',
     algo,
     '--env',
-    o.env,
+    env,
     '--torso',
-    o.torso,
+    torso,
     '--seconds',
     o.seconds,
     '--warmup',
     o.warmup,
     '--json',
   ]);
-  log(`${algo}: stable-baselines3`);
+  log(`${algo} ${env}: stable-baselines3`);
   const sb3 = runJson(PY, [
     path.join(ROOT, 'scripts', 'sb3', 'bench_sb3.py'),
     '--algo',
     algo,
     '--env',
-    o.env,
+    env,
     '--seconds',
     o.seconds,
     '--warmup',
     o.warmup,
+    ...(o.threads !== undefined ? ['--threads', o.threads] : []),
   ]);
-  rows.push({
-    algo,
-    env: o.env,
-    torso: o.torso,
-    coordrlStepsPerSec: ours.envStepsPerSec,
-    sb3StepsPerSec: sb3.envStepsPerSec,
-    ratio: ours.envStepsPerSec / sb3.envStepsPerSec,
-    coordrl: ours,
-    sb3,
-  });
+  return { coordrl: ours, sb3, ratio: ours.envStepsPerSec / sb3.envStepsPerSec };
 }
+
+ensureVenv();
+const rows = [];
+for (const env of (o.env ?? o.envs).split(',')) {
+  const torso = o.torso ?? (isGymId(env) ? 'mlp' : 'conv');
+  for (const algo of o.algos.split(',')) {
+    const runs = [];
+    for (let i = 0; i < repeats; i++) runs.push(benchPair(algo, env, torso));
+    const ratios = runs.map((r) => r.ratio);
+    rows.push({
+      algo,
+      env,
+      torso,
+      coordrlStepsPerSec: runs.map((r) => r.coordrl.envStepsPerSec),
+      sb3StepsPerSec: runs.map((r) => r.sb3.envStepsPerSec),
+      ratio: ratios,
+      ratioMin: Math.min(...ratios),
+      ratioMax: Math.max(...ratios),
+      threads: o.threads ?? 'default',
+      runs,
+    });
+  }
+}
+const fmt = (xs, digits) => xs.map((x) => x.toFixed(digits)).join(' / ');
 if (o.json) console.log(JSON.stringify(rows, null, 2));
 else {
-  console.log('algo  env   coordrl steps/s  SB3 steps/s  ratio');
+  console.log('| agent | env | torso | coordrl env steps/s | SB3 env steps/s | ratio |');
+  console.log('| --- | --- | --- | ---: | ---: | ---: |');
   for (const r of rows) {
     console.log(
-      `${r.algo.padEnd(5)} ${r.env.padEnd(5)} ${r.coordrlStepsPerSec.toFixed(0).padStart(15)} ${r.sb3StepsPerSec.toFixed(0).padStart(12)}  ${r.ratio.toFixed(2)}`,
+      `| ${r.algo} | ${r.env} | ${r.torso} | ${fmt(r.coordrlStepsPerSec, 0)} | ${fmt(r.sb3StepsPerSec, 0)} | ${fmt(r.ratio, 2)} |`,
     );
   }
 }

@@ -5,6 +5,9 @@
 // 2. The native TensorFlow addon of @tensorflow/tfjs-node: the package's own download where it
 //    works; otherwise built from the package's own sources against the TensorFlow C library
 //    that ships inside the TensorFlow wheel on PyPI (see README, "Native TensorFlow").
+// 3. The project's own small addon native/tfgraph (compiled training steps, docs/speed.md),
+//    built with node-gyp against the same TensorFlow library and headers. Optional: without it
+//    the agents run the same updates as eager tfjs ops.
 //
 // Plain JavaScript on purpose: it runs before the TypeScript is compiled. It is idempotent
 // (stamp files say what was done with which inputs) and never fails the install for the addon:
@@ -238,14 +241,22 @@ function copyInto(srcDir, pkgDir) {
   if (fs.existsSync(nvidia)) fs.cpSync(nvidia, path.join(pkgDir, 'nvidia'), { recursive: true });
 }
 
-function nodeGyp(pkgDir) {
-  const gyp = path.join(ROOT, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+const GYP = path.join(ROOT, 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+
+/** node-gyp's environment: Node's headers from the local install when npm knows where they are. */
+function gypEnv() {
   const env = { ...process.env };
   if (!env.npm_config_nodedir) {
     const r = run('npm', ['config', 'get', 'nodedir'], { quiet: true });
     const dir = r.ok ? r.out.trim() : '';
     if (dir && dir !== 'undefined' && fs.existsSync(path.join(dir, 'include', 'node'))) env.npm_config_nodedir = dir;
   }
+  return env;
+}
+
+function nodeGyp(pkgDir) {
+  const gyp = GYP;
+  const env = gypEnv();
   const argv = [
     gyp,
     'rebuild',
@@ -359,6 +370,49 @@ function setupTensorflow() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 3. native/tfgraph
+function setupCompiledAddon() {
+  const pkgName = GPU ? '@tensorflow/tfjs-node-gpu' : '@tensorflow/tfjs-node';
+  const pkgDir = packageDir(pkgName);
+  const dir = path.join(ROOT, 'native', 'tfgraph');
+  const built = path.join(dir, 'build', 'Release', 'coordrl_tfgraph.node');
+  const deps = pkgDir ? path.join(pkgDir, 'deps') : '';
+  if (!pkgDir || !fs.existsSync(path.join(deps, 'include', 'tensorflow', 'c', 'c_api.h'))) {
+    say(`compiled steps: no TensorFlow C headers in ${pkgName}/deps; agents use eager tfjs ops`);
+    return false;
+  }
+  const stampFile = path.join(dir, 'build', '.coordrl-stamp.json');
+  const want = sha256(path.join(dir, 'tfgraph.c'), path.join(dir, 'binding.gyp')) + deps;
+  const probe = () => {
+    const code = `require(${JSON.stringify(pkgName)}); console.log(require(${JSON.stringify(built)}).version())`;
+    return run(process.execPath, ['-e', code], {
+      quiet: true,
+      cwd: ROOT,
+      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },
+    });
+  };
+  if (!FORCE && readStamp(stampFile)?.want === want && fs.existsSync(built) && probe().ok) {
+    say('compiled steps: native/tfgraph ready');
+    return true;
+  }
+  const env = gypEnv();
+  const argv = [GYP, 'rebuild', `--tf_deps=${deps}`, `--jobs=${Math.max(1, os.cpus().length)}`];
+  if (env.npm_config_nodedir) argv.push(`--nodedir=${env.npm_config_nodedir}`);
+  say('compiled steps: building native/tfgraph with node-gyp (a few seconds)');
+  const r = run(process.execPath, argv, { cwd: dir, env, quiet: true });
+  const p = r.ok ? probe() : null;
+  if (!r.ok || !p?.ok) {
+    say(
+      `compiled steps: native/tfgraph ${r.ok ? 'built but does not load' : 'did not build'} (${(p ?? r).out.trim().split('\n').slice(-3).join(' | ')}); agents use eager tfjs ops (slower for small networks)`,
+    );
+    return false;
+  }
+  writeStamp(stampFile, { want, tensorflow: p.stdout.trim(), at: new Date().toISOString() });
+  say(`compiled steps: native/tfgraph ready (TensorFlow ${p.stdout.trim()})`);
+  return true;
+}
+
+// ---------------------------------------------------------------------------------------------
 if (process.env.COORDRL_SKIP_SETUP === '1') {
   say('COORDRL_SKIP_SETUP=1: skipping');
   process.exit(0);
@@ -370,7 +424,7 @@ if (GPU && !packageDir('@tensorflow/tfjs-node-gpu')) {
   say('installing @tensorflow/tfjs-node-gpu@4.22.0 (its download script is skipped by allowScripts)');
   run('npm', ['install', '--no-save', '--ignore-scripts', '@tensorflow/tfjs-node-gpu@4.22.0'], { cwd: ROOT });
 }
-if (!args.has('--skip-tf')) setupTensorflow();
+if (!args.has('--skip-tf') && setupTensorflow()) setupCompiledAddon();
 say(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s. Check everything with: npx coordrl doctor`);
 // A failed Python set-up leaves the project unusable for training, so npm install should say so
 // with a non-zero exit; a failed addon does not (the pure-JS backend still works, slowly).

@@ -1,5 +1,6 @@
 // What the agents share: the contract with the trainer, and the policy network (torso + heads)
 // with batched inference. The algorithms themselves live in agents/<algo>.ts.
+import { type CompiledForward, compileForward } from './compiled/steps.js';
 import { orthogonalInit } from './init/orthogonal.js';
 import { torchDefaultInit } from './init/torch-default.js';
 import { floatInput } from './native/tf-native.js';
@@ -98,12 +99,19 @@ export class PolicyNetwork {
   readonly model: tf.LayersModel;
   readonly heads: HeadSpec[];
   private readonly inputShape: number[];
+  private readonly obsDtype: 'uint8' | 'float32';
+  /** The agent's compiled graph is keyed on its env (one graph for all of an agent's networks). */
+  readonly graphOwner: object;
+  /** Inference as one TensorFlow graph run (null: eager tfjs; undefined: not tried yet). */
+  private compiled: CompiledForward | null | undefined;
 
   constructor(
     ctx: Pick<AgentContext, 'env' | 'torso' | 'seeds'>,
     spec: { heads: HeadSpec[]; name?: string; init?: 'orthogonal' | 'torch' },
   ) {
     this.inputShape = [...ctx.env.observationSpace.shape];
+    this.obsDtype = ctx.env.observationSpace.dtype;
+    this.graphOwner = ctx.env;
     this.heads = spec.heads;
     const input = tf.input({ shape: this.inputShape, name: 'obs' });
     const features = applyTorso(input, ctx.torso, 'torso');
@@ -129,6 +137,13 @@ export class PolicyNetwork {
 
   /** Inference: one forward pass for the whole batch; returns each head's outputs. */
   forward(obs: Uint8Array | Float32Array, batch: number): Record<string, Float32Array> {
+    if (this.compiled === undefined) {
+      this.compiled = compileForward(this.graphOwner, this, this.inputShape, this.obsDtype);
+    }
+    if (this.compiled) {
+      const values = this.compiled.run(obs, batch);
+      return Object.fromEntries(this.heads.map((h, i) => [h.name, values[i]]));
+    }
     const outs = tf.tidy(() => {
       const y = this.model.apply(this.input(obs, batch), { training: false }) as tf.Tensor | tf.Tensor[];
       return Array.isArray(y) ? y : [y];
@@ -155,6 +170,18 @@ export class PolicyNetwork {
   dispose(): void {
     this.model.dispose();
   }
+}
+
+/** The index of the largest value (first on ties) of each row of a rows x (length / rows) matrix. */
+export function argMaxRows(values: Float32Array, rows: number): Int32Array {
+  const cols = values.length / rows;
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let j = 1; j < cols; j++) if (values[r * cols + j] > values[r * cols + best]) best = j;
+    out[r] = best;
+  }
+  return out;
 }
 
 /** Training diverged: the trainer stops and keeps the last good checkpoint. */

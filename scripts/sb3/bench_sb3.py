@@ -2,7 +2,9 @@
 
 Runs SB3's A2C or DQN with the same network (Nature CNN), settings and environment
 (ale-py's AtariVectorEnv: same preprocessing in C++ threads) for a fixed wall time and prints
-environment steps per second as JSON. Used by `npm run bench:sb3`; not part of the product.
+environment steps per second as JSON. Gymnasium ids (e.g. CartPole-v1) run SB3's MlpPolicy with
+a 64-64 tanh MLP (coordrl's mlp torso) on SB3's DummyVecEnv. Used by `npm run bench:sb3`; not
+part of the product.
 
 usage: python bench_sb3.py --algo a2c|dqn [--env pong] [--seconds 60] [--num-envs 16]
        [--learning-starts 1000] [--envs-impl ale-vector|sb3]
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import time
 from typing import Any
 
@@ -100,15 +103,20 @@ class StopAfter(BaseCallback):
         return True
 
 
-def make_a2c(env: Any, seed: int) -> A2C:
+def is_gym_id(env: str) -> bool:
+    """Gymnasium ids look like `CartPole-v1` (as coordrl's config decides); anything else is Atari."""
+    return re.search(r"-v\d+$", env) is not None and not env.startswith("ALE/")
+
+
+def make_a2c(env: Any, seed: int, policy: str = "CnnPolicy", policy_kwargs: dict[str, Any] | None = None) -> A2C:
     """SB3's tuned A2C Atari settings (rl-baselines3-zoo a2c.yml), the defaults of coordrl's A2C."""
     return A2C(
-        "CnnPolicy",
+        policy,
         env,
         n_steps=5,
         ent_coef=0.01,
         vf_coef=0.25,
-        policy_kwargs={"optimizer_class": RMSpropTFLike, "optimizer_kwargs": {"eps": 1e-5}},
+        policy_kwargs={"optimizer_class": RMSpropTFLike, "optimizer_kwargs": {"eps": 1e-5}, **(policy_kwargs or {})},
         seed=seed,
         device="cpu",
     )
@@ -124,12 +132,23 @@ def main() -> None:
     p.add_argument("--learning-starts", type=int, default=1000)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--envs-impl", choices=["ale-vector", "sb3"], default="ale-vector")
+    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     a = p.parse_args()
+    if a.threads is not None:
+        torch.set_num_threads(a.threads)
 
     num_envs = a.num_envs or (16 if a.algo == "a2c" else 1)
     torch.manual_seed(a.seed)
-    if a.envs_impl == "ale-vector":
-        env: Any = AleVectorAdapter(a.env, num_envs, a.seed)
+    # coordrl's mlp torso: 64-64 tanh (SB3 2.x gives A2C's policy and value separate MLPs).
+    mlp = is_gym_id(a.env)
+    policy = "MlpPolicy" if mlp else "CnnPolicy"
+    policy_kwargs: dict[str, Any] = {"net_arch": [64, 64], "activation_fn": torch.nn.Tanh} if mlp else {}
+    if mlp:
+        from stable_baselines3.common.env_util import make_vec_env
+
+        env: Any = make_vec_env(a.env, n_envs=num_envs, seed=a.seed)
+    elif a.envs_impl == "ale-vector":
+        env = AleVectorAdapter(a.env, num_envs, a.seed)
     else:
         from stable_baselines3.common.env_util import make_atari_env
         from stable_baselines3.common.vec_env import VecFrameStack
@@ -139,11 +158,12 @@ def main() -> None:
         env = VecFrameStack(make_atari_env(f"ALE/{name}-v5", n_envs=num_envs, seed=a.seed), n_stack=4)
 
     if a.algo == "a2c":
-        model: Any = make_a2c(env, a.seed)
+        model: Any = make_a2c(env, a.seed, policy, policy_kwargs)
     else:
         model = DQN(
-            "CnnPolicy",
+            policy,
             env,
+            policy_kwargs=policy_kwargs,
             buffer_size=100_000,
             learning_rate=1e-4,
             batch_size=32,
@@ -169,7 +189,8 @@ def main() -> None:
                 "torchThreads": torch.get_num_threads(),
                 "algo": a.algo,
                 "env": a.env,
-                "envsImpl": a.envs_impl,
+                "envsImpl": "sb3-dummy" if mlp else a.envs_impl,
+                "policy": policy,
                 "numEnvs": num_envs,
                 "seconds": round(cb.elapsed, 2),
                 "envSteps": cb.steps,

@@ -7,6 +7,7 @@ import { tf } from '../tf.js';
 import { applyTorso, countParams, type TorsoKind } from '../torsos.js';
 import { positiveInt } from '../util/cli-errors.js';
 import { printResult } from '../util/output.js';
+import { benchUpdates, formatUpdates, type SmallNet } from './bench-updates.js';
 import { backendOption, jsonOption } from './options.js';
 
 export type BenchRegistrar = (bench: Command) => void;
@@ -113,8 +114,18 @@ export function registerBench(program: Command, more: BenchRegistrar[] = []): vo
     .description('benchmarks that print numbers (use --json for machine-readable output)');
   bench
     .command('nn')
-    .description('time one Adam train step (batch 32) and batch-8 inference of the Nature CNN on the active backend')
-    .addOption(new Option('--torso <kind>', 'network torso').choices(['conv', 'coordconv']).default('conv'))
+    .description(
+      'time one Adam train step (batch 32) and batch-8 inference of the Nature CNN on the active backend; ' +
+        "with --net mlp|minatar, the agents' updates and inference of a small network, compiled and eager",
+    )
+    .addOption(
+      new Option('--net <kind>', 'nature: the Nature CNN; mlp: CartPole 64-64 MLP; minatar: the MinAtar network')
+        .choices(['nature', 'mlp', 'minatar'])
+        .default('nature'),
+    )
+    .addOption(
+      new Option('--torso <kind>', 'network torso (--net nature)').choices(['conv', 'coordconv']).default('conv'),
+    )
     .option('--iters <n>', 'timed iterations', positiveInt('--iters'), 30)
     .option('--train-batch <n>', 'batch size of the train step', positiveInt('--train-batch'), 32)
     .option('--infer-batch <n>', 'batch size of the inference', positiveInt('--infer-batch'), 8)
@@ -122,6 +133,7 @@ export function registerBench(program: Command, more: BenchRegistrar[] = []): vo
     .addOption(jsonOption())
     .action(
       async (o: {
+        net: 'nature' | SmallNet;
         torso: TorsoKind;
         iters: number;
         trainBatch: number;
@@ -129,6 +141,11 @@ export function registerBench(program: Command, more: BenchRegistrar[] = []): vo
         backend: BackendChoice;
         json?: boolean;
       }) => {
+        if (o.net !== 'nature') {
+          const u = await benchUpdates({ net: o.net, backend: o.backend, iters: Math.max(o.iters, 200) });
+          printResult(Boolean(o.json), u, () => formatUpdates(u));
+          return;
+        }
         const r = await benchNn(o);
         printResult(Boolean(o.json), r, () =>
           [

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { makeVecEnv } from '../../envs/index.js';
 import { BACKEND_CHOICES, type BackendChoice, type BackendInfo, initBackend } from '../backend.js';
+import { compiledAvailability } from '../compiled/graph.js';
 import { printResult } from '../util/output.js';
 import { venvPython } from '../util/paths.js';
 import { PACKAGE_ROOT, PACKAGE_VERSION } from '../version.js';
@@ -38,6 +39,8 @@ export interface DoctorReport {
   tensorflowVersion: string | null;
   tfjsVersion: string;
   addonSetup: { route?: string; ok?: boolean; failures?: string[] } | null;
+  /** Whether the agents' updates run as compiled TensorFlow graphs (native/tfgraph), and why not. */
+  compiledSteps: string;
   python: PythonReport;
   roms: number | null;
   bridge: { ok: boolean; roundTripMs?: number; error?: string; skipped?: string };
@@ -161,6 +164,7 @@ export async function runDoctor(choice: BackendChoice, withBridge: boolean): Pro
     tensorflowVersion: info.tensorflowVersion,
     tfjsVersion: info.tfjsVersion,
     addonSetup: readAddonStamp(info.package),
+    compiledSteps: compiledAvailability().reason,
     python,
     roms,
     bridge,
@@ -175,6 +179,7 @@ function human(r: DoctorReport): string {
     `coordrl ${r.coordrl} on Node ${r.node} (${r.platform}, ${r.cpus} CPUs, ${r.memoryGiB} GiB)`,
     `${mark(r.backend === 'tensorflow')} backend     ${r.backend} on ${r.device.toUpperCase()} (requested ${r.requestedBackend}; package ${r.nativePackage ?? 'none, pure JS'})`,
     `    tensorflow  ${r.tensorflowVersion ?? '-'}   tfjs ${r.tfjsVersion}${r.addonSetup?.route ? `   addon: ${r.addonSetup.route}` : ''}`,
+    `    compiled    ${r.compiledSteps}`,
     `${mark(r.python.ok)} python      ${r.python.version ?? '?'} at ${r.python.executable}`,
     `    packages    gymnasium ${r.python.gymnasium ?? '-'}, ale-py ${r.python.alepy ?? '-'}, pyzmq ${r.python.pyzmq ?? '-'}, msgpack ${r.python.msgpack ?? '-'}, numpy ${r.python.numpy ?? '-'}`,
     `${mark((r.roms ?? 0) > 0)} atari roms  ${r.roms ?? 'unknown'}`,

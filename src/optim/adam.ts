@@ -33,17 +33,29 @@ export class FusedAdam extends SlotOptimizer {
     return tf.zerosLike(variable);
   }
 
-  protected beginUpdate(): void {
+  /** ResourceApplyAdam's scalar inputs for the next step (also fed to the compiled step). */
+  nextStepScalars(): { beta1Power: number; beta2Power: number; lr: number; eps: number } {
     const t = this.iterations + 1;
-    const bias1 = 1 - this.beta1 ** t;
     const bias2 = 1 - this.beta2 ** t;
+    return {
+      beta1Power: this.beta1 ** t,
+      beta2Power: this.beta2 ** t,
+      lr: this.learningRate,
+      eps: this.epsilon * Math.sqrt(bias2),
+    };
+  }
+
+  protected beginUpdate(): void {
+    const n = this.nextStepScalars();
+    const bias1 = 1 - n.beta1Power;
+    const bias2 = 1 - n.beta2Power;
     this.s = {
-      beta1Power: tf.scalar(this.beta1 ** t),
-      beta2Power: tf.scalar(this.beta2 ** t),
-      lr: tf.scalar(this.learningRate),
+      beta1Power: tf.scalar(n.beta1Power),
+      beta2Power: tf.scalar(n.beta2Power),
+      lr: tf.scalar(n.lr),
       beta1: tf.scalar(this.beta1),
       beta2: tf.scalar(this.beta2),
-      eps: tf.scalar(this.epsilon * Math.sqrt(bias2)),
+      eps: tf.scalar(n.eps),
       stepSize: tf.scalar(this.learningRate / bias1),
       sqrtBias2: tf.scalar(Math.sqrt(bias2)),
     };

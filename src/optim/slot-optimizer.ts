@@ -15,6 +15,17 @@ import { tf } from '../tf.js';
 
 type NamedTensor = { name: string; tensor: tf.Tensor };
 
+/**
+ * Slots held outside this object, by a compiled training step (src/compiled/): it reads them for
+ * checkpoints and takes restored values at once.
+ */
+export interface ExternalSlots {
+  /** Saved slots per variable (fresh tensors), in slotNames order. */
+  read(): tf.Tensor[][];
+  /** Replaces the slot values (saved slots per variable, in slotNames order). */
+  load(perVar: tf.Tensor[][]): void;
+}
+
 /** One variable's native state: the parameter mirror and the slots, all resource handles. */
 interface NativeEntry {
   param: tf.Tensor;
@@ -50,6 +61,36 @@ export abstract class SlotOptimizer extends tf.Optimizer {
   private jsSlots: tf.Variable[][] = [];
   /** Restored slot values waiting for the first step (before it, the native mirrors don't exist). */
   private pendingSlots: tf.Tensor[][] | null = null;
+  private external: ExternalSlots | null = null;
+
+  /** Saved slot names, e.g. ['m', 'v']. */
+  get savedSlotNames(): readonly string[] {
+    return this.slotNames;
+  }
+
+  /**
+   * Hands the slots of `vars` to a compiled step: returns their current values (per variable,
+   * saved slots in slotNames order; fresh tensors for the caller) and from then on reads and
+   * restores them through `store`.
+   */
+  adoptSlots(vars: tf.Variable[], store: ExternalSlots): tf.Tensor[][] {
+    const ops = nativeOps();
+    const perVar = vars.map((v, i) => {
+      const e = this.native[i];
+      if (e && ops) return e.slots.slice(0, this.slotNames.length).map((h) => ops.readVariable(h));
+      const js = this.jsSlots[i];
+      if (js) return js.map((s) => s.clone());
+      return this.initialSlots(i, v);
+    });
+    this.disposeSlots();
+    this.external = store;
+    return perVar;
+  }
+
+  /** Counts one step taken outside applyGradients (by a compiled step). */
+  countStep(): void {
+    this.incrementIterations();
+  }
 
   override applyGradients(variableGradients: tf.NamedTensorMap | NamedTensor[]): void {
     const named = Array.isArray(variableGradients)
@@ -115,7 +156,9 @@ export abstract class SlotOptimizer extends tf.Optimizer {
     const iter = await this.saveIterations();
     const ops = nativeOps();
     let perVar: tf.Tensor[][] = [];
-    if (this.native.length > 0) {
+    if (this.external) {
+      perVar = this.external.read();
+    } else if (this.native.length > 0) {
       if (!ops) throw new Error(`${this.getClassName()}: native slots but the TensorFlow backend is gone`);
       perVar = this.native.map((e) => e.slots.slice(0, this.slotNames.length).map((h) => ops.readVariable(h)));
     } else if (this.jsSlots.length > 0) {
@@ -141,6 +184,11 @@ export abstract class SlotOptimizer extends tf.Optimizer {
     const V = rest.length / K;
     const perVar: tf.Tensor[][] = [];
     for (let i = 0; i < V; i++) perVar.push(this.slotNames.map((_, k) => rest[k * V + i].tensor.clone()));
+    if (this.external) {
+      this.external.load(perVar);
+      tf.dispose(perVar);
+      return;
+    }
     this.disposeSlots();
     // Slots are (re)built from these at the next step, in the mode (native or ops) it runs in.
     this.pendingSlots = perVar.length > 0 ? perVar : null;

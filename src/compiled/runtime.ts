@@ -1,0 +1,109 @@
+// One graph + session per agent, holding a resource-variable mirror of every tfjs variable the
+// compiled functions use (online and target networks), plus the optimizer's slots.
+//
+// The tfjs variables stay the source of truth for everything outside the compiled calls
+// (checkpoints, model.save, setWeights, target copies, the eager fallback): a train step writes
+// its new weights back into them, and before each call any variable whose data changed since it
+// was last synced (detected by its data id, as the fused optimizers do) is uploaded again.
+import { tf } from '../tf.js';
+import { DT, Graph, loadTfGraph, type Out } from './graph.js';
+
+/** A resource variable in the graph: its handle, an assign fed from a placeholder, a plain read. */
+export interface GraphVariable {
+  handle: Out;
+  shape: number[];
+  read: Out;
+  feed: Out;
+  assign: number;
+}
+
+interface Mirror extends GraphVariable {
+  variable: tf.Variable;
+  syncedDataId: object | null;
+}
+
+export class CompiledRuntime {
+  readonly g: Graph;
+  private readonly mirrors = new Map<tf.Variable, Mirror>();
+  private nextName = 0;
+
+  constructor(addon: NonNullable<ReturnType<typeof loadTfGraph>>) {
+    this.g = new Graph(addon);
+  }
+
+  /** A float32 resource variable of `shape` (value set with `upload`). */
+  newVariable(shape: number[]): GraphVariable {
+    const g = this.g;
+    const attrs = [
+      ['dtype', 'type', DT.float],
+      ['shape', 'shape', shape],
+      ['shared_name', 'string', `v${this.nextName++}`],
+      ['container', 'string', ''],
+    ] as const;
+    const handle = g.out('VarHandleOp', [], [...attrs]);
+    const feed = g.placeholder(DT.float, shape);
+    const assign = g.op('AssignVariableOp', [handle, feed], [['dtype', 'type', DT.float]]);
+    const read = g.out('ReadVariableOp', [handle], [['dtype', 'type', DT.float]]);
+    return { handle, shape, read, feed, assign };
+  }
+
+  /** The graph mirror of a tfjs variable (created on first use, uploaded at the next `syncIn`). */
+  mirror(v: tf.Variable): GraphVariable {
+    let m = this.mirrors.get(v);
+    if (!m) {
+      m = { ...this.newVariable([...v.shape]), variable: v, syncedDataId: null };
+      this.mirrors.set(v, m);
+    }
+    return m;
+  }
+
+  /** A read of `vars` that runs after the `after` operations (the values a step wrote). */
+  readsAfter(vars: GraphVariable[], after: number[]): Out[] {
+    return vars.map((gv) => this.g.out('ReadVariableOp', [gv.handle], [['dtype', 'type', DT.float]], after));
+  }
+
+  /** Sets graph variables to the given values (one session call). */
+  upload(values: [GraphVariable, Float32Array][]): void {
+    if (values.length === 0) return;
+    this.g.run(
+      values.map(([gv, data]) => [gv.feed, [DT.float, gv.shape, data]]),
+      [],
+      values.map(([gv]) => gv.assign),
+    );
+  }
+
+  /** Uploads every mirrored tfjs variable whose value changed since it was last synced. */
+  syncIn(): void {
+    const stale: Mirror[] = [];
+    for (const m of this.mirrors.values()) if (m.syncedDataId !== m.variable.dataId) stale.push(m);
+    if (stale.length === 0) return;
+    this.upload(stale.map((m) => [m, m.variable.dataSync() as Float32Array]));
+    for (const m of stale) m.syncedDataId = m.variable.dataId;
+  }
+
+  /** Puts values that a step wrote into the graph variables back into their tfjs variables. */
+  writeBack(vars: tf.Variable[], values: Float32Array[]): void {
+    vars.forEach((v, i) => {
+      const m = this.mirrors.get(v);
+      if (!m) throw new Error('compiled runtime: write-back of a variable without a mirror');
+      const t = tf.tensor(values[i], v.shape, 'float32');
+      v.assign(t);
+      t.dispose(); // the variable keeps the data
+      m.syncedDataId = v.dataId;
+    });
+  }
+}
+
+const runtimes = new WeakMap<object, CompiledRuntime | null>();
+
+/**
+ * The runtime shared by everything keyed on `owner` (an agent's env: its networks and its update
+ * live in one graph), or null when the compiled path is not available.
+ */
+export function runtimeFor(owner: object): CompiledRuntime | null {
+  if (runtimes.has(owner)) return runtimes.get(owner) ?? null;
+  const addon = loadTfGraph();
+  const rt = addon ? new CompiledRuntime(addon) : null;
+  runtimes.set(owner, rt);
+  return rt;
+}

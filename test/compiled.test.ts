@@ -1,0 +1,241 @@
+// The compiled TensorFlow graph steps (src/compiled/) compute what the eager tfjs code computes:
+// same losses, same weights and optimizer slots after several updates (to float32 round-off),
+// for DQN (plain, and Double + dueling) and A2C, on the MLP and on the CoordConv image torso;
+// and they get out of the way when disabled.
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { A2C, a2cSchema } from '../agents/a2c.js';
+import { DQN, dqnSchema } from '../agents/dqn.js';
+import type { AgentContext, AgentEnv, AgentStep, TrainableAgent } from '../src/agent.js';
+import { initBackend } from '../src/backend.js';
+import { compiledAvailability } from '../src/compiled/graph.js';
+import { compileDqnStep, compileForward } from '../src/compiled/steps.js';
+import { FusedAdam } from '../src/optim/adam.js';
+import { tf } from '../src/tf.js';
+import type { TorsoOptions } from '../src/torsos.js';
+import { Rng } from '../src/util/rng.js';
+
+beforeAll(async () => {
+  await initBackend('tensorflow');
+});
+afterEach(() => {
+  delete process.env.COORDRL_NO_COMPILED;
+});
+
+/** A deterministic vector env: observations are a function of the step count. */
+function fakeEnv(shape: number[], dtype: 'uint8' | 'float32', numEnvs: number, nActions: number): AgentEnv {
+  const size = shape.reduce((a, b) => a * b, 1);
+  let t = 0;
+  const obs = () => {
+    t++;
+    const o = dtype === 'uint8' ? new Uint8Array(numEnvs * size) : new Float32Array(numEnvs * size);
+    for (let i = 0; i < o.length; i++) o[i] = dtype === 'uint8' ? (i * 7 + t * 13) % 256 : Math.sin(i + t);
+    return o;
+  };
+  let pending: Int32Array | null = null;
+  const step = async (a: Int32Array): Promise<AgentStep> => ({
+    obs: obs(),
+    rewards: Float32Array.from(a, (x, i) => ((x + i + t) % 3) - 1),
+    terminated: Uint8Array.from(a, (_, i) => ((t + i) % 7 === 0 ? 1 : 0)),
+    truncated: new Uint8Array(numEnvs),
+  });
+  return {
+    numEnvs,
+    observationSpace: { shape, dtype, size },
+    actionSpace: { n: nActions },
+    reset: async () => ({ obs: obs() }),
+    step,
+    stepAsync: (a) => {
+      pending = a;
+    },
+    stepWait: () => step(pending ?? new Int32Array(numEnvs)),
+  };
+}
+
+function context(env: AgentEnv, torso: TorsoOptions): AgentContext {
+  return { env, rng: new Rng(7), seeds: { init: 3 }, torso, progress: () => 0, onStep: () => {} };
+}
+
+type Updatable = { update(...args: unknown[]): Record<string, number> };
+
+async function weightsOf(agent: TrainableAgent): Promise<Float32Array[]> {
+  const parts = agent.checkpointParts();
+  const model = Object.values(parts.models)[0];
+  const slots = await parts.optimizer.getWeights();
+  const out = [...model.getWeights(), ...slots.map((s) => s.tensor)].map((t) => t.dataSync() as Float32Array);
+  return out.map((a) => a.slice());
+}
+
+function expectClose(a: Float32Array[], b: Float32Array[], tol: number): void {
+  expect(a.length).toBe(b.length);
+  a.forEach((x, i) => {
+    expect(x.length).toBe(b[i].length);
+    let worst = 0;
+    for (let j = 0; j < x.length; j++) worst = Math.max(worst, Math.abs(x[j] - b[i][j]) / (1e-3 + Math.abs(b[i][j])));
+    expect(worst, `tensor ${i}`).toBeLessThan(tol);
+  });
+}
+
+/** Runs `updates` DQN updates on identical agents, compiled and eager; returns both results. */
+async function dqnPair(
+  shape: number[],
+  dtype: 'uint8' | 'float32',
+  torso: TorsoOptions,
+  extra: object,
+  updates: number,
+) {
+  const results: { scalars: Record<string, number>[]; weights: Float32Array[]; compiled: boolean }[] = [];
+  for (const compiled of [true, false]) {
+    if (!compiled) process.env.COORDRL_NO_COMPILED = '1';
+    const ctx = context(fakeEnv(shape, dtype, 2, 3), torso);
+    const agent = new DQN(ctx, dqnSchema.parse({ learningStarts: 64, bufferSize: 1000, batchSize: 16, ...extra }));
+    await agent.resetEnvs(1);
+    // epsilon 1 (progress 0): every action is random, so both replays hold the same transitions.
+    for (let i = 0; i < 40; i++) await agent.iterate();
+    const scalars: Record<string, number>[] = [];
+    for (let i = 0; i < updates; i++) scalars.push((agent as unknown as Updatable).update());
+    results.push({
+      scalars,
+      weights: await weightsOf(agent),
+      compiled: (agent as unknown as { compiledUpdate: unknown }).compiledUpdate !== 'eager',
+    });
+    agent.dispose();
+  }
+  return results;
+}
+
+describe('compiled graph steps', () => {
+  it('the addon is built and loads on the native backend', () => {
+    const a = compiledAvailability();
+    expect(a.reason).toMatch(/TensorFlow 2\.\d+/);
+    expect(a.addon).not.toBeNull();
+  });
+
+  it('DQN (MLP): compiled and eager updates give the same losses, weights and Adam slots', async () => {
+    const [c, e] = await dqnPair([4], 'float32', { kind: 'mlp' }, {}, 6);
+    expect(c.compiled).toBe(true);
+    expect(e.compiled).toBe(false);
+    c.scalars.forEach((s, i) => {
+      for (const k of ['loss', 'gradNorm', 'meanQ']) expect(s[k]).toBeCloseTo(e.scalars[i][k], 4);
+    });
+    expectClose(c.weights, e.weights, 1e-3);
+  }, 60_000);
+
+  it('Double DQN with a dueling head (MLP, relu): the same', async () => {
+    const [c, e] = await dqnPair(
+      [5],
+      'float32',
+      { kind: 'mlp', activation: 'relu', hidden: [32, 16] },
+      { double: true, dueling: true, nStep: 3, maxGradNorm: 0.5 },
+      6,
+    );
+    expect(c.compiled).toBe(true);
+    c.scalars.forEach((s, i) => {
+      for (const k of ['loss', 'gradNorm', 'meanQ']) expect(s[k]).toBeCloseTo(e.scalars[i][k], 4);
+    });
+    expectClose(c.weights, e.weights, 1e-3);
+  }, 60_000);
+
+  it('DQN on uint8 frames with the CoordConv torso (Rescaling, CoordConv2D, Conv2D, Flatten): the same', async () => {
+    const [c, e] = await dqnPair([84, 84, 4], 'uint8', { kind: 'coordconv', hidden: [32] }, {}, 2);
+    expect(c.compiled).toBe(true);
+    c.scalars.forEach((s, i) => {
+      for (const k of ['loss', 'gradNorm', 'meanQ']) expect(s[k]).toBeCloseTo(e.scalars[i][k], 3);
+    });
+    expectClose(c.weights, e.weights, 1e-2);
+  }, 120_000);
+
+  it('A2C (MLP): compiled and eager updates give the same losses, weights and RMSprop slots', async () => {
+    const results: { scalars: Record<string, number>[]; weights: Float32Array[] }[] = [];
+    for (const compiled of [true, false]) {
+      if (!compiled) process.env.COORDRL_NO_COMPILED = '1';
+      const ctx = context(fakeEnv([4], 'float32', 8, 2), { kind: 'mlp' });
+      const agent = new A2C(ctx, a2cSchema.parse({ numEnvs: 8 }));
+      const rng = new Rng(11);
+      const n = 40;
+      const obs = Float32Array.from({ length: n * 4 }, () => rng.next() * 2 - 1);
+      const actions = Int32Array.from({ length: n }, () => rng.int(2));
+      const adv = Float32Array.from({ length: n }, () => rng.next() - 0.5);
+      const ret = Float32Array.from({ length: n }, () => rng.next() * 3);
+      const scalars: Record<string, number>[] = [];
+      for (let i = 0; i < 5; i++) scalars.push((agent as unknown as Updatable).update(obs, actions, adv, ret));
+      const used = (agent as unknown as { compiledUpdate: unknown }).compiledUpdate;
+      expect(used === 'eager').toBe(!compiled);
+      results.push({ scalars, weights: await weightsOf(agent) });
+      agent.dispose();
+    }
+    const [c, e] = results;
+    c.scalars.forEach((s, i) => {
+      for (const k of ['loss', 'gradNorm', 'policyLoss', 'valueLoss', 'entropy']) {
+        expect(s[k]).toBeCloseTo(e.scalars[i][k], 4);
+      }
+    });
+    expectClose(c.weights, e.weights, 1e-3);
+  }, 60_000);
+
+  it('inference follows weights changed outside the graph (setWeights), and COORDRL_NO_COMPILED=1 turns it off', () => {
+    const input = tf.input({ shape: [3] });
+    const out = tf.layers.dense({ units: 2, activation: 'tanh' }).apply(input) as tf.SymbolicTensor;
+    const model = tf.model({ inputs: input, outputs: out });
+    const net = { model, trainableVariables: () => model.trainableWeights.map((w) => w.read() as tf.Variable) };
+    const owner = {};
+    const fwd = compileForward(owner, net, [3], 'float32');
+    expect(fwd).not.toBeNull();
+    const x = new Float32Array([0.5, -1, 2]);
+    const eager = () => (model.predict(tf.tensor2d(x, [1, 3])) as tf.Tensor).dataSync();
+    expect(Array.from(fwd?.run(x, 1)[0] ?? [])).toEqual(Array.from(eager()).map((v) => expect.closeTo(v, 6)));
+    model.setWeights([tf.ones([3, 2]), tf.fill([2], 0.25)]);
+    const after = fwd?.run(x, 1)[0] ?? new Float32Array();
+    expect(after[0]).toBeCloseTo(Math.tanh(1.5 + 0.25), 6);
+    process.env.COORDRL_NO_COMPILED = '1';
+    expect(compileForward({}, net, [3], 'float32')).toBeNull();
+  });
+
+  it('weights and Adam slots restored in place (setWeights) are what the next compiled steps use', async () => {
+    const mlp = () => {
+      const input = tf.input({ shape: [3] });
+      const h = tf.layers.dense({ units: 8, activation: 'tanh' }).apply(input);
+      const q = tf.layers.dense({ units: 2 }).apply(h) as tf.SymbolicTensor;
+      const model = tf.model({ inputs: input, outputs: q });
+      return { model, trainableVariables: () => model.trainableWeights.map((w) => w.read() as tf.Variable) };
+    };
+    const online = mlp();
+    const target = mlp();
+    const optimizer = new FusedAdam(0.01);
+    const step = compileDqnStep(
+      {},
+      {
+        online,
+        target,
+        optimizer,
+        obsShape: [3],
+        obsDtype: 'float32',
+        numActions: 2,
+        double: false,
+        dueling: false,
+        maxGradNorm: 10,
+      },
+    );
+    expect(step).not.toBeNull();
+    const rng = new Rng(9);
+    const batch = () => ({
+      obs: Float32Array.from({ length: 24 }, () => rng.next()),
+      nextObs: Float32Array.from({ length: 24 }, () => rng.next()),
+      actions: Int32Array.from({ length: 8 }, () => rng.int(2)),
+      rewards: Float32Array.from({ length: 8 }, () => rng.next()),
+      dones: new Float32Array(8),
+      discounts: new Float32Array(8).fill(0.9),
+    });
+    const batches = Array.from({ length: 6 }, batch);
+    for (const b of batches.slice(0, 3)) step?.run(b);
+    const savedModel = online.model.getWeights().map((t) => t.clone());
+    const savedSlots = (await optimizer.getWeights()).map((w) => ({ name: w.name, tensor: w.tensor.clone() }));
+    const first = batches.slice(3).map((b) => step?.run(b).loss);
+    const firstWeights = online.model.getWeights().map((t) => Array.from(t.dataSync()));
+    online.model.setWeights(savedModel);
+    await optimizer.setWeights(savedSlots);
+    const second = batches.slice(3).map((b) => step?.run(b).loss);
+    expect(second).toEqual(first);
+    expect(online.model.getWeights().map((t) => Array.from(t.dataSync()))).toEqual(firstWeights);
+    expect(optimizer.iterations).toBe(6);
+  });
+});

@@ -11,6 +11,7 @@ import { initBackend } from '../src/backend.js';
 import { compiledAvailability } from '../src/compiled/graph.js';
 import { compileDqnStep, compileForward } from '../src/compiled/steps.js';
 import { FusedAdam } from '../src/optim/adam.js';
+import { CenteredRMSprop } from '../src/optim/centered-rmsprop.js';
 import { tf } from '../src/tf.js';
 import type { TorsoOptions } from '../src/torsos.js';
 import { Rng } from '../src/util/rng.js';
@@ -247,7 +248,10 @@ describe('compiled graph steps', () => {
     expect(compileForward({}, net, [3], 'float32')).toBeNull();
   });
 
-  it('weights and Adam slots restored in place (setWeights) are what the next compiled steps use', async () => {
+  it.each([
+    ['Adam', () => new FusedAdam(0.01)],
+    ['centered RMSprop, PyTorch form (graph ops on the slot variables)', () => new CenteredRMSprop(0.01)],
+  ])('weights and %s slots restored in place (setWeights) are what the next compiled steps use', async (_, make) => {
     const mlp = () => {
       const input = tf.input({ shape: [3] });
       const h = tf.layers.dense({ units: 8, activation: 'tanh' }).apply(input);
@@ -257,7 +261,7 @@ describe('compiled graph steps', () => {
     };
     const online = mlp();
     const target = mlp();
-    const optimizer = new FusedAdam(0.01);
+    const optimizer = make();
     const step = compileDqnStep(
       {},
       {

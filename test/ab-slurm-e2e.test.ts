@@ -79,12 +79,14 @@ describe('coordrl ab --executor slurm (real Slurm, CartPole-v1, 2 arms x 2 seeds
       'arms:\n  - {name: lr-low, torso: mlp, lr: 0.0003}\n  - {name: lr-high, torso: mlp, lr: 0.003}\n',
     );
     const exp = path.join(root, 'exp');
-    const budget = 12_000;
+    // Large enough that a run is still mid-way when it is cancelled or signalled: with the compiled
+    // steps a CartPole A2C run makes 5-20k steps/s here, and 12k steps were over before the signal.
+    const budget = 150_000;
     const sub = JSON.parse(
       await coordrl(
         'ab',
         ...['--algo', 'a2c', '--envs', 'CartPole-v1', '--arms-file', arms, '--seeds', '2'],
-        ...['--steps', String(budget), '--num-envs', '8', '--log-every', '1000', '--checkpoint-every', '1500'],
+        ...['--steps', String(budget), '--num-envs', '8', '--log-every', '5000', '--checkpoint-every', '3000'],
         ...['--eval-episodes', '3', '--out', exp, '--executor', 'slurm', '--parallel', '2', '--cpus-per-run', '1'],
         '--no-requeue',
         '--json',

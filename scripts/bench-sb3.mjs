@@ -49,6 +49,11 @@ torch's default threads spin against each other: compare with --threads 1 there.
   process.exit(0);
 }
 const log = (m) => process.stderr.write(`[bench:sb3] ${m}\n`);
+// A failed run (a misspelt game, a package not installed) ends with its message, not a stack trace.
+process.on('uncaughtException', (e) => {
+  console.error(`bench:sb3: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
 
 /** pip-installs `reqs` into SB3's venv unless its stamp says this exact file is installed already. */
 function ensureInstalled(reqs, stampName, what) {

@@ -65,6 +65,8 @@ describe('coordrl CLI', () => {
       ['train', '--lr', 'fast'],
       ['train', '--frames', 'lots'],
       ['bench', 'nn', '--iters', '0'],
+      ['bench', 'nn', '--net', 'minatar', '--optimizer', 'sgd'],
+      ['bench', 'nn', '--net', 'mlp', '--optimizer', 'adam'],
       ['no-such-command'],
     ]) {
       const r = coordrl(...args);

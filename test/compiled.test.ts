@@ -1,6 +1,7 @@
 // The compiled TensorFlow graph steps (src/compiled/) compute what the eager tfjs code computes:
 // same losses, same weights and optimizer slots after several updates (to float32 round-off),
-// for DQN (plain, and Double + dueling) and A2C, on the MLP and on the CoordConv image torso;
+// for DQN (plain, and Double + dueling) and A2C, on the MLP and on the CoordConv image torso,
+// with Adam, RMSprop and both forms of centered RMSprop (the MinAtar preset's optimizer);
 // and they get out of the way when disabled.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { A2C, a2cSchema } from '../agents/a2c.js';
@@ -10,6 +11,7 @@ import { initBackend } from '../src/backend.js';
 import { compiledAvailability } from '../src/compiled/graph.js';
 import { compileDqnStep, compileForward } from '../src/compiled/steps.js';
 import { FusedAdam } from '../src/optim/adam.js';
+import { CenteredRMSprop } from '../src/optim/centered-rmsprop.js';
 import { tf } from '../src/tf.js';
 import type { TorsoOptions } from '../src/torsos.js';
 import { Rng } from '../src/util/rng.js';
@@ -22,13 +24,22 @@ afterEach(() => {
 });
 
 /** A deterministic vector env: observations are a function of the step count. */
-function fakeEnv(shape: number[], dtype: 'uint8' | 'float32', numEnvs: number, nActions: number): AgentEnv {
+type Pixel = (i: number, t: number) => number;
+const bytePixel: Pixel = (i, t) => (i * 7 + t * 13) % 256;
+
+function fakeEnv(
+  shape: number[],
+  dtype: 'uint8' | 'float32',
+  numEnvs: number,
+  nActions: number,
+  pixel: Pixel = bytePixel,
+): AgentEnv {
   const size = shape.reduce((a, b) => a * b, 1);
   let t = 0;
   const obs = () => {
     t++;
     const o = dtype === 'uint8' ? new Uint8Array(numEnvs * size) : new Float32Array(numEnvs * size);
-    for (let i = 0; i < o.length; i++) o[i] = dtype === 'uint8' ? (i * 7 + t * 13) % 256 : Math.sin(i + t);
+    for (let i = 0; i < o.length; i++) o[i] = dtype === 'uint8' ? pixel(i, t) : Math.sin(i + t);
     return o;
   };
   let pending: Int32Array | null = null;
@@ -82,11 +93,12 @@ async function dqnPair(
   torso: TorsoOptions,
   extra: object,
   updates: number,
+  pixel?: Pixel,
 ) {
   const results: { scalars: Record<string, number>[]; weights: Float32Array[]; compiled: boolean }[] = [];
   for (const compiled of [true, false]) {
     if (!compiled) process.env.COORDRL_NO_COMPILED = '1';
-    const ctx = context(fakeEnv(shape, dtype, 2, 3), torso);
+    const ctx = context(fakeEnv(shape, dtype, 2, 3, pixel), torso);
     const agent = new DQN(ctx, dqnSchema.parse({ learningStarts: 64, bufferSize: 1000, batchSize: 16, ...extra }));
     await agent.resetEnvs(1);
     // epsilon 1 (progress 0): every action is random, so both replays hold the same transitions.
@@ -144,6 +156,52 @@ describe('compiled graph steps', () => {
     expectClose(c.weights, e.weights, 1e-2);
   }, 120_000);
 
+  it('the MinAtar preset (centered RMSprop, PyTorch form, no clipping; CoordConv MinAtar net on 0/1 grids): the same', async () => {
+    const [c, e] = await dqnPair(
+      [10, 10, 4],
+      'uint8',
+      { kind: 'coordconv', arch: 'minatar' },
+      { optimizer: 'centered-rmsprop', lr: 2.5e-4, rmsDecay: 0.95, rmsMomentum: 0.95, optimEps: 0.01, maxGradNorm: 0 },
+      6,
+      (i, t) => ((i * 7 + t * 13) % 11 === 0 ? 1 : 0),
+    );
+    expect(c.compiled).toBe(true);
+    expect(e.compiled).toBe(false);
+    // Saved state: iterations + ms, mg, mom for each of the 6 variables, after the 6 model weights.
+    expect(c.weights.length).toBe(6 + 1 + 3 * 6);
+    c.scalars.forEach((s, i) => {
+      for (const k of ['loss', 'gradNorm', 'meanQ']) expect(s[k]).toBeCloseTo(e.scalars[i][k], 4);
+    });
+    // Unclipped: the gradient norm is well above 0, so a zero step would show in the weights.
+    expect(c.scalars[0].gradNorm).toBeGreaterThan(0.01);
+    expectClose(c.weights, e.weights, 1e-3);
+  }, 60_000);
+
+  it('centered RMSprop, TensorFlow form (epsilon inside the root, fused kernel), clipped: the same', async () => {
+    const [c, e] = await dqnPair(
+      [4],
+      'float32',
+      { kind: 'mlp', activation: 'relu' },
+      { optimizer: 'centered-rmsprop-tf', lr: 1e-3, maxGradNorm: 0.5 },
+      6,
+    );
+    expect(c.compiled).toBe(true);
+    expect(e.compiled).toBe(false);
+    c.scalars.forEach((s, i) => {
+      for (const k of ['loss', 'gradNorm', 'meanQ']) expect(s[k]).toBeCloseTo(e.scalars[i][k], 4);
+    });
+    expectClose(c.weights, e.weights, 1e-3);
+  }, 60_000);
+
+  it('a max grad norm of 0 means no clipping in the compiled step too (Adam, MLP)', async () => {
+    const [c, e] = await dqnPair([4], 'float32', { kind: 'mlp' }, { maxGradNorm: 0, lr: 1e-3 }, 4);
+    expect(c.compiled).toBe(true);
+    c.scalars.forEach((s, i) => {
+      for (const k of ['loss', 'gradNorm', 'meanQ']) expect(s[k]).toBeCloseTo(e.scalars[i][k], 4);
+    });
+    expectClose(c.weights, e.weights, 1e-3);
+  }, 60_000);
+
   it('A2C (MLP): compiled and eager updates give the same losses, weights and RMSprop slots', async () => {
     const results: { scalars: Record<string, number>[]; weights: Float32Array[] }[] = [];
     for (const compiled of [true, false]) {
@@ -190,7 +248,10 @@ describe('compiled graph steps', () => {
     expect(compileForward({}, net, [3], 'float32')).toBeNull();
   });
 
-  it('weights and Adam slots restored in place (setWeights) are what the next compiled steps use', async () => {
+  it.each([
+    ['Adam', () => new FusedAdam(0.01)],
+    ['centered RMSprop, PyTorch form (graph ops on the slot variables)', () => new CenteredRMSprop(0.01)],
+  ])('weights and %s slots restored in place (setWeights) are what the next compiled steps use', async (_, make) => {
     const mlp = () => {
       const input = tf.input({ shape: [3] });
       const h = tf.layers.dense({ units: 8, activation: 'tanh' }).apply(input);
@@ -200,7 +261,7 @@ describe('compiled graph steps', () => {
     };
     const online = mlp();
     const target = mlp();
-    const optimizer = new FusedAdam(0.01);
+    const optimizer = make();
     const step = compileDqnStep(
       {},
       {

@@ -6,7 +6,8 @@
 // mlp: the agents themselves (DQN, A2C) on a CartPole-shaped env with the 64-64 tanh MLP.
 // minatar: the MinAtar network (conv 16@3x3/1 on 10x10x4, dense 128, relu; Young & Tian 2019),
 // built here as a tfjs model, through the compiled DQN step; eager: the same model's
-// forward/backward/Adam step with tfjs ops.
+// forward/backward/optimizer step with tfjs ops. Its optimizer is the MinAtar DQN preset's
+// (centered RMSprop, PyTorch form) unless --optimizer says otherwise.
 import { A2C, a2cSchema } from '../../agents/a2c.js';
 import { DQN, dqnSchema } from '../../agents/dqn.js';
 import type { AgentContext, AgentEnv, AgentStep } from '../agent.js';
@@ -14,10 +15,15 @@ import { type BackendChoice, initBackend } from '../backend.js';
 import { compiledAvailability } from '../compiled/graph.js';
 import { compileDqnStep } from '../compiled/steps.js';
 import { FusedAdam } from '../optim/adam.js';
+import { CenteredRMSprop } from '../optim/centered-rmsprop.js';
+import type { SlotOptimizer } from '../optim/slot-optimizer.js';
 import { tf } from '../tf.js';
 import { Rng } from '../util/rng.js';
 
 export type SmallNet = 'mlp' | 'minatar';
+/** The MinAtar bench's optimizer (names as DQN's --optimizer). */
+export const MINATAR_BENCH_OPTIMIZERS = ['centered-rmsprop', 'centered-rmsprop-tf', 'adam'] as const;
+export type MinatarBenchOptimizer = (typeof MINATAR_BENCH_OPTIMIZERS)[number];
 
 export interface Timing {
   p50: number;
@@ -28,7 +34,9 @@ export interface UpdateBenchResult {
   backend: string;
   compiled: string;
   params: number;
-  /** DQN update (sample + forward/backward + Adam), batch 32, ms. */
+  /** The DQN update's optimizer (mlp: adam, the agents' default). */
+  optimizer: string;
+  /** DQN update (sample + forward/backward + optimizer step), batch 32, ms. */
   dqnUpdate: { compiled: Timing | null; eager: Timing };
   /** What one eager DQN update costs in calls (the overhead the compiled step removes). */
   eagerDqnUpdate: { kernels: number; hostReads: number };
@@ -152,6 +160,7 @@ async function mlpBench(
   const eager = await make(false);
   const result = {
     params: eager.dqn.online.model.countParams(),
+    optimizer: eager.dqn.hp.optimizer,
     dqnUpdate: {
       compiled: withCompiled ? timeSync(iters, () => withCompiled.p.update()) : null,
       eager: timeSync(iters, () => eager.p.update()),
@@ -194,8 +203,15 @@ function minatarModel(channels: number, nActions: number): tf.LayersModel {
   return tf.model({ inputs: input, outputs: q });
 }
 
+/** The MinAtar DQN preset's settings (src/presets.ts) for the centered forms, Adam as the mlp bench's. */
+function minatarOptimizer(name: MinatarBenchOptimizer): SlotOptimizer {
+  if (name === 'adam') return new FusedAdam(2.5e-4);
+  return new CenteredRMSprop(2.5e-4, 0.95, 0.95, 0.01, name === 'centered-rmsprop-tf');
+}
+
 async function minatarBench(
   iters: number,
+  optimizer: MinatarBenchOptimizer,
 ): Promise<Omit<UpdateBenchResult, 'net' | 'backend' | 'compiled' | 'iterations'>> {
   const nA = 6;
   const shape = [10, 10, 4];
@@ -222,7 +238,7 @@ async function minatarBench(
     {
       online: asNet(online),
       target: asNet(target),
-      optimizer: new FusedAdam(2.5e-4),
+      optimizer: minatarOptimizer(optimizer),
       obsShape: shape,
       obsDtype: 'uint8',
       numActions: nA,
@@ -231,8 +247,8 @@ async function minatarBench(
       maxGradNorm: 10,
     },
   );
-  // Eager: the same forward/backward and Adam step with tfjs ops (the DQN loss on the online net).
-  const eagerOpt = new FusedAdam(2.5e-4);
+  // Eager: the same forward/backward and optimizer step with tfjs ops (the DQN loss on the online net).
+  const eagerOpt = minatarOptimizer(optimizer);
   const vars = online.trainableWeights.map((w) => w.read() as tf.Variable);
   const eagerUpdate = () => {
     const loss = tf.tidy(() => {
@@ -260,6 +276,7 @@ async function minatarBench(
   };
   const result = {
     params: online.countParams(),
+    optimizer,
     dqnUpdate: {
       compiled: step ? timeSync(iters, () => step.run(batch)) : null,
       eager: timeSync(iters, eagerUpdate),
@@ -278,9 +295,14 @@ export async function benchUpdates(opts: {
   net: SmallNet;
   backend: BackendChoice;
   iters: number;
+  /** --net minatar only (default: the MinAtar DQN preset's centered-rmsprop). */
+  optimizer?: MinatarBenchOptimizer;
 }): Promise<UpdateBenchResult> {
   const info = await initBackend(opts.backend);
-  const r = opts.net === 'mlp' ? await mlpBench(opts.iters) : await minatarBench(opts.iters);
+  const r =
+    opts.net === 'mlp'
+      ? await mlpBench(opts.iters)
+      : await minatarBench(opts.iters, opts.optimizer ?? 'centered-rmsprop');
   return {
     net: opts.net,
     backend: info.backend,
@@ -296,7 +318,7 @@ export function formatUpdates(r: UpdateBenchResult): string {
     v ? [`  ${name.padEnd(30)} compiled ${t(v.compiled)}   eager ${t(v.eager)}`] : [];
   return [
     `${r.net === 'mlp' ? 'MLP 64-64 (CartPole shape)' : 'MinAtar net (10x10x4, conv 16@3x3, dense 128)'}, ${r.params.toLocaleString()} params, on ${r.backend}; compiled steps ${r.compiled}`,
-    ...row('DQN update, batch 32', r.dqnUpdate),
+    ...row(`DQN update, batch 32, ${r.optimizer}`, r.dqnUpdate),
     `  ${''.padEnd(30)} eager: ${r.eagerDqnUpdate.kernels} tfjs kernels, ${r.eagerDqnUpdate.hostReads} host reads per update`,
     ...(r.replaySampleMs ? [`  ${'replay sample, batch 32'.padEnd(30)} ${t(r.replaySampleMs)}`] : []),
     ...row('DQN act, 1 observation', r.act),

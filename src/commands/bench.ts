@@ -5,9 +5,15 @@ import { floatInput, nativeOps } from '../native/tf-native.js';
 import { FusedAdam } from '../optim/adam.js';
 import { tf } from '../tf.js';
 import { applyTorso, countParams, type TorsoKind } from '../torsos.js';
-import { positiveInt } from '../util/cli-errors.js';
+import { positiveInt, UsageError } from '../util/cli-errors.js';
 import { printResult } from '../util/output.js';
-import { benchUpdates, formatUpdates, type SmallNet } from './bench-updates.js';
+import {
+  benchUpdates,
+  formatUpdates,
+  MINATAR_BENCH_OPTIMIZERS,
+  type MinatarBenchOptimizer,
+  type SmallNet,
+} from './bench-updates.js';
 import { backendOption, jsonOption } from './options.js';
 
 export type BenchRegistrar = (bench: Command) => void;
@@ -126,6 +132,12 @@ export function registerBench(program: Command, more: BenchRegistrar[] = []): vo
     .addOption(
       new Option('--torso <kind>', 'network torso (--net nature)').choices(['conv', 'coordconv']).default('conv'),
     )
+    .addOption(
+      new Option(
+        '--optimizer <name>',
+        "--net minatar: the DQN update's optimizer (default centered-rmsprop, the MinAtar DQN preset's)",
+      ).choices([...MINATAR_BENCH_OPTIMIZERS]),
+    )
     .option('--iters <n>', 'timed iterations', positiveInt('--iters'), 30)
     .option('--train-batch <n>', 'batch size of the train step', positiveInt('--train-batch'), 32)
     .option('--infer-batch <n>', 'batch size of the inference', positiveInt('--infer-batch'), 8)
@@ -135,14 +147,25 @@ export function registerBench(program: Command, more: BenchRegistrar[] = []): vo
       async (o: {
         net: 'nature' | SmallNet;
         torso: TorsoKind;
+        optimizer?: MinatarBenchOptimizer;
         iters: number;
         trainBatch: number;
         inferBatch: number;
         backend: BackendChoice;
         json?: boolean;
       }) => {
+        if (o.optimizer !== undefined && o.net !== 'minatar') {
+          throw new UsageError(
+            `--optimizer applies to --net minatar only (got --net ${o.net}); drop it or pass --net minatar`,
+          );
+        }
         if (o.net !== 'nature') {
-          const u = await benchUpdates({ net: o.net, backend: o.backend, iters: Math.max(o.iters, 200) });
+          const u = await benchUpdates({
+            net: o.net,
+            backend: o.backend,
+            iters: Math.max(o.iters, 200),
+            optimizer: o.optimizer,
+          });
           printResult(Boolean(o.json), u, () => formatUpdates(u));
           return;
         }

@@ -1,8 +1,12 @@
 // The optimizer step inside a compiled graph: the same fused TensorFlow kernels the eager native
-// path uses (ResourceApplyAdam / ResourceApplyRMSProp, see src/optim/), on slots that live in the
-// graph. The SlotOptimizer object keeps its role for checkpoints: it reads and restores these
-// slots through ExternalSlots, and counts the steps (Adam's bias correction follows its count).
+// path uses (ResourceApplyAdam / ResourceApplyRMSProp / ResourceApplyCenteredRMSProp, see
+// src/optim/), on slots that live in the graph. PyTorch's centered RMSprop (epsilon outside the
+// root) has no fused kernel: its step is written out as graph ops, formula for formula the eager
+// CenteredRMSprop.stepOps. The SlotOptimizer object keeps its role for checkpoints: it reads and
+// restores these slots through ExternalSlots, and counts the steps (Adam's bias correction follows
+// its count).
 import { FusedAdam } from '../optim/adam.js';
+import { CenteredRMSprop } from '../optim/centered-rmsprop.js';
 import { RMSpropTF } from '../optim/rmsprop-tf.js';
 import type { SlotOptimizer } from '../optim/slot-optimizer.js';
 import { tf } from '../tf.js';
@@ -15,6 +19,7 @@ type TensorFeed = [Out, [number, number[], Float32Array]];
 // Not `instanceof`: tfjs's Optimizer answers it for any object with an optimizer's methods.
 const isAdam = (o: SlotOptimizer): o is FusedAdam => o.getClassName() === FusedAdam.className;
 const isRMSprop = (o: SlotOptimizer): o is RMSpropTF => o.getClassName() === RMSpropTF.className;
+const isCentered = (o: SlotOptimizer): o is CenteredRMSprop => o.getClassName() === CenteredRMSprop.className;
 
 export interface CompiledOptimizerStep {
   /** The apply operations (run them as targets; reads after them see the new weights). */
@@ -73,6 +78,45 @@ export function compileOptimizerStep(
         ],
       ),
     );
+    feeds = () => [feed(lr, optimizer.learningRate)];
+  } else if (isCentered(optimizer)) {
+    // Saved slots in the optimizer's order: [ms, mg, mom] (the checkpoint layout stays the eager one).
+    const lr = scalar();
+    const [a, mu, epsilon] = [optimizer.decay, optimizer.momentum, optimizer.epsilon];
+    if (optimizer.epsilonInside) {
+      const [rho, momentum, eps] = [g.constF(a), g.constF(mu), g.constF(epsilon)];
+      applies = params.map((p, i) => {
+        const [ms, mg, mom] = slotVars[i];
+        return g.op(
+          'ResourceApplyCenteredRMSProp',
+          [p.handle, mg.handle, ms.handle, mom.handle, lr, rho, momentum, eps, grads[i]],
+          [
+            ['T', 'type', DT.float],
+            ['use_locking', 'bool', false],
+          ],
+        );
+      });
+    } else {
+      // ms' = a ms + (1 - a) g^2;  mg' = a mg + (1 - a) g;  mom' = mu mom + (g lr) / (sqrt(relu(ms' - mg'^2)) + eps);
+      // p -= mom'. The slot reads feed the assigns, so they see the values from before this step.
+      const [ca, c1a, cmu, ceps] = [g.constF(a), g.constF(1 - a), g.constF(mu), g.constF(epsilon)];
+      const assign = (v: GraphVariable, value: Out) =>
+        g.op('AssignVariableOp', [v.handle, value], [['dtype', 'type', DT.float]]);
+      applies = params.flatMap((p, i) => {
+        const [ms, mg, mom] = slotVars[i];
+        const grad = grads[i];
+        const ms2 = g.add(g.mul(ms.read, ca), g.mul(g.square(grad), c1a));
+        const mg2 = g.add(g.mul(mg.read, ca), g.mul(grad, c1a));
+        const denom = g.add(g.sqrt(g.relu(g.sub(ms2, g.square(mg2)))), ceps);
+        const mom2 = g.add(g.mul(mom.read, cmu), g.div(g.mul(grad, lr), denom));
+        return [
+          assign(ms, ms2),
+          assign(mg, mg2),
+          assign(mom, mom2),
+          g.op('AssignSubVariableOp', [p.handle, mom2], [['dtype', 'type', DT.float]]),
+        ];
+      });
+    }
     feeds = () => [feed(lr, optimizer.learningRate)];
   } else {
     throw new UncompilableModelError(`optimizer ${optimizer.getClassName()} is not compiled`);

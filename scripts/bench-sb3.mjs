@@ -4,6 +4,9 @@
 // network and settings, one after the other on this machine, and prints env steps per second of
 // each and their ratio. Atari games: the Nature CNN on ale-py's AtariVectorEnv for both;
 // Gymnasium ids (CartPole-v1): the 64-64 tanh MLP, on our env server vs SB3's DummyVecEnv.
+// MinAtar (minatar/breakout, any MinAtar game by name): the MinAtar network (conv 16@3x3/1, dense 128)
+// with coordrl's MinAtar presets, on our env server vs the bridge's MinAtarGroup inside SB3's process;
+// the optional minatar package (GPL-3.0) goes into SB3's venv only then (scripts/sb3/requirements-minatar.txt).
 // With --repeats N each pair runs N times, alternating, and the table shows every ratio. SB3 gets
 // its own venv (.cache/sb3-venv, pinned in scripts/sb3/requirements.txt; torch 2.13.0 CPU).
 import { spawnSync } from 'node:child_process';
@@ -17,6 +20,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const VENV = path.join(ROOT, '.cache', 'sb3-venv');
 const PY = path.join(VENV, 'bin', 'python');
 const REQS = path.join(ROOT, 'scripts', 'sb3', 'requirements.txt');
+const REQS_MINATAR = path.join(ROOT, 'scripts', 'sb3', 'requirements-minatar.txt');
 
 const { values: o } = parseArgs({
   options: {
@@ -36,28 +40,42 @@ if (o.help) {
   console.log(`usage: npm run bench:sb3 -- [--seconds 60] [--warmup 10] [--algos a2c,dqn] [--envs CartPole-v1,pong]
                           [--torso conv|coordconv|mlp] [--repeats 1] [--threads N] [--json]
 Compares env steps/s of coordrl's A2C/DQN training loop with Stable-Baselines3's on this machine
-(Atari: Nature CNN, torso conv unless --torso; Gymnasium ids such as CartPole-v1: MLP 64-64).
+(Atari: Nature CNN, torso conv unless --torso; Gymnasium ids such as CartPole-v1: MLP 64-64;
+MinAtar names such as minatar/breakout: the MinAtar network and coordrl's MinAtar presets, which
+installs the optional minatar==1.0.15, GPL-3.0, into SB3's venv the first time).
 --threads N gives both the same compute threads (TensorFlow's intra/inter-op pools, torch's
 intra-op threads and OpenMP); default: each library's own (one per core). On a loaded machine
 torch's default threads spin against each other: compare with --threads 1 there.`);
   process.exit(0);
 }
 const log = (m) => process.stderr.write(`[bench:sb3] ${m}\n`);
+// A failed run (a misspelt game, a package not installed) ends with its message, not a stack trace.
+process.on('uncaughtException', (e) => {
+  console.error(`bench:sb3: ${e instanceof Error ? e.message : String(e)}`);
+  process.exit(1);
+});
 
-function ensureVenv() {
-  const stamp = path.join(VENV, '.coordrl-stamp');
-  const want = createHash('sha256').update(readFileSync(REQS)).digest('hex');
+/** pip-installs `reqs` into SB3's venv unless its stamp says this exact file is installed already. */
+function ensureInstalled(reqs, stampName, what) {
+  const stamp = path.join(VENV, stampName);
+  const want = createHash('sha256').update(readFileSync(reqs)).digest('hex');
   if (existsSync(stamp) && readFileSync(stamp, 'utf8') === want) return;
-  log(`setting up ${path.relative(ROOT, VENV)} (torch 2.13.0 CPU, stable-baselines3); this takes a few minutes once`);
+  log(`installing ${what} into ${path.relative(ROOT, VENV)}`);
+  const r = spawnSync(PY, ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', '-r', reqs], {
+    stdio: 'inherit',
+  });
+  if (r.status !== 0) throw new Error(`pip install -r ${reqs} failed`);
+  writeFileSync(stamp, want);
+}
+
+function ensureVenv(withMinAtar) {
   if (!existsSync(PY)) {
     const r = spawnSync('python3', ['-m', 'venv', VENV], { stdio: 'inherit' });
     if (r.status !== 0) throw new Error('python3 -m venv failed');
   }
-  const r = spawnSync(PY, ['-m', 'pip', 'install', '-q', '--disable-pip-version-check', '-r', REQS], {
-    stdio: 'inherit',
-  });
-  if (r.status !== 0) throw new Error(`pip install -r ${REQS} failed`);
-  writeFileSync(stamp, want);
+  ensureInstalled(REQS, '.coordrl-stamp', 'torch 2.13.0 CPU and stable-baselines3 (a few minutes once)');
+  if (withMinAtar)
+    ensureInstalled(REQS_MINATAR, '.coordrl-minatar-stamp', 'the optional MinAtar envs (minatar==1.0.15, GPL-3.0)');
 }
 
 function threadEnv() {
@@ -78,7 +96,9 @@ function runJson(cmd, args) {
   return JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
 }
 
-const isGymId = (env) => /-v\d+$/.test(env) && !env.startsWith('ALE/');
+// As src/config.ts: MinAtar names first (MinAtar/Breakout-v1 is no Gymnasium id here).
+const isMinAtar = (env) => /^minatar\//i.test(env.trim()) || /-minatar$/i.test(env.trim());
+const isGymId = (env) => !isMinAtar(env) && /-v\d+$/.test(env) && !env.startsWith('ALE/');
 const repeats = Number(o.repeats);
 if (o.threads !== undefined && !/^[1-9][0-9]?$/.test(o.threads)) {
   console.error(`bench:sb3: --threads must be an integer from 1 to 99, got '${o.threads}'`);
@@ -123,9 +143,10 @@ function benchPair(algo, env, torso) {
   return { coordrl: ours, sb3, ratio: ours.envStepsPerSec / sb3.envStepsPerSec };
 }
 
-ensureVenv();
+const envs = (o.env ?? o.envs).split(',');
+ensureVenv(envs.some(isMinAtar));
 const rows = [];
-for (const env of (o.env ?? o.envs).split(',')) {
+for (const env of envs) {
   const torso = o.torso ?? (isGymId(env) ? 'mlp' : 'conv');
   for (const algo of o.algos.split(',')) {
     const runs = [];

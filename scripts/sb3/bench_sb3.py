@@ -3,8 +3,10 @@
 Runs SB3's A2C or DQN with the same network (Nature CNN), settings and environment
 (ale-py's AtariVectorEnv: same preprocessing in C++ threads) for a fixed wall time and prints
 environment steps per second as JSON. Gymnasium ids (e.g. CartPole-v1) run SB3's MlpPolicy with
-a 64-64 tanh MLP (coordrl's mlp torso) on SB3's DummyVecEnv. Used by `npm run bench:sb3`; not
-part of the product.
+a 64-64 tanh MLP (coordrl's mlp torso) on SB3's DummyVecEnv. MinAtar names (minatar/breakout) run the
+MinAtar network on our bridge's MinAtarGroup with coordrl's MinAtar presets (src/presets.ts; see
+minatar_sb3.py; needs the optional, GPL-3.0 minatar package). Used by `npm run bench:sb3`; not part of
+the product.
 
 usage: python bench_sb3.py --algo a2c|dqn [--env pong] [--seconds 60] [--num-envs 16]
        [--learning-starts 1000] [--envs-impl ale-vector|sb3]
@@ -79,11 +81,12 @@ class AleVectorAdapter(VecEnv):
 
 
 class StopAfter(BaseCallback):
-    """Counts env steps after a warm-up and stops the run after `seconds`."""
+    """Counts env steps after a warm-up (at least `warmup` seconds and `min_steps` env steps, as
+    `coordrl bench train` waits for DQN's learning_starts) and stops the run after `seconds`."""
 
-    def __init__(self, seconds: float, warmup: float) -> None:
+    def __init__(self, seconds: float, warmup: float, min_steps: int = 0) -> None:
         super().__init__()
-        self.seconds, self.warmup = seconds, warmup
+        self.seconds, self.warmup, self.min_steps = seconds, warmup, min_steps
         self.t0 = 0.0
         self.start_steps = -1
         self.t_start = 0.0
@@ -94,7 +97,7 @@ class StopAfter(BaseCallback):
 
     def _on_step(self) -> bool:
         now = time.perf_counter()
-        if self.start_steps < 0 and now - self.t0 >= self.warmup:
+        if self.start_steps < 0 and now - self.t0 >= self.warmup and self.num_timesteps >= self.min_steps:
             self.start_steps, self.t_start = self.num_timesteps, now
         if self.start_steps >= 0 and now - self.t_start >= self.seconds:
             self.steps = self.num_timesteps - self.start_steps
@@ -108,11 +111,24 @@ def is_gym_id(env: str) -> bool:
     return re.search(r"-v\d+$", env) is not None and not env.startswith("ALE/")
 
 
-def make_a2c(env: Any, seed: int, policy: str = "CnnPolicy", policy_kwargs: dict[str, Any] | None = None) -> A2C:
+def is_minatar(env: str) -> bool:
+    """The forms coordrl's config calls MinAtar (src/config.ts isMinAtar); the bridge then checks the game."""
+    s = env.strip().lower()
+    return s.startswith("minatar/") or s.endswith("-minatar")
+
+
+def make_a2c(
+    env: Any,
+    seed: int,
+    policy: str = "CnnPolicy",
+    policy_kwargs: dict[str, Any] | None = None,
+    learning_rate: float = 7e-4,
+) -> A2C:
     """SB3's tuned A2C Atari settings (rl-baselines3-zoo a2c.yml), the defaults of coordrl's A2C."""
     return A2C(
         policy,
         env,
+        learning_rate=learning_rate,
         n_steps=5,
         ent_coef=0.01,
         vf_coef=0.25,
@@ -140,13 +156,20 @@ def main() -> None:
     num_envs = a.num_envs or (16 if a.algo == "a2c" else 1)
     torch.manual_seed(a.seed)
     # coordrl's mlp torso: 64-64 tanh (SB3 2.x gives A2C's policy and value separate MLPs).
-    mlp = is_gym_id(a.env)
+    minatar = is_minatar(a.env)
+    mlp = is_gym_id(a.env) and not minatar  # MinAtar/Breakout-v1 is MinAtar's name, not a Gymnasium id
     policy = "MlpPolicy" if mlp else "CnnPolicy"
     policy_kwargs: dict[str, Any] = {"net_arch": [64, 64], "activation_fn": torch.nn.Tanh} if mlp else {}
-    if mlp:
+    if minatar:
+        # Imported only here: it needs the optional minatar package and the bridge's sources.
+        from minatar_sb3 import POLICY_KWARGS, MinAtarVecEnv, minatar_epsilon
+
+        policy_kwargs = dict(POLICY_KWARGS)
+        env: Any = MinAtarVecEnv(a.env, num_envs, a.seed)
+    elif mlp:
         from stable_baselines3.common.env_util import make_vec_env
 
-        env: Any = make_vec_env(a.env, n_envs=num_envs, seed=a.seed)
+        env = make_vec_env(a.env, n_envs=num_envs, seed=a.seed)
     elif a.envs_impl == "ale-vector":
         env = AleVectorAdapter(a.env, num_envs, a.seed)
     else:
@@ -157,8 +180,38 @@ def main() -> None:
         name = "".join(w.capitalize() for w in a.env.split("_"))
         env = VecFrameStack(make_atari_env(f"ALE/{name}-v5", n_envs=num_envs, seed=a.seed), n_stack=4)
 
+    total_timesteps = 10**9
     if a.algo == "a2c":
-        model: Any = make_a2c(env, a.seed, policy, policy_kwargs)
+        # MinAtar: coordrl's MINATAR_A2C preset (16 envs x 5 steps, lr 1e-3, raw rewards: the adapter
+        # does not clip); the rest is SB3's Atari A2C, as coordrl's defaults.
+        model: Any = make_a2c(env, a.seed, policy, policy_kwargs, learning_rate=1e-3 if minatar else 7e-4)
+    elif minatar:
+        # coordrl's MINATAR_DQN preset (the MinAtar paper's DQN): one update of batch 32 per step, centered
+        # RMSprop in PyTorch's form, replay 100k, target every 1,000 steps, gamma 0.99, Huber loss, no
+        # gradient clipping (SB3 always calls clip_grad_norm_: an infinite bound computes the norm, clips
+        # nothing). learning_starts is the bench's (as `coordrl bench train --learning-starts`).
+        model = DQN(
+            policy,
+            env,
+            policy_kwargs={
+                **policy_kwargs,
+                "optimizer_class": torch.optim.RMSprop,
+                "optimizer_kwargs": {"alpha": 0.95, "momentum": 0.95, "eps": 0.01, "centered": True},
+            },
+            buffer_size=100_000,
+            learning_rate=2.5e-4,
+            batch_size=32,
+            learning_starts=a.learning_starts,
+            target_update_interval=1000,
+            train_freq=1,
+            gradient_steps=1,
+            gamma=0.99,
+            max_grad_norm=float("inf"),
+            optimize_memory_usage=False,
+            seed=a.seed,
+            device="cpu",
+        )
+        model.exploration_schedule = minatar_epsilon(a.learning_starts, 100_000, total_timesteps)
     else:
         model = DQN(
             policy,
@@ -177,8 +230,8 @@ def main() -> None:
             seed=a.seed,
             device="cpu",
         )
-    cb = StopAfter(a.seconds, a.warmup)
-    model.learn(total_timesteps=10**9, callback=cb)
+    cb = StopAfter(a.seconds, a.warmup, a.learning_starts if a.algo == "dqn" else 0)
+    model.learn(total_timesteps=total_timesteps, callback=cb)
     env.close()
     print(
         json.dumps(
@@ -189,8 +242,8 @@ def main() -> None:
                 "torchThreads": torch.get_num_threads(),
                 "algo": a.algo,
                 "env": a.env,
-                "envsImpl": "sb3-dummy" if mlp else a.envs_impl,
-                "policy": policy,
+                "envsImpl": "sb3-dummy" if mlp else "coordrl-minatar-group" if minatar else a.envs_impl,
+                "policy": "MinAtarNet" if minatar else policy,
                 "numEnvs": num_envs,
                 "seconds": round(cb.elapsed, 2),
                 "envSteps": cb.steps,

@@ -104,6 +104,15 @@ describe('one-line usage errors (exit 2)', () => {
     );
   });
 
+  it('eval --episodes and --num-envs are bounded before anything is loaded', () => {
+    const dir = tmp();
+    expectUsageError(coordrl(['eval', dir, '--num-envs', '100000']), /--num-envs must be at most 1,024, got 100000/);
+    expectUsageError(
+      coordrl(['eval', dir, '--episodes', '1000000000']),
+      /--episodes must be at most 100,000, got 1000000000/,
+    );
+  });
+
   it('plot on a directory without metrics', () => {
     const dir = tmp();
     expectUsageError(coordrl(['plot', dir, '--out', path.join(dir, 'c.png')]), /has no metrics\.jsonl/);

@@ -3,13 +3,16 @@ import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { a2cSchema } from '../../agents/a2c.js';
 import { dqnSchema } from '../../agents/dqn.js';
-import { commonSchema, optionsFromSchemas } from '../config.js';
+import { commonSchema, MAX_ENVS, optionsFromSchemas } from '../config.js';
 import { ALGOS, resolveRunConfig } from '../run-config.js';
 import { checkRunMemory, formatBytes } from '../training/memory.js';
 import { describeRun, type EvalResult, evaluateRun, resumeRun, runInfo, startRun } from '../training/run.js';
 import { parseCount, positiveInt, UsageError } from '../util/cli-errors.js';
 import { printResult } from '../util/output.js';
 import { jsonOption } from './options.js';
+
+// Each episode's score and length are kept and printed: bounded so `--episodes` cannot exhaust memory.
+const MAX_EVAL_EPISODES = 100_000;
 
 interface TrainFlags extends Record<string, unknown> {
   config?: string;
@@ -108,8 +111,13 @@ export function registerTrain(program: Command): void {
       "play the saved policy without exploration, life-loss signal or reward clipping; report raw scores (a fixed quota of episodes per env, as SB3's evaluate_policy)",
     )
     .argument('<run-dir>', 'the run directory')
-    .option('--episodes <n>', 'episodes to play (env i of k plays floor((n + i) / k))', positiveInt('--episodes'), 10)
-    .option('--num-envs <n>', 'parallel environments (at most --episodes)', positiveInt('--num-envs'), 4)
+    .option(
+      '--episodes <n>',
+      'episodes to play (env i of k plays floor((n + i) / k))',
+      positiveInt('--episodes', MAX_EVAL_EPISODES),
+      10,
+    )
+    .option('--num-envs <n>', 'parallel environments (at most --episodes)', positiveInt('--num-envs', MAX_ENVS), 4)
     .option(
       '--checkpoint <name>',
       'checkpoint to play, as `coordrl info` lists it (step-000100000) or its step (default: the newest good one)',

@@ -11,10 +11,11 @@ export class UserFacingError extends Error {
 }
 
 /** Parses a positive integer option, with a message that names the option. */
-export function positiveInt(name: string): (value: string) => number {
+export function positiveInt(name: string, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
   return (value: string) => {
     const n = Number(value.replace(/_/g, ''));
     if (!Number.isInteger(n) || n <= 0) throw new UsageError(`${name} must be a positive integer, got '${value}'`);
+    if (n > max) throw new UsageError(`${name} must be at most ${max.toLocaleString('en-US')}, got ${value}`);
     return n;
   };
 }

@@ -229,3 +229,24 @@ describe('verification and fallback', () => {
     expect(await loadLatestGood(runDir)).toEqual({ checkpoint: null, value: undefined, skipped: [] });
   });
 });
+
+describe('a reader while the trainer saves and prunes', () => {
+  it('never throws and never reports a checkpoint being pruned as corrupt', async () => {
+    let saving = true;
+    const seen: string[] = [];
+    const reader = (async () => {
+      let reads = 0;
+      while (saving || reads < 5) {
+        for (const c of await listCheckpoints(runDir, { verify: 'full' })) seen.push(c.status);
+        reads++;
+      }
+      return reads;
+    })();
+    for (let step = 1; step <= 60; step++)
+      await saveCheckpoint(runDir, step * 100, writer(step), { keepLast: 1, keepBest: false });
+    saving = false;
+    expect(await reader).toBeGreaterThan(5);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.filter((s) => s !== 'ok')).toEqual([]);
+  });
+});

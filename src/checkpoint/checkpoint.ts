@@ -344,7 +344,12 @@ export async function verifyCheckpoint(
     if (size < entry.size) return { status: `corrupt: ${rel} is truncated (${size} of ${entry.size} bytes)`, manifest };
     if (size !== entry.size) return { status: `corrupt: ${rel} has ${size} bytes, expected ${entry.size}`, manifest };
     if (mode === 'full') {
-      const h = await hashFile(file, false);
+      let h: ManifestFileEntry;
+      try {
+        h = await hashFile(file, false);
+      } catch {
+        return { status: `corrupt: ${rel} is missing`, manifest };
+      }
       if (h.sha256 !== entry.sha256) return { status: `corrupt: ${rel} checksum mismatch`, manifest };
     }
   }
@@ -366,9 +371,15 @@ export async function listCheckpoints(runDir: string, opts: { verify?: VerifyMod
     const m = STEP_DIR.exec(name);
     if (!m) continue;
     const dir = path.join(ckDir, name);
-    const st = await lstat(dir);
-    if (!st.isDirectory()) continue;
+    // Another process (the trainer pruning while `ab --status` or `report` reads) may remove a
+    // checkpoint between readdir and here: one that is gone is skipped, not reported as corrupt.
+    const st = await lstat(dir).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return null;
+      throw e;
+    });
+    if (!st?.isDirectory()) continue;
     const v = await verifyCheckpoint(dir, opts.verify ?? 'full');
+    if (v.status !== 'ok' && !(await exists(dir))) continue;
     out.push({ name, dir, step: Number(m[1]), ...v });
   }
   out.sort((a, b) => a.step - b.step);
@@ -465,7 +476,13 @@ export async function pruneCheckpoints(
   if (keepLast > 0) {
     for (const c of good) {
       if (keep.has(c.name)) continue;
-      await rm(c.dir, { recursive: true, force: true });
+      // Renamed out of sight first (atomic), so a concurrent reader sees it whole or not at all.
+      const trash = path.join(
+        checkpointsDir(runDir),
+        `.trash-${c.name}-p${process.pid}-${randomBytes(4).toString('hex')}`,
+      );
+      await rename(c.dir, trash);
+      await rm(trash, { recursive: true, force: true });
       removed.push(c.name);
     }
   }

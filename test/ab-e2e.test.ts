@@ -95,6 +95,8 @@ describe('coordrl ab end to end (CartPole-v1, A2C, 2 arms x 3 seeds)', () => {
       expect(r.stepsPerSecond).toBeGreaterThan(0);
       expect(r.curvePoints).toBeGreaterThanOrEqual(9);
       expect(r.versions).toMatchObject({ backend: 'tensorflow', tfjs: '4.22.0' });
+      // The env server's side too: the Python packages that made the frames.
+      expect(r.versions?.envServer).toMatchObject({ gymnasium: expect.any(String), python: expect.any(String) });
     }
     expect(summary.files.plots).toHaveLength(6);
 

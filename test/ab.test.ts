@@ -74,6 +74,7 @@ function fakeLauncher(calls: string[][], opts: FakeOptions = {}): Launcher & { k
   const launcher: Launcher = (args: string[]) => {
     calls.push(args);
     let onKill: (() => void) | null = null;
+    let killed = false; // a kill may come before the fake run reaches its wait, as for a real child
     const done = (async (): Promise<ChildResult> => {
       const ok = (stdout: unknown, code = 0): ChildResult => ({
         code,
@@ -101,6 +102,7 @@ function fakeLauncher(calls: string[][], opts: FakeOptions = {}): Launcher & { k
         if (opts.hang) {
           await new Promise<void>((resolve) => {
             onKill = resolve;
+            if (killed) resolve();
           });
           await writeCheckpoint(runDir, budgetSteps / 2);
           return { code: 130, signal: null, stdout: '', stderrTail: [] };
@@ -142,6 +144,7 @@ function fakeLauncher(calls: string[][], opts: FakeOptions = {}): Launcher & { k
       done,
       kill: (sig: NodeJS.Signals) => {
         kills.push(sig);
+        killed = true;
         onKill?.();
       },
     };
@@ -411,7 +414,7 @@ describe('experiment runner', () => {
     const launcher = fakeLauncher(calls, { hang: true });
     const stopper = new Stopper();
     const running = runExperiment(dir, { ...quiet, parallel: 2, launcher, stopper });
-    await vi.waitFor(() => expect(calls).toHaveLength(2));
+    await vi.waitFor(() => expect(calls).toHaveLength(2), { timeout: 10_000 }); // a loaded machine is slow to start two
     stopper.stop();
     const r = await running;
     expect(launcher.kills).toEqual(['SIGTERM', 'SIGTERM']);

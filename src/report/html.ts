@@ -111,7 +111,7 @@ function versionsSection(summary: Summary): string {
   let out = `<p class="note">${lines.join(' ')}</p>`;
   if (v.runs.length) {
     out += table(
-      ['runs', 'coordrl', 'Node', 'tfjs', 'TensorFlow', 'backend / device'],
+      ['runs', 'coordrl', 'Node', 'tfjs', 'TensorFlow', 'backend / device', 'env server'],
       v.runs.map((g) => [
         g.runs.length === summary.runs.length ? `all ${g.runs.length}` : esc(g.runs.join(', ')),
         esc(g.versions.coordrl),
@@ -119,6 +119,13 @@ function versionsSection(summary: Summary): string {
         esc(g.versions.tfjs),
         esc(g.versions.tensorflow ?? '-'),
         `${esc(g.versions.backend)} / ${esc(g.versions.device)}`,
+        g.versions.envServer
+          ? esc(
+              Object.entries(g.versions.envServer)
+                .map(([k, x]) => `${k} ${x}`)
+                .join(', '),
+            )
+          : '-',
       ]),
     );
   } else {

@@ -94,6 +94,11 @@ export function envRestarts(env: AgentEnv): number {
   return (env as Partial<BridgeVecEnv>).serverRestarts ?? 0;
 }
 
+/** The Python package versions the env's (first) server reported in its hello, or null. */
+export function envServerVersions(env: AgentEnv): Record<string, string> | null {
+  return (env as Partial<BridgeVecEnv>).servers?.[0]?.info.versions ?? null;
+}
+
 export async function closeEnv(env: AgentEnv): Promise<void> {
   await (env as Partial<VecEnv>).close?.();
 }

@@ -15,7 +15,7 @@ import { UsageError, UserFacingError } from '../util/cli-errors.js';
 import { note } from '../util/output.js';
 import { Rng } from '../util/rng.js';
 import { PACKAGE_VERSION } from '../version.js';
-import { closeEnv, createEnv, envRestarts, probeEnvSpaces } from './env-factory.js';
+import { closeEnv, createEnv, envRestarts, envServerVersions, probeEnvSpaces } from './env-factory.js';
 import { EpisodeStats } from './episodes.js';
 import { type EvalEpisode, episodeQuota, playEpisodes, type Spread, spread } from './evaluation.js';
 import { checkRunMemory, describeEstimate, estimateRunMemory, type MemoryEstimate, type ObsSpace } from './memory.js';
@@ -112,11 +112,13 @@ export interface RunVersions {
   tensorflow: string | null;
   backend: string;
   device: string;
+  /** The env server's Python packages (python, gymnasium, ale_py, numpy, ...), from its hello. */
+  envServer?: Record<string, string>;
 }
 
 export const RUN_VERSIONS_FILE = 'versions.json';
 
-function writeRunVersions(runDir: string, b: BackendInfo): void {
+function writeRunVersions(runDir: string, b: BackendInfo, envServer: Record<string, string> | null): void {
   const v: RunVersions = {
     coordrl: PACKAGE_VERSION,
     node: process.versions.node,
@@ -124,6 +126,7 @@ function writeRunVersions(runDir: string, b: BackendInfo): void {
     tensorflow: b.tensorflowVersion,
     backend: b.backend,
     device: b.device,
+    ...(envServer ? { envServer } : {}),
   };
   writeJsonAtomic(path.join(runDir, RUN_VERSIONS_FILE), v);
 }
@@ -307,7 +310,7 @@ async function execute(
 ): Promise<RunResult> {
   const { config } = run;
   for (const w of backend.warnings) note(`warning: ${w}`);
-  writeRunVersions(runDir, backend);
+  writeRunVersions(runDir, backend, envServerVersions(env));
   const counters: TrainerCounters = { steps: 0, frames: 0, updates: 0, wallSeconds: 0 };
   let episodes = new EpisodeStats();
   // Finished episodes also go to TensorBoard (charts/episodic_return) once the logger exists.

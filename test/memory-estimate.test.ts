@@ -3,7 +3,13 @@
 import { describe, expect, it } from 'vitest';
 import { makeReplayBuffer } from '../src/replay/index.js';
 import { resolveRunConfig } from '../src/run-config.js';
-import { checkRunMemory, estimateRunMemory, MAX_ARRAY_ELEMENTS } from '../src/training/memory.js';
+import {
+  availableMemory,
+  checkRunMemory,
+  estimateRunMemory,
+  MAX_ARRAY_ELEMENTS,
+  memoryLimitOverride,
+} from '../src/training/memory.js';
 import { closestMatch, editDistance } from '../src/util/suggest.js';
 
 const ATARI = { shape: [84, 84, 4], dtype: 'uint8' } as const;
@@ -46,6 +52,28 @@ describe('run memory estimate', () => {
     expect(() => checkRunMemory(config, e, { available: e.totalBytes / 2, total: e.totalBytes })).toThrow(
       /this run needs about .* of memory \(batch tensors .*\), more than the .* available .*; lower --batch-size 10000000/,
     );
+  });
+
+  it('COORDRL_MEMORY_LIMIT replaces the available memory, and a bad value is one clear error', () => {
+    expect(memoryLimitOverride(undefined)).toBeNull();
+    expect(memoryLimitOverride('32G')).toBe(32e9);
+    expect(memoryLimitOverride('500m')).toBe(500e6);
+    expect(memoryLimitOverride('2.5TB')).toBe(2.5e12);
+    expect(memoryLimitOverride('4000000000')).toBe(4e9);
+    for (const bad of ['lots', '-1G', '0', '12Q', '1e99'])
+      expect(() => memoryLimitOverride(bad)).toThrow(/COORDRL_MEMORY_LIMIT must be a size .* got/);
+    const saved = process.env.COORDRL_MEMORY_LIMIT;
+    try {
+      process.env.COORDRL_MEMORY_LIMIT = '3T';
+      expect(availableMemory()).toEqual({ available: 3e12, total: 3e12 });
+      const config = resolveRunConfig({ algo: 'dqn', env: 'CartPole-v1', batchSize: 10_000_000 });
+      const e = estimateRunMemory(config, CARTPOLE, 5000);
+      expect(() => checkRunMemory(config, e)).not.toThrow();
+      expect(() => checkRunMemory(config, e, { available: 1e9, total: 1e9 })).toThrow(/or set COORDRL_MEMORY_LIMIT/);
+    } finally {
+      if (saved === undefined) delete process.env.COORDRL_MEMORY_LIMIT;
+      else process.env.COORDRL_MEMORY_LIMIT = saved;
+    }
   });
 
   it('refuses an array longer than any can be even with memory to spare', () => {

@@ -116,8 +116,27 @@ export function formatBytes(b: number): string {
   return `${(b / 1e3).toFixed(0)} kB`;
 }
 
+const SIZE_UNITS: Record<string, number> = { '': 1, K: 1e3, M: 1e6, G: 1e9, T: 1e12 };
+
+/**
+ * COORDRL_MEMORY_LIMIT ("32G", "500M", "2.5T", bytes without a unit): the budget a run may use in
+ * place of the memory the OS reports available, for users who know better (swap, memory freed
+ * later, a machine shared on purpose). Null when unset.
+ */
+export function memoryLimitOverride(value = process.env.COORDRL_MEMORY_LIMIT): number | null {
+  if (value === undefined || value.trim() === '') return null;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)B?\s*$/i.exec(value);
+  const bytes = m ? Number(m[1]) * SIZE_UNITS[m[2].toUpperCase()] : Number.NaN;
+  if (!Number.isFinite(bytes) || bytes < 1e6 || bytes > 1e15) {
+    throw new UsageError(`COORDRL_MEMORY_LIMIT must be a size from 1M to 1000T such as 32G or 500M, got '${value}'`);
+  }
+  return bytes;
+}
+
 /** The memory this process can use: what the OS reports available, within a cgroup limit. */
 export function availableMemory(): { available: number; total: number } {
+  const override = memoryLimitOverride();
+  if (override !== null) return { available: override, total: override };
   const total = totalmem();
   // constrainedMemory: the cgroup limit (0 or a huge number when there is none).
   const limit = (process as { constrainedMemory?: () => number }).constrainedMemory?.() ?? 0;
@@ -148,7 +167,7 @@ export function checkRunMemory(
   const lower = (p: MemoryPart) => p.flags.map((f) => `${f}${flagValue(config, f)}`).join(' or ');
   if (e.totalBytes > mem.available) {
     throw new UsageError(
-      `this run needs about ${formatBytes(e.totalBytes)} of memory (${big.name} ${formatBytes(big.bytes)}), more than the ${formatBytes(mem.available)} available (${formatBytes(mem.total)} total); lower ${lower(big)}`,
+      `this run needs about ${formatBytes(e.totalBytes)} of memory (${big.name} ${formatBytes(big.bytes)}), more than the ${formatBytes(mem.available)} available (${formatBytes(mem.total)} total); lower ${lower(big)}, or set COORDRL_MEMORY_LIMIT (e.g. 64G) if the machine can hold it`,
     );
   }
   const tooLong = e.parts.find((p) => p.largestArray > MAX_ARRAY_ELEMENTS);

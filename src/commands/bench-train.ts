@@ -4,7 +4,7 @@ import { type Command, Option } from 'commander';
 import type { AgentContext, TrainableAgent } from '../agent.js';
 import { initBackend } from '../backend.js';
 import { resolveRunConfig } from '../run-config.js';
-import { closeEnv, createEnv } from '../training/env-factory.js';
+import { closeEnv, createEnv, trainingEnvGroups } from '../training/env-factory.js';
 import { resolveTorso } from '../training/run.js';
 import { parseCount, positiveNumber } from '../util/cli-errors.js';
 import { note, printResult } from '../util/output.js';
@@ -16,6 +16,8 @@ export interface TrainBenchResult {
   env: string;
   torso: string;
   numEnvs: number;
+  /** Env groups stepped in turn (A2C's pipelined rollout: 2; otherwise 1). */
+  envGroups: number;
   backend: string;
   device: string;
   seconds: number;
@@ -33,13 +35,18 @@ export async function benchTrain(opts: {
   warmup: number;
   numEnvs?: number;
   learningStarts: number;
+  /** a2c: false turns the pipelined rollout off (--no-pipeline). */
+  pipeline?: boolean;
+  /** Called when measuring starts, after the warm-up (profilers attach here: `bench rollout`). */
+  onMeasureStart?: (agent: TrainableAgent) => void;
 }): Promise<TrainBenchResult> {
   const flags: Record<string, unknown> = { algo: opts.algo, env: opts.env, torso: opts.torso };
   if (opts.numEnvs !== undefined) flags.numEnvs = opts.numEnvs;
   if (opts.algo === 'dqn') flags.learningStarts = opts.learningStarts;
+  if (opts.algo === 'a2c' && opts.pipeline !== undefined) flags.pipeline = opts.pipeline;
   const config = resolveRunConfig(flags);
   const info = await initBackend(config.backend);
-  const env = await createEnv(config, config.numEnvs);
+  const env = await createEnv(config, config.numEnvs, { groups: trainingEnvGroups(config) });
   let agent: TrainableAgent | null = null;
   try {
     const ctx: AgentContext = {
@@ -62,6 +69,7 @@ export async function benchTrain(opts: {
       warmSteps += (await agent.iterate()).envSteps;
     }
     note(`warm-up done (${warmSteps} steps); measuring for ${opts.seconds} s`);
+    opts.onMeasureStart?.(agent);
     let steps = 0;
     let updates = 0;
     const t0 = performance.now();
@@ -77,6 +85,7 @@ export async function benchTrain(opts: {
       env: config.env,
       torso: config.torso,
       numEnvs: config.numEnvs,
+      envGroups: trainingEnvGroups(config),
       backend: info.backend,
       device: info.device,
       seconds: elapsed,
@@ -107,6 +116,7 @@ export function registerBenchTrain(bench: Command): void {
       parseCount('--learning-starts'),
       1000,
     )
+    .option('--no-pipeline', 'a2c: step all envs together (no overlap of env steps with inference)')
     .addOption(jsonOption())
     .action(
       async (o: {
@@ -117,6 +127,7 @@ export function registerBenchTrain(bench: Command): void {
         warmup: number;
         numEnvs?: number;
         learningStarts: number;
+        pipeline: boolean;
         json?: boolean;
       }) => {
         const r = await benchTrain(o);
@@ -124,7 +135,7 @@ export function registerBenchTrain(bench: Command): void {
           Boolean(o.json),
           r,
           () =>
-            `${r.algo} on ${r.env} (${r.torso}, ${r.numEnvs} envs, ${r.backend}/${r.device}): ${r.envStepsPerSec.toFixed(0)} env steps/s, ${r.updatesPerSec.toFixed(1)} updates/s over ${r.seconds.toFixed(1)} s`,
+            `${r.algo} on ${r.env} (${r.torso}, ${r.numEnvs} envs in ${r.envGroups} group(s), ${r.backend}/${r.device}): ${r.envStepsPerSec.toFixed(0)} env steps/s, ${r.updatesPerSec.toFixed(1)} updates/s over ${r.seconds.toFixed(1)} s`,
         );
       },
     );

@@ -75,6 +75,14 @@ export async function createEnv(
   });
 }
 
+/**
+ * Env groups a run's training env is made of: A2C with `pipeline` steps two halves in turn (see
+ * src/rollout.ts); everything else one group.
+ */
+export function trainingEnvGroups(config: RunConfig): number {
+  return config.algo === 'a2c' && config.pipeline && config.numEnvs >= 2 ? 2 : 1;
+}
+
 /** Observation and action spaces of an env (starts a server for a moment). */
 export async function probeEnvSpaces(
   config: Pick<

@@ -37,9 +37,9 @@ export const a2cSchema = z
     clipRewards: z.boolean().default(true).describe('train on sign(reward) (scores stay raw)'),
     pipeline: z
       .boolean()
-      .default(true)
+      .optional()
       .describe(
-        "step the envs in two groups, computing one group's actions while the other steps (same maths; faster)",
+        "step the envs in two groups, computing one group's actions while the other steps (same maths); default: on for Atari, off for Gymnasium and MinAtar envs, where it costs more CPU than it hides (docs/speed.md)",
       ),
   })
   .strict();
@@ -81,8 +81,8 @@ export class A2C implements TrainableAgent {
     if (this.obs === null) throw new Error('A2C: call resetEnvs(seed) before iterate()');
 
     // ---- Rollout: batched inference, one forward pass per step for each env group that steps
-    // together; with `pipeline`, one group's envs step in the server while the next group's
-    // actions are computed (src/rollout.ts; the same actions, in the same order).
+    // together; with the env in several groups (`pipeline`), one group's envs step in the server
+    // while the next group's actions are computed (src/rollout.ts; the same actions, same order).
     const obsBuf =
       env.observationSpace.dtype === 'uint8'
         ? new Uint8Array(nSteps * n * obsSize)
@@ -126,7 +126,7 @@ export class A2C implements TrainableAgent {
           values.set(this.net.forward(obs, count).value, nSteps * n + start);
         },
       },
-      { pipeline: this.hp.pipeline, times: this.rolloutTimes },
+      { pipeline: this.hp.pipeline !== false, times: this.rolloutTimes },
     );
 
     // ---- Returns and advantages (GAE; lambda = 1 gives the n-step returns of the paper).

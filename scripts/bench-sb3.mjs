@@ -47,8 +47,9 @@ installs the optional minatar==1.0.15, GPL-3.0, into SB3's venv the first time).
 --threads N gives both the same compute threads (TensorFlow's intra/inter-op pools, torch's
 intra-op threads and OpenMP); default: each library's own (one per core). On a loaded machine
 torch's default threads spin against each other: compare with --threads 1 there.
---a2c-no-pipeline: A2C rows also run coordrl with --no-pipeline (all envs stepped together) in
-each repeat, for the pipelined rollout's gain side by side (extra columns).`);
+--a2c-no-pipeline: A2C rows run coordrl twice in each repeat, with --pipeline (the main columns)
+and with --no-pipeline (all envs stepped together; extra columns), for the pipelined rollout's
+gain side by side. Without it coordrl runs with its default (pipelined on Atari only).`);
   process.exit(0);
 }
 const log = (m) => process.stderr.write(`[bench:sb3] ${m}\n`);
@@ -113,7 +114,7 @@ if (!Number.isInteger(repeats) || repeats < 1 || repeats > 20) {
 }
 
 function benchOurs(algo, env, torso, extra = []) {
-  log(`${algo} ${env}: coordrl ${extra.join(' ')}(${o.seconds} s after ${o.warmup} s warm-up)`);
+  log(`${algo} ${env}: coordrl ${extra.map((x) => `${x} `).join('')}(${o.seconds} s after ${o.warmup} s warm-up)`);
   return runJson(process.execPath, [
     path.join(ROOT, 'bin', 'coordrl.js'),
     'bench',
@@ -134,10 +135,10 @@ function benchOurs(algo, env, torso, extra = []) {
 }
 
 function benchPair(algo, env, torso, repeat) {
-  // The unpipelined A2C run (--a2c-no-pipeline) goes before or after ours, alternating by repeat.
+  // The unpipelined A2C run (--a2c-no-pipeline) goes before or after the pipelined one, alternating by repeat.
   const unpiped = algo === 'a2c' && o['a2c-no-pipeline'];
   const first = unpiped && repeat % 2 === 1 ? benchOurs(algo, env, torso, ['--no-pipeline']) : null;
-  const ours = benchOurs(algo, env, torso);
+  const ours = benchOurs(algo, env, torso, unpiped ? ['--pipeline'] : []);
   const noPipeline = unpiped ? (first ?? benchOurs(algo, env, torso, ['--no-pipeline'])) : null;
   log(`${algo} ${env}: stable-baselines3`);
   const sb3 = runJson(PY, [

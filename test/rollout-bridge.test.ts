@@ -17,11 +17,16 @@ beforeAll(async () => {
 });
 
 describe('pipelined A2C rollout on the env server', () => {
-  it('A2C uses two env groups unless --no-pipeline (DQN and 1-env runs one)', () => {
-    expect(trainingEnvGroups(resolveRunConfig({ algo: 'a2c', env: 'CartPole-v1' }))).toBe(2);
-    expect(trainingEnvGroups(resolveRunConfig({ algo: 'a2c', env: 'CartPole-v1', pipeline: false }))).toBe(1);
-    expect(trainingEnvGroups(resolveRunConfig({ algo: 'a2c', env: 'CartPole-v1', numEnvs: 1 }))).toBe(1);
-    expect(trainingEnvGroups(resolveRunConfig({ algo: 'dqn', env: 'CartPole-v1' }))).toBe(1);
+  it('A2C pipelines (two env groups) on Atari by default, elsewhere with --pipeline; DQN and 1-env runs never', () => {
+    const groups = (flags: Record<string, unknown>) => trainingEnvGroups(resolveRunConfig(flags));
+    expect(groups({ algo: 'a2c', env: 'pong' })).toBe(2);
+    expect(groups({ algo: 'a2c', env: 'pong', pipeline: false })).toBe(1);
+    expect(groups({ algo: 'a2c', env: 'CartPole-v1' })).toBe(1);
+    expect(groups({ algo: 'a2c', env: 'minatar/breakout' })).toBe(1);
+    expect(groups({ algo: 'a2c', env: 'CartPole-v1', pipeline: true })).toBe(2);
+    expect(groups({ algo: 'a2c', env: 'minatar/breakout', pipeline: true })).toBe(2);
+    expect(groups({ algo: 'a2c', env: 'CartPole-v1', numEnvs: 1, pipeline: true })).toBe(1);
+    expect(groups({ algo: 'dqn', env: 'CartPole-v1' })).toBe(1);
   });
 
   it('CartPole: the same checkpoint bit for bit with and without pipelining', async () => {
@@ -46,7 +51,18 @@ describe('pipelined A2C rollout on the env server', () => {
   }, 180_000);
 
   it('coordrl bench rollout prints the parts of an iteration as JSON', () => {
-    const r = coordrl(['bench', 'rollout', '--env', 'CartPole-v1', '--seconds', '1', '--warmup', '0.5', '--json']);
+    const r = coordrl([
+      'bench',
+      'rollout',
+      '--env',
+      'CartPole-v1',
+      '--pipeline',
+      '--seconds',
+      '1',
+      '--warmup',
+      '0.5',
+      '--json',
+    ]);
     expect(r.code, r.stderr.join('\n')).toBe(0);
     const p = JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
     expect(p.envGroups).toBe(2);
@@ -59,12 +75,15 @@ describe('pipelined A2C rollout on the env server', () => {
     expect(q.envServer).toBeGreaterThan(0);
     for (const k of ['inference', 'sampling', 'bookkeeping', 'sending', 'waiting', 'bridge', 'update'])
       expect(q[k], k).toBeGreaterThanOrEqual(0);
+    expect(p.cpuPerIteration.learner).toBeGreaterThan(0);
+    expect(p.cpuPerIteration.envServers).toBeGreaterThan(0);
     expect(q.inference + q.sampling + q.bookkeeping + q.sending + q.waiting + q.update).toBeCloseTo(q.total, 2);
   }, 120_000);
 
   it('bench rollout: --help, and one line with exit code 2 for bad arguments', () => {
     const help = coordrl(['bench', 'rollout', '--help']);
     expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/--pipeline/);
     expect(help.stdout).toMatch(/--no-pipeline/);
     for (const args of [
       ['bench', 'rollout', '--seconds', '0'],

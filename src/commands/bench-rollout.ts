@@ -2,6 +2,7 @@
 // train`): the env server's own step time, the bridge and the waiting it leaves, inference,
 // sampling and the rollout's bookkeeping in JS, the update. With the pipelined rollout the env
 // time overlaps the learner's work, so the parts do not add up to the env time plus the rest.
+import { readFileSync } from 'node:fs';
 import { type Command, Option } from 'commander';
 import type { A2C } from '../../agents/a2c.js';
 import { isImageEnv } from '../config.js';
@@ -35,6 +36,13 @@ export interface RolloutProfile extends TrainBenchResult {
     update: number;
   };
   envStepsPerIteration: number;
+  /**
+   * CPU time per iteration (ms) of the learner (this Node process) and of the local env servers
+   * (all their threads; null when not readable: remote servers, no /proc). Unlike the wall-clock
+   * parts these hardly move with the machine's load: their sum is the work, and on an idle machine
+   * the pipelined loop can overlap the two.
+   */
+  cpuPerIteration: { learner: number; envServers: number | null };
 }
 
 export async function benchRollout(opts: {
@@ -43,16 +51,22 @@ export async function benchRollout(opts: {
   seconds: number;
   warmup: number;
   numEnvs?: number;
-  pipeline: boolean;
+  pipeline?: boolean;
 }): Promise<RolloutProfile> {
   let agent: A2C | null = null;
   let times: RolloutTimes = newRolloutTimes();
   const inference = { ms: 0, calls: 0 };
+  let pids: number[] = [];
+  let cpu0 = { learner: 0, envServers: null as number | null };
+  let cpu1 = cpu0;
+  const cpuNow = () => ({ learner: learnerCpuMs(), envServers: processesCpuMs(pids) });
   const r = await benchTrain({
     ...opts,
     algo: 'a2c',
     learningStarts: 0,
-    onMeasureStart: (a) => {
+    onMeasureStart: (a, env) => {
+      pids = env.servers.map((s) => s.pid).filter((p): p is number => p !== null);
+      cpu0 = cpuNow();
       agent = a as A2C;
       times = newRolloutTimes();
       agent.rolloutTimes = times;
@@ -67,6 +81,9 @@ export async function benchRollout(opts: {
         return out;
       };
     },
+    onMeasureEnd: () => {
+      cpu1 = cpuNow();
+    },
   });
   const it = Math.max(1, r.updates);
   const total = (r.seconds * 1000) / it;
@@ -77,6 +94,10 @@ export async function benchRollout(opts: {
     ...r,
     nSteps: (agent as A2C | null)?.hp.nSteps ?? 0,
     envStepsPerIteration: r.envSteps / it,
+    cpuPerIteration: {
+      learner: per(cpu1.learner - cpu0.learner),
+      envServers: cpu1.envServers === null || cpu0.envServers === null ? null : per(cpu1.envServers - cpu0.envServers),
+    },
     perIteration: {
       total,
       inference: per(inference.ms),
@@ -91,6 +112,32 @@ export async function benchRollout(opts: {
     },
   };
 }
+
+function learnerCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
+/** CPU time (user + system, ms) of processes from /proc (Linux); null if one cannot be read. */
+function processesCpuMs(pids: number[]): number | null {
+  if (pids.length === 0) return null;
+  let total = 0;
+  for (const pid of pids) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return null;
+    }
+    // Fields after the command name (which may hold spaces, inside parentheses): utime is the
+    // 14th field, stime the 15th, in clock ticks (100 per second on Linux).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    total += ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  }
+  return total;
+}
+
+const CLOCK_TICKS = 100;
 
 export function formatRolloutProfile(p: RolloutProfile): string {
   const q = p.perIteration;
@@ -113,6 +160,7 @@ export function formatRolloutProfile(p: RolloutProfile): string {
     ),
     `  env server inside its steps (Python)   ${ms(q.envServer).padStart(11)}       (overlaps the rows above when pipelined)`,
     `  bridge beyond the env time (wait - env) ${ms(q.bridge).padStart(10)}`,
+    `cpu per iteration: learner ${ms(p.cpuPerIteration.learner)}, env server(s) ${p.cpuPerIteration.envServers === null ? 'n/a' : ms(p.cpuPerIteration.envServers)}`,
   ].join('\n');
 }
 
@@ -131,7 +179,11 @@ export function registerBenchRollout(bench: Command): void {
     .option('--seconds <s>', 'measured seconds', positiveNumber('--seconds'), 10)
     .option('--warmup <s>', 'seconds before measuring', positiveNumber('--warmup'), 3)
     .option('--num-envs <n>', 'parallel environments (default: the A2C default)', parseCount('--num-envs'))
-    .option('--no-pipeline', 'step all envs together (no overlap of env steps with inference)')
+    .option(
+      '--pipeline',
+      'a2c: step the envs in two groups, overlapping env steps with inference (default: on for Atari)',
+    )
+    .option('--no-pipeline', 'a2c: step all envs together')
     .addOption(jsonOption())
     .action(
       async (o: {
@@ -140,7 +192,7 @@ export function registerBenchRollout(bench: Command): void {
         seconds: number;
         warmup: number;
         numEnvs?: number;
-        pipeline: boolean;
+        pipeline?: boolean;
         json?: boolean;
       }) => {
         const torso = o.torso ?? (isImageEnv(o.env) ? 'conv' : 'mlp');

@@ -1,6 +1,7 @@
 // `coordrl bench train`: env steps per second of a real training loop (env stepping through the
 // bridge, batched inference, updates), measured after a warm-up.
 import { type Command, Option } from 'commander';
+import type { BridgeVecEnv } from '../../envs/index.js';
 import type { AgentContext, TrainableAgent } from '../agent.js';
 import { initBackend } from '../backend.js';
 import { resolveRunConfig } from '../run-config.js';
@@ -37,8 +38,9 @@ export async function benchTrain(opts: {
   learningStarts: number;
   /** a2c: false turns the pipelined rollout off (--no-pipeline). */
   pipeline?: boolean;
-  /** Called when measuring starts, after the warm-up (profilers attach here: `bench rollout`). */
-  onMeasureStart?: (agent: TrainableAgent) => void;
+  /** Called when measuring starts, after the warm-up, and when it ends (profilers: `bench rollout`). */
+  onMeasureStart?: (agent: TrainableAgent, env: BridgeVecEnv) => void;
+  onMeasureEnd?: () => void;
 }): Promise<TrainBenchResult> {
   const flags: Record<string, unknown> = { algo: opts.algo, env: opts.env, torso: opts.torso };
   if (opts.numEnvs !== undefined) flags.numEnvs = opts.numEnvs;
@@ -69,7 +71,7 @@ export async function benchTrain(opts: {
       warmSteps += (await agent.iterate()).envSteps;
     }
     note(`warm-up done (${warmSteps} steps); measuring for ${opts.seconds} s`);
-    opts.onMeasureStart?.(agent);
+    opts.onMeasureStart?.(agent, env);
     let steps = 0;
     let updates = 0;
     const t0 = performance.now();
@@ -80,6 +82,7 @@ export async function benchTrain(opts: {
       updates += it.updates;
     }
     const elapsed = (performance.now() - t0) / 1000;
+    opts.onMeasureEnd?.();
     return {
       algo: config.algo,
       env: config.env,
@@ -116,7 +119,11 @@ export function registerBenchTrain(bench: Command): void {
       parseCount('--learning-starts'),
       1000,
     )
-    .option('--no-pipeline', 'a2c: step all envs together (no overlap of env steps with inference)')
+    .option(
+      '--pipeline',
+      'a2c: step the envs in two groups, overlapping env steps with inference (default: on for Atari)',
+    )
+    .option('--no-pipeline', 'a2c: step all envs together')
     .addOption(jsonOption())
     .action(
       async (o: {
@@ -127,7 +134,7 @@ export function registerBenchTrain(bench: Command): void {
         warmup: number;
         numEnvs?: number;
         learningStarts: number;
-        pipeline: boolean;
+        pipeline?: boolean;
         json?: boolean;
       }) => {
         const r = await benchTrain(o);

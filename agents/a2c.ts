@@ -39,7 +39,7 @@ export const a2cSchema = z
       .boolean()
       .optional()
       .describe(
-        "step the envs in two groups, computing one group's actions while the other steps (same maths); default: on for Atari, off for Gymnasium and MinAtar envs, where it costs more CPU than it hides (docs/speed.md)",
+        "step the envs in two groups, computing one group's actions while the other steps (same maths); off by default: on 2 cores it costs more CPU than it hides (docs/speed.md); envs on several --env-servers are stepped in turn unless --no-pipeline",
       ),
   })
   .strict();

@@ -49,7 +49,7 @@ intra-op threads and OpenMP); default: each library's own (one per core). On a l
 torch's default threads spin against each other: compare with --threads 1 there.
 --a2c-no-pipeline: A2C rows run coordrl twice in each repeat, with --pipeline (the main columns)
 and with --no-pipeline (all envs stepped together; extra columns), for the pipelined rollout's
-gain side by side. Without it coordrl runs with its default (pipelined on Atari only).`);
+gain side by side. Without it coordrl runs with its default (not pipelined).`);
   process.exit(0);
 }
 const log = (m) => process.stderr.write(`[bench:sb3] ${m}\n`);

@@ -17,9 +17,10 @@ beforeAll(async () => {
 });
 
 describe('pipelined A2C rollout on the env server', () => {
-  it('A2C pipelines (two env groups) on Atari by default, elsewhere with --pipeline; DQN and 1-env runs never', () => {
+  it('A2C pipelines (two env groups) with --pipeline only; DQN and 1-env runs never', () => {
     const groups = (flags: Record<string, unknown>) => trainingEnvGroups(resolveRunConfig(flags));
-    expect(groups({ algo: 'a2c', env: 'pong' })).toBe(2);
+    expect(groups({ algo: 'a2c', env: 'pong' })).toBe(1);
+    expect(groups({ algo: 'a2c', env: 'pong', pipeline: true })).toBe(2);
     expect(groups({ algo: 'a2c', env: 'pong', pipeline: false })).toBe(1);
     expect(groups({ algo: 'a2c', env: 'CartPole-v1' })).toBe(1);
     expect(groups({ algo: 'a2c', env: 'minatar/breakout' })).toBe(1);

@@ -181,7 +181,7 @@ export function registerBenchRollout(bench: Command): void {
     .option('--num-envs <n>', 'parallel environments (default: the A2C default)', parseCount('--num-envs'))
     .option(
       '--pipeline',
-      'a2c: step the envs in two groups, overlapping env steps with inference (default: on for Atari)',
+      'a2c: step the envs in two groups, overlapping env steps with inference (default: off)',
     )
     .option('--no-pipeline', 'a2c: step all envs together')
     .addOption(jsonOption())

@@ -121,7 +121,7 @@ export function registerBenchTrain(bench: Command): void {
     )
     .option(
       '--pipeline',
-      'a2c: step the envs in two groups, overlapping env steps with inference (default: on for Atari)',
+      'a2c: step the envs in two groups, overlapping env steps with inference (default: off)',
     )
     .option('--no-pipeline', 'a2c: step all envs together')
     .addOption(jsonOption())

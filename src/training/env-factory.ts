@@ -76,14 +76,13 @@ export async function createEnv(
 }
 
 /**
- * Env groups a run's training env is made of: A2C with `pipeline` steps two halves in turn (see
- * src/rollout.ts); by default only on Atari, where the emulator's step is long enough to hide the
- * learner's work behind (for CartPole and MinAtar the second group's messages cost more CPU than
- * the overlap saves: docs/speed.md). Everything else: one group.
+ * Env groups a run's training env is made of: A2C with `--pipeline` steps two halves in turn (see
+ * src/rollout.ts). Not by default: on the 2-core machines measured, the second group's messages
+ * and the smaller inference batches cost the learner more CPU than the overlap hides
+ * (docs/speed.md). Everything else: one group (remote env servers add their own groups).
  */
 export function trainingEnvGroups(config: RunConfig): number {
-  if (config.algo !== 'a2c' || config.numEnvs < 2) return 1;
-  return (config.pipeline ?? isAtari(config.env)) ? 2 : 1;
+  return config.algo === 'a2c' && config.pipeline === true && config.numEnvs >= 2 ? 2 : 1;
 }
 
 /** Observation and action spaces of an env (starts a server for a moment). */

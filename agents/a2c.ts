@@ -14,6 +14,7 @@ import {
 import { type CompiledA2cStep, compileA2cStep } from '../src/compiled/steps.js';
 import { MAX_ENVS } from '../src/config.js';
 import { RMSpropTF } from '../src/optim/rmsprop-tf.js';
+import { collectRollout, type RolloutTimes } from '../src/rollout.js';
 import { tf } from '../src/tf.js';
 import { clipByGlobalNorm, readScalars } from '../src/util/grads.js';
 
@@ -34,6 +35,12 @@ export const a2cSchema = z
     rmsEpsilon: z.number().positive().default(1e-5).describe('RMSprop epsilon (inside the square root, TF style)'),
     normalizeAdvantage: z.boolean().default(false).describe('normalise advantages per batch'),
     clipRewards: z.boolean().default(true).describe('train on sign(reward) (scores stay raw)'),
+    pipeline: z
+      .boolean()
+      .optional()
+      .describe(
+        "step the envs in two groups, computing one group's actions while the other steps (same maths); off by default: on 2 cores it costs more CPU than it hides (docs/speed.md); envs on several --env-servers are stepped in turn unless --no-pipeline",
+      ),
   })
   .strict();
 export type A2CHyperparams = z.infer<typeof a2cSchema>;
@@ -48,6 +55,8 @@ export class A2C implements TrainableAgent {
   private updates = 0;
   /** The update below as one TensorFlow graph run (src/compiled/), or 'eager' where it is not available. */
   private compiledUpdate: CompiledA2cStep | 'eager' | null = null;
+  /** Set by a profiler (`coordrl bench rollout`): the rollout adds where its time went. */
+  rolloutTimes: RolloutTimes | undefined;
 
   constructor(
     private readonly ctx: AgentContext,
@@ -71,7 +80,9 @@ export class A2C implements TrainableAgent {
     const obsSize = env.observationSpace.size;
     if (this.obs === null) throw new Error('A2C: call resetEnvs(seed) before iterate()');
 
-    // ---- Rollout: batched inference over all envs, one forward pass per step.
+    // ---- Rollout: batched inference, one forward pass per step for each env group that steps
+    // together; with the env in several groups (`pipeline`), one group's envs step in the server
+    // while the next group's actions are computed (src/rollout.ts; the same actions, same order).
     const obsBuf =
       env.observationSpace.dtype === 'uint8'
         ? new Uint8Array(nSteps * n * obsSize)
@@ -80,31 +91,43 @@ export class A2C implements TrainableAgent {
     const rewards = new Float32Array(nSteps * n);
     const dones = new Uint8Array(nSteps * n);
     const values = new Float32Array((nSteps + 1) * n);
-    for (let t = 0; t < nSteps; t++) {
-      obsBuf.set(this.obs, t * n * obsSize);
-      const { policy: logits, value } = this.net.forward(this.obs, n);
-      values.set(value, t * n);
-      const a = sampleCategorical(logits, n, env.actionSpace.n, rng);
-      actions.set(a, t * n);
-      const step = await env.step(a);
-      for (let i = 0; i < n; i++) {
-        const r = step.rewards[i];
-        rewards[t * n + i] = this.hp.clipRewards ? Math.sign(r) : r;
-        dones[t * n + i] = step.terminated[i] | step.truncated[i];
-      }
-      // A step cut by an env-server restart is no transition: bootstrapping from V(s_t) itself
-      // gives it a zero advantage, so it neither rewards nor punishes its action.
-      for (const i of step.cutEpisodes ?? []) rewards[t * n + i] = value[i];
-      // A truncated episode (time limit) did not end: bootstrap from its final observation.
-      for (const [i, finalObs] of step.finalObs ?? []) {
-        if (step.truncated[i] && !step.terminated[i]) {
-          rewards[t * n + i] += gamma * this.net.forward(finalObs, 1).value[0];
-        }
-      }
-      this.obs = step.obs;
-      this.ctx.onStep(step);
-    }
-    values.set(this.net.forward(this.obs, n).value, nSteps * n);
+    this.obs = await collectRollout(
+      env,
+      this.obs,
+      nSteps,
+      {
+        act: (t, { start, count }, obs) => {
+          obsBuf.set(obs, (t * n + start) * obsSize);
+          const { policy: logits, value } = this.net.forward(obs, count);
+          values.set(value, t * n + start);
+          const a = sampleCategorical(logits, count, env.actionSpace.n, rng);
+          actions.set(a, t * n + start);
+          return a;
+        },
+        record: (t, { start, count }, step) => {
+          const k0 = t * n + start;
+          for (let i = 0; i < count; i++) {
+            const r = step.rewards[i];
+            rewards[k0 + i] = this.hp.clipRewards ? Math.sign(r) : r;
+            dones[k0 + i] = step.terminated[i] | step.truncated[i];
+          }
+          // A step cut by an env-server restart is no transition: bootstrapping from V(s_t) itself
+          // gives it a zero advantage, so it neither rewards nor punishes its action.
+          for (const i of step.cutEpisodes ?? []) rewards[k0 + i] = values[k0 + i];
+          // A truncated episode (time limit) did not end: bootstrap from its final observation.
+          for (const [i, finalObs] of step.finalObs ?? []) {
+            if (step.truncated[i] && !step.terminated[i]) {
+              rewards[k0 + i] += gamma * this.net.forward(finalObs, 1).value[0];
+            }
+          }
+          this.ctx.onStep(step);
+        },
+        last: ({ start, count }, obs) => {
+          values.set(this.net.forward(obs, count).value, nSteps * n + start);
+        },
+      },
+      { pipeline: this.hp.pipeline !== false, times: this.rolloutTimes },
+    );
 
     // ---- Returns and advantages (GAE; lambda = 1 gives the n-step returns of the paper).
     const advantages = new Float32Array(nSteps * n);

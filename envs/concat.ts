@@ -134,6 +134,7 @@ export class ConcatVecEnv implements VecEnv {
       episodes,
       restarted: rs.some((r) => r.restarted),
       cutEpisodes: cut,
+      ...(rs.every((r) => r.envMs !== undefined) ? { envMs: rs.reduce((s, r) => s + (r.envMs ?? 0), 0) } : {}),
     };
   }
 

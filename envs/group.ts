@@ -278,6 +278,7 @@ export class RemoteVecEnv implements VecEnv, Rebuildable {
       episodes,
       restarted: false,
       cutEpisodes: [],
+      ...(typeof h.step_us === 'number' ? { envMs: h.step_us / 1000 } : {}),
     };
   }
 

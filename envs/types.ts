@@ -73,6 +73,8 @@ export interface StepResult {
    * reward 0 and truncated 1, and the step is NOT a real transition (drop it from replay/returns).
    */
   cutEpisodes: number[];
+  /** Milliseconds the env server spent in the env step itself (its `step_us`; summed over groups). */
+  envMs?: number;
 }
 
 /** Who hosts an env: ale-py (Atari), the optional `minatar` package, or Gymnasium. */

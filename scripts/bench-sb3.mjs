@@ -32,20 +32,24 @@ const { values: o } = parseArgs({
     torso: { type: 'string' },
     repeats: { type: 'string', default: '1' },
     threads: { type: 'string' },
+    'a2c-no-pipeline': { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (o.help) {
   console.log(`usage: npm run bench:sb3 -- [--seconds 60] [--warmup 10] [--algos a2c,dqn] [--envs CartPole-v1,pong]
-                          [--torso conv|coordconv|mlp] [--repeats 1] [--threads N] [--json]
+                          [--torso conv|coordconv|mlp] [--repeats 1] [--threads N] [--a2c-no-pipeline] [--json]
 Compares env steps/s of coordrl's A2C/DQN training loop with Stable-Baselines3's on this machine
 (Atari: Nature CNN, torso conv unless --torso; Gymnasium ids such as CartPole-v1: MLP 64-64;
 MinAtar names such as minatar/breakout: the MinAtar network and coordrl's MinAtar presets, which
 installs the optional minatar==1.0.15, GPL-3.0, into SB3's venv the first time).
 --threads N gives both the same compute threads (TensorFlow's intra/inter-op pools, torch's
 intra-op threads and OpenMP); default: each library's own (one per core). On a loaded machine
-torch's default threads spin against each other: compare with --threads 1 there.`);
+torch's default threads spin against each other: compare with --threads 1 there.
+--a2c-no-pipeline: A2C rows run coordrl twice in each repeat, with --pipeline (the main columns)
+and with --no-pipeline (all envs stepped together; extra columns), for the pipelined rollout's
+gain side by side. Without it coordrl runs with its default (not pipelined).`);
   process.exit(0);
 }
 const log = (m) => process.stderr.write(`[bench:sb3] ${m}\n`);
@@ -109,9 +113,9 @@ if (!Number.isInteger(repeats) || repeats < 1 || repeats > 20) {
   process.exit(2);
 }
 
-function benchPair(algo, env, torso) {
-  log(`${algo} ${env}: coordrl (${o.seconds} s after ${o.warmup} s warm-up)`);
-  const ours = runJson(process.execPath, [
+function benchOurs(algo, env, torso, extra = []) {
+  log(`${algo} ${env}: coordrl ${extra.map((x) => `${x} `).join('')}(${o.seconds} s after ${o.warmup} s warm-up)`);
+  return runJson(process.execPath, [
     path.join(ROOT, 'bin', 'coordrl.js'),
     'bench',
     'train',
@@ -125,8 +129,17 @@ function benchPair(algo, env, torso) {
     o.seconds,
     '--warmup',
     o.warmup,
+    ...extra,
     '--json',
   ]);
+}
+
+function benchPair(algo, env, torso, repeat) {
+  // The unpipelined A2C run (--a2c-no-pipeline) goes before or after the pipelined one, alternating by repeat.
+  const unpiped = algo === 'a2c' && o['a2c-no-pipeline'];
+  const first = unpiped && repeat % 2 === 1 ? benchOurs(algo, env, torso, ['--no-pipeline']) : null;
+  const ours = benchOurs(algo, env, torso, unpiped ? ['--pipeline'] : []);
+  const noPipeline = unpiped ? (first ?? benchOurs(algo, env, torso, ['--no-pipeline'])) : null;
   log(`${algo} ${env}: stable-baselines3`);
   const sb3 = runJson(PY, [
     path.join(ROOT, 'scripts', 'sb3', 'bench_sb3.py'),
@@ -140,7 +153,14 @@ function benchPair(algo, env, torso) {
     o.warmup,
     ...(o.threads !== undefined ? ['--threads', o.threads] : []),
   ]);
-  return { coordrl: ours, sb3, ratio: ours.envStepsPerSec / sb3.envStepsPerSec };
+  return {
+    coordrl: ours,
+    sb3,
+    ratio: ours.envStepsPerSec / sb3.envStepsPerSec,
+    ...(noPipeline
+      ? { coordrlNoPipeline: noPipeline, ratioNoPipeline: noPipeline.envStepsPerSec / sb3.envStepsPerSec }
+      : {}),
+  };
 }
 
 const envs = (o.env ?? o.envs).split(',');
@@ -150,7 +170,7 @@ for (const env of envs) {
   const torso = o.torso ?? (isGymId(env) ? 'mlp' : 'conv');
   for (const algo of o.algos.split(',')) {
     const runs = [];
-    for (let i = 0; i < repeats; i++) runs.push(benchPair(algo, env, torso));
+    for (let i = 0; i < repeats; i++) runs.push(benchPair(algo, env, torso, i));
     const ratios = runs.map((r) => r.ratio);
     rows.push({
       algo,
@@ -161,6 +181,12 @@ for (const env of envs) {
       ratio: ratios,
       ratioMin: Math.min(...ratios),
       ratioMax: Math.max(...ratios),
+      ...(runs[0].coordrlNoPipeline
+        ? {
+            coordrlNoPipelineStepsPerSec: runs.map((r) => r.coordrlNoPipeline.envStepsPerSec),
+            ratioNoPipeline: runs.map((r) => r.ratioNoPipeline),
+          }
+        : {}),
       threads: o.threads ?? 'default',
       runs,
     });
@@ -169,11 +195,18 @@ for (const env of envs) {
 const fmt = (xs, digits) => xs.map((x) => x.toFixed(digits)).join(' / ');
 if (o.json) console.log(JSON.stringify(rows, null, 2));
 else {
-  console.log('| agent | env | torso | coordrl env steps/s | SB3 env steps/s | ratio |');
-  console.log('| --- | --- | --- | ---: | ---: | ---: |');
+  const unpiped = rows.some((r) => r.ratioNoPipeline);
+  const extraHead = unpiped ? ' coordrl --no-pipeline env steps/s | ratio --no-pipeline |' : '';
+  console.log(`| agent | env | torso | coordrl env steps/s | SB3 env steps/s | ratio |${extraHead}`);
+  console.log(`| --- | --- | --- | ---: | ---: | ---: |${unpiped ? ' ---: | ---: |' : ''}`);
   for (const r of rows) {
+    const extra = unpiped
+      ? r.ratioNoPipeline
+        ? ` ${fmt(r.coordrlNoPipelineStepsPerSec, 0)} | ${fmt(r.ratioNoPipeline, 2)} |`
+        : ' | |'
+      : '';
     console.log(
-      `| ${r.algo} | ${r.env} | ${r.torso} | ${fmt(r.coordrlStepsPerSec, 0)} | ${fmt(r.sb3StepsPerSec, 0)} | ${fmt(r.ratio, 2)} |`,
+      `| ${r.algo} | ${r.env} | ${r.torso} | ${fmt(r.coordrlStepsPerSec, 0)} | ${fmt(r.sb3StepsPerSec, 0)} | ${fmt(r.ratio, 2)} |${extra}`,
     );
   }
 }

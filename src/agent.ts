@@ -25,6 +25,12 @@ export interface AgentEnv {
   /** Sends the actions and returns at once: the envs step while the agent works (then stepWait). */
   stepAsync(actions: Int32Array): void;
   stepWait(): Promise<AgentStep>;
+  /**
+   * The env slots split into parts that step independently (env groups), in slot order; an
+   * on-policy rollout steps them in turn, overlapping one group's step with the actions of the
+   * next (src/rollout.ts). Absent: one part.
+   */
+  readonly groups?: readonly AgentEnv[];
 }
 
 export interface AgentStep {
@@ -41,6 +47,8 @@ export interface AgentStep {
   cutEpisodes?: number[];
   /** An env server was restarted during this step. */
   restarted?: boolean;
+  /** Milliseconds the env server spent stepping the envs (profiles). */
+  envMs?: number;
 }
 
 export interface AgentContext {

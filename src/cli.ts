@@ -7,6 +7,7 @@ import { registerAb } from './commands/ab.js';
 import { registerBench } from './commands/bench.js';
 import { registerBenchEnv } from './commands/bench-env.js';
 import { registerBenchReplay } from './commands/bench-replay.js';
+import { registerBenchRollout } from './commands/bench-rollout.js';
 import { registerBenchTrain } from './commands/bench-train.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerPlot } from './commands/plot.js';
@@ -26,7 +27,8 @@ const registrars: CommandRegistrar[] = [
   registerPlot,
   registerToy,
   registerServe,
-  (program) => registerBench(program, [registerBenchEnv, registerBenchReplay, registerBenchTrain]),
+  (program) =>
+    registerBench(program, [registerBenchEnv, registerBenchReplay, registerBenchTrain, registerBenchRollout]),
   registerDoctor,
 ];
 

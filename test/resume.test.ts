@@ -54,6 +54,14 @@ describe('exact resume', () => {
     expect(new Set(steps).size).toBe(steps.length);
   }, 120_000);
 
+  it('A2C with the pipelined rollout (two env groups): 2N straight equals N + resume N, bit for bit', async () => {
+    const half = 1200;
+    const { straight, split } = await straightAndResumed({ algo: 'a2c', numEnvs: 8, pipeline: true }, half);
+    for (const f of ['models/policy/weights.bin', 'optimizer.bin']) {
+      expect(bytes(split, 2 * half, f).equals(bytes(straight, 2 * half, f)), f).toBe(true);
+    }
+  }, 120_000);
+
   it('DQN: 2N straight equals N + resume N, bit for bit (networks, Adam state, replay)', async () => {
     const half = 1200;
     const { straight, split } = await straightAndResumed(

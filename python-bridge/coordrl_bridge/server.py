@@ -177,7 +177,7 @@ def _frame_desc(name: str, arr: np.ndarray[Any, Any], **extra: Any) -> dict[str,
     return {"name": name, "dtype": dtype, "shape": list(arr.shape), **extra}
 
 
-def step_reply(req_id: int, handle: int, out: StepOut) -> list[Any]:
+def step_reply(req_id: int, handle: int, out: StepOut, step_us: int = 0) -> list[Any]:
     frames: list[Any] = [out.obs]
     descs = [_frame_desc("obs", out.obs)]
     if out.final_obs is not None:
@@ -193,6 +193,7 @@ def step_reply(req_id: int, handle: int, out: StepOut) -> list[Any]:
         lives=None if out.lives is None else out.lives.tobytes(),
         episodes=out.episodes,
         frames=descs,
+        step_us=step_us,
     )
     return [pack(hdr), *frames]
 
@@ -309,7 +310,11 @@ class GroupWorker:
                 if not isinstance(dtype, str):
                     raise BridgeError("bad_actions", "field 'dtype' (the actions' dtype, 'int32') must be a string")
                 actions = self.group.check_actions(get_bytes(h, "actions"), dtype)
-                return step_reply(req_id, self.handle, self.group.step(actions))
+                t0 = time.perf_counter()
+                out = self.group.step(actions)
+                # The env's own time, so that a client can tell it from the bridge's (profiles).
+                step_us = round((time.perf_counter() - t0) * 1e6)
+                return step_reply(req_id, self.handle, out, step_us)
             if op == "reset":
                 seed = get_opt_int(h, "seed", 0, MAX_SEED - self.group.num_envs)
                 return reset_reply(req_id, self.handle, self.group.reset(seed))

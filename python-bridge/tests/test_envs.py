@@ -144,3 +144,14 @@ def test_time_limit_truncates(client: Client) -> None:
     else:
         raise AssertionError("no truncation within 200 steps of a 400-frame limit")
     client.ok("close", handle=h)
+
+
+def test_step_reply_reports_the_env_step_time(client: Client) -> None:
+    h = client.make("CartPole-v1", 2)["handle"]
+    client.reset(h, seed=1)
+    for _ in range(3):
+        hdr = client.step(h, [0, 1])["hdr"]
+        # the env's own time in microseconds: an int, small for CartPole (bounded well below 1 s)
+        assert isinstance(hdr["step_us"], int) and not isinstance(hdr["step_us"], bool)
+        assert 0 <= hdr["step_us"] < 1_000_000
+    client.ok("close", handle=h)

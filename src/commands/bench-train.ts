@@ -1,10 +1,11 @@
 // `coordrl bench train`: env steps per second of a real training loop (env stepping through the
 // bridge, batched inference, updates), measured after a warm-up.
 import { type Command, Option } from 'commander';
+import type { BridgeVecEnv } from '../../envs/index.js';
 import type { AgentContext, TrainableAgent } from '../agent.js';
 import { initBackend } from '../backend.js';
 import { resolveRunConfig } from '../run-config.js';
-import { closeEnv, createEnv } from '../training/env-factory.js';
+import { closeEnv, createEnv, trainingEnvGroups } from '../training/env-factory.js';
 import { resolveTorso } from '../training/run.js';
 import { parseCount, positiveNumber } from '../util/cli-errors.js';
 import { note, printResult } from '../util/output.js';
@@ -16,6 +17,8 @@ export interface TrainBenchResult {
   env: string;
   torso: string;
   numEnvs: number;
+  /** Env groups stepped in turn (A2C's pipelined rollout: 2; otherwise 1). */
+  envGroups: number;
   backend: string;
   device: string;
   seconds: number;
@@ -33,13 +36,19 @@ export async function benchTrain(opts: {
   warmup: number;
   numEnvs?: number;
   learningStarts: number;
+  /** a2c: false turns the pipelined rollout off (--no-pipeline). */
+  pipeline?: boolean;
+  /** Called when measuring starts, after the warm-up, and when it ends (profilers: `bench rollout`). */
+  onMeasureStart?: (agent: TrainableAgent, env: BridgeVecEnv) => void;
+  onMeasureEnd?: () => void;
 }): Promise<TrainBenchResult> {
   const flags: Record<string, unknown> = { algo: opts.algo, env: opts.env, torso: opts.torso };
   if (opts.numEnvs !== undefined) flags.numEnvs = opts.numEnvs;
   if (opts.algo === 'dqn') flags.learningStarts = opts.learningStarts;
+  if (opts.algo === 'a2c' && opts.pipeline !== undefined) flags.pipeline = opts.pipeline;
   const config = resolveRunConfig(flags);
   const info = await initBackend(config.backend);
-  const env = await createEnv(config, config.numEnvs);
+  const env = await createEnv(config, config.numEnvs, { groups: trainingEnvGroups(config) });
   let agent: TrainableAgent | null = null;
   try {
     const ctx: AgentContext = {
@@ -62,6 +71,7 @@ export async function benchTrain(opts: {
       warmSteps += (await agent.iterate()).envSteps;
     }
     note(`warm-up done (${warmSteps} steps); measuring for ${opts.seconds} s`);
+    opts.onMeasureStart?.(agent, env);
     let steps = 0;
     let updates = 0;
     const t0 = performance.now();
@@ -72,11 +82,13 @@ export async function benchTrain(opts: {
       updates += it.updates;
     }
     const elapsed = (performance.now() - t0) / 1000;
+    opts.onMeasureEnd?.();
     return {
       algo: config.algo,
       env: config.env,
       torso: config.torso,
       numEnvs: config.numEnvs,
+      envGroups: trainingEnvGroups(config),
       backend: info.backend,
       device: info.device,
       seconds: elapsed,
@@ -107,6 +119,11 @@ export function registerBenchTrain(bench: Command): void {
       parseCount('--learning-starts'),
       1000,
     )
+    .option(
+      '--pipeline',
+      'a2c: step the envs in two groups, overlapping env steps with inference (default: off)',
+    )
+    .option('--no-pipeline', 'a2c: step all envs together')
     .addOption(jsonOption())
     .action(
       async (o: {
@@ -117,6 +134,7 @@ export function registerBenchTrain(bench: Command): void {
         warmup: number;
         numEnvs?: number;
         learningStarts: number;
+        pipeline?: boolean;
         json?: boolean;
       }) => {
         const r = await benchTrain(o);
@@ -124,7 +142,7 @@ export function registerBenchTrain(bench: Command): void {
           Boolean(o.json),
           r,
           () =>
-            `${r.algo} on ${r.env} (${r.torso}, ${r.numEnvs} envs, ${r.backend}/${r.device}): ${r.envStepsPerSec.toFixed(0)} env steps/s, ${r.updatesPerSec.toFixed(1)} updates/s over ${r.seconds.toFixed(1)} s`,
+            `${r.algo} on ${r.env} (${r.torso}, ${r.numEnvs} envs in ${r.envGroups} group(s), ${r.backend}/${r.device}): ${r.envStepsPerSec.toFixed(0)} env steps/s, ${r.updatesPerSec.toFixed(1)} updates/s over ${r.seconds.toFixed(1)} s`,
         );
       },
     );

@@ -75,6 +75,16 @@ export async function createEnv(
   });
 }
 
+/**
+ * Env groups a run's training env is made of: A2C with `--pipeline` steps two halves in turn (see
+ * src/rollout.ts). Not by default: on the 2-core machines measured, the second group's messages
+ * and the smaller inference batches cost the learner more CPU than the overlap hides
+ * (docs/speed.md). Everything else: one group (remote env servers add their own groups).
+ */
+export function trainingEnvGroups(config: RunConfig): number {
+  return config.algo === 'a2c' && config.pipeline === true && config.numEnvs >= 2 ? 2 : 1;
+}
+
 /** Observation and action spaces of an env (starts a server for a moment). */
 export async function probeEnvSpaces(
   config: Pick<

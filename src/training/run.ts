@@ -15,7 +15,14 @@ import { UsageError, UserFacingError } from '../util/cli-errors.js';
 import { note } from '../util/output.js';
 import { Rng } from '../util/rng.js';
 import { PACKAGE_VERSION } from '../version.js';
-import { closeEnv, createEnv, envRestarts, envServerVersions, probeEnvSpaces } from './env-factory.js';
+import {
+  closeEnv,
+  createEnv,
+  envRestarts,
+  envServerVersions,
+  probeEnvSpaces,
+  trainingEnvGroups,
+} from './env-factory.js';
 import { EpisodeStats } from './episodes.js';
 import { type EvalEpisode, episodeQuota, playEpisodes, type Spread, spread } from './evaluation.js';
 import { checkRunMemory, describeEstimate, estimateRunMemory, type MemoryEstimate, type ObsSpace } from './memory.js';
@@ -182,7 +189,7 @@ function runEstimate(config: RunConfig, obs: ObsSpace, actions: number): MemoryE
 async function openRunEnv(config: RunConfig): Promise<{ backend: BackendInfo; env: AgentEnv }> {
   const backend = await initBackend(config.backend);
   if (isAtari(config.env)) checkRunMemory(config, runEstimate(config, ATARI_OBS, 18));
-  const env = await createEnv(config, config.numEnvs);
+  const env = await createEnv(config, config.numEnvs, { groups: trainingEnvGroups(config) });
   try {
     checkRunMemory(config, runEstimate(config, env.observationSpace, env.actionSpace.n));
     return { backend, env };

@@ -107,11 +107,14 @@ describe('MinAtar configuration', () => {
       optimizer: 'centered-rmsprop',
       lr: 2.5e-4,
       rmsDecay: 0.95,
-      rmsMomentum: 0.95,
+      // examples/dqn.py's torch.optim.RMSprop gets no momentum (torch's default 0; kenjyoung/MinAtar#37)
+      rmsMomentum: 0,
       optimEps: 0.01,
       gamma: 0.99,
       clipRewards: false,
       maxGradNorm: 0,
+      // dqn.py keeps PyTorch's default initialisation of nn.Conv2d and nn.Linear
+      init: 'torch',
     });
     const o = resolveRunConfig({ algo: 'dqn', env: 'minatar/breakout', lr: 1e-3, stickyActions: 0, torso: 'conv' });
     expect([o.lr, o.stickyActions, o.torso, o.optimizer]).toEqual([1e-3, 0, 'conv', 'centered-rmsprop']);

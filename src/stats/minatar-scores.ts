@@ -9,9 +9,10 @@
 // reference: the MinAtar paper's DQN at 5M frames (Young & Tian 2019, arXiv:1903.03176): the mean over its
 //   30 runs of the moving average of training returns over 100 episodes, at 4.9-5M frames. Published only
 //   as a figure, so these are readings off it: the learning-curve figure of kenjyoung/MinAtar's README
-//   (img/learning_curves.gif at commit 4241f24685622cfb52f843cab9bbcf385a53484a, 3038x1629 px), located by
-//   pixel colour against the axis ticks; read to about +-0.3 (asterix, breakout, seaquest) and +-1
-//   (freeway, space_invaders), the curve's own wiggle over its last 100k frames included. Those runs used
+//   (img/learning_curves.gif at commit 4241f24685622cfb52f843cab9bbcf385a53484a, 3038x1629 px, last changed
+//   in 87c2bc8 "to be consistent with most recent paper"), located by pixel colour against the axis ticks;
+//   read to about +-0.3 (asterix, breakout, seaquest) and +-1 (freeway, space_invaders), the curve's own
+//   wiggle over its last 100k frames included. Those runs used
 //   all six actions (the README says so); seaquest's predate MinAtar 1.0.11's oxygen fix. docs/minatar.md
 //   has the readings along the curves, the method and the caveats.
 

@@ -174,7 +174,7 @@ function gameTable(g: GameSummary): string {
   }
   const minatar = minatarScores(g.env);
   if (minatar?.reference != null) {
-    out += `<p class="note">Reference scores for ${esc(g.env)}: random ${minatar.random}, the MinAtar paper's DQN at 5M frames ${minatar.reference}.</p>`;
+    out += `<p class="note">${esc(`Reference scores for ${g.env}: random ${minatar.random}, the MinAtar paper's DQN at 5M frames ${minatar.reference}.`)}</p>`;
   }
   return out;
 }

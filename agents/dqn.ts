@@ -38,10 +38,10 @@ export const dqnSchema = z
       .enum(['adam', 'centered-rmsprop', 'centered-rmsprop-tf'])
       .default('adam')
       .describe(
-        'adam; centered-rmsprop with momentum (the MinAtar paper: PyTorch form, epsilon outside the root); centered-rmsprop-tf (epsilon inside the root: TensorFlow fused kernel, faster)',
+        'adam; centered-rmsprop (the MinAtar paper: PyTorch form, epsilon outside the root); centered-rmsprop-tf (epsilon inside the root: TensorFlow fused kernel, faster)',
       ),
     rmsDecay: z.number().min(0).max(1).default(0.95).describe('centered RMSprop squared-gradient decay (alpha)'),
-    rmsMomentum: z.number().min(0).max(1).default(0.95).describe('centered RMSprop momentum'),
+    rmsMomentum: z.number().min(0).max(1).default(0.95).describe('centered RMSprop momentum (MinAtar preset: 0)'),
     optimEps: z
       .number()
       .positive()

@@ -13,8 +13,11 @@ const MINATAR_COMMON: Preset = { stickyActions: 0.1 };
  * DQN as in the MinAtar paper (Young & Tian 2019, its examples/dqn.py): batch 32, replay 100k, target
  * network every 1,000 frames, one update per frame, 5,000 uniformly random frames before learning,
  * epsilon 1.0 -> 0.1 over the next 100k frames, centered RMSprop (lr 2.5e-4, squared-gradient decay
- * 0.95, momentum 0.95, epsilon 0.01 added to the root as PyTorch does), gamma 0.99, Huber loss, raw
- * rewards (the paper does not clip: Seaquest pays up to 10 at once) and no gradient clipping.
+ * 0.95, epsilon 0.01 added to the root as PyTorch does, and no momentum: dqn.py never passes its
+ * GRAD_MOMENTUM = 0.95 to torch's RMSprop, whose default is 0, and the author confirmed that is the
+ * intended DeepMind form in kenjyoung/MinAtar#37), PyTorch's default initialisation (dqn.py keeps
+ * nn.Conv2d's and nn.Linear's), gamma 0.99, Huber loss, raw rewards (the paper does not clip:
+ * Seaquest pays up to 10 at once) and no gradient clipping.
  */
 export const MINATAR_DQN: Preset = {
   numEnvs: 1,
@@ -29,11 +32,12 @@ export const MINATAR_DQN: Preset = {
   optimizer: 'centered-rmsprop',
   lr: 2.5e-4,
   rmsDecay: 0.95,
-  rmsMomentum: 0.95,
+  rmsMomentum: 0,
   optimEps: 0.01,
   gamma: 0.99,
   clipRewards: false,
   maxGradNorm: 0,
+  init: 'torch',
 };
 
 /**

@@ -23,6 +23,7 @@ import { interpolate, meanCurve, summarizeExperiment, verdict } from '../src/exp
 import type { RunConfig } from '../src/run-config.js';
 import { iqm } from '../src/stats/aggregate.js';
 import { humanNormalized } from '../src/stats/atari-scores.js';
+import { minatarNormalized } from '../src/stats/minatar-scores.js';
 import { UsageError } from '../src/util/cli-errors.js';
 
 function tmp(prefix = 'coordrl-ab-'): string {
@@ -585,6 +586,29 @@ describe('experiment summary', () => {
     expect(s.verdicts[1]).toMatch(/^Not in the aggregate yet: breakout/);
     expect(s.games[1].arms[1]).toMatchObject({ n: 0, planned: 3, mean: null });
     expect(s.games[1].curves[1].points.length).toBeGreaterThan(0);
+  });
+
+  it("reference-normalises MinAtar games (random = 0, the paper's DQN = 1) and says so", () => {
+    const env = ['minatar/breakout', 'minatar/space_invaders'];
+    const raw = (game: string, arm: string, seed: number) =>
+      (game.includes('breakout') ? 5 : 20) + (arm === 'coordconv' ? 2 : 0) + seed;
+    const dir = synthExperiment({ ...SPEC, envs: env }, (game, arm, seed) => ({ score: raw(game, arm, seed) }));
+    const s = summarizeExperiment(dir, { reps: 300 });
+    expect(s.normalization.kind).toBe('minatar');
+    expect(s.normalization.note).toMatch(/reference-normalised scores: \(score - random\) \/ \(reference - random\)/);
+    const norm = (e: string, seed: number) => minatarNormalized(e, raw(e, 'conv', seed)) as number;
+    expect(s.games[0].arms[0].runs[0].normalized).toBeCloseTo(norm(env[0], 1), 12);
+    // the mean over games of the per-game means of normalised scores, not of raw ones
+    const perGame = env.map((e) => (norm(e, 1) + norm(e, 2) + norm(e, 3)) / 3);
+    expect(s.aggregate?.arms[0].mean.estimate).toBeCloseTo((perGame[0] + perGame[1]) / 2, 10);
+    expect(s.comparisons[0].verdict).toMatch(/in reference-normalised score/);
+    // Atari and MinAtar in one experiment: two different references, so raw scores, said so
+    const mixed = summarizeExperiment(
+      synthExperiment({ ...SPEC, envs: ['pong', 'minatar/breakout'] }, (_g, _a, seed) => ({ score: seed })),
+      { reps: 100 },
+    );
+    expect(mixed.normalization.kind).toBe('raw');
+    expect(mixed.normalization.note).toMatch(/^Atari and MinAtar games are normalised against different references/);
   });
 
   it('uses raw scores, and says so, for games without human reference scores', () => {

@@ -107,11 +107,14 @@ describe('MinAtar configuration', () => {
       optimizer: 'centered-rmsprop',
       lr: 2.5e-4,
       rmsDecay: 0.95,
-      rmsMomentum: 0.95,
+      // examples/dqn.py's torch.optim.RMSprop gets no momentum (torch's default 0; kenjyoung/MinAtar#37)
+      rmsMomentum: 0,
       optimEps: 0.01,
       gamma: 0.99,
       clipRewards: false,
       maxGradNorm: 0,
+      // dqn.py keeps PyTorch's default initialisation of nn.Conv2d and nn.Linear
+      init: 'torch',
     });
     const o = resolveRunConfig({ algo: 'dqn', env: 'minatar/breakout', lr: 1e-3, stickyActions: 0, torso: 'conv' });
     expect([o.lr, o.stickyActions, o.torso, o.optimizer]).toEqual([1e-3, 0, 'conv', 'centered-rmsprop']);
@@ -216,13 +219,20 @@ describe('MinAtar scores', () => {
     for (const g of MINATAR_GAMES) expect(minatarScores(`minatar/${g}`)?.random).toBeGreaterThan(0);
   });
 
-  test("MinAtar Breakout never gets Atari Breakout's human reference; Atari keeps it", () => {
+  test("MinAtar Breakout gets the paper's DQN as its reference, never Atari Breakout's human one", () => {
     expect(normalizationOf('pong')).toBe('human');
     expect(normalizedScore('breakout', 30.5)).toBeCloseTo(humanNormalized('breakout', 30.5) as number, 12);
-    // no MinAtar reference scores yet (docs/minatar.md): no normalised score, rather than a wrong one
-    expect(normalizationOf('minatar/breakout')).toBeNull();
-    expect(normalizedScore('minatar/breakout', 30.5)).toBeNull();
-    expect(minatarNormalized('MinAtar/Breakout-v1', 10)).toBeNull();
+    expect(normalizationOf('minatar/breakout')).toBe('minatar');
+    // the paper's DQN at 5M frames (read off its figure, docs/minatar.md) is 1, random play 0
+    const ref = minatarScores('minatar/breakout') as { random: number; reference: number };
+    expect(ref.reference).toBe(10.0);
+    expect(minatarNormalized('MinAtar/Breakout-v1', ref.reference)).toBeCloseTo(1, 12);
+    expect(minatarNormalized('breakout-minatar', ref.random)).toBeCloseTo(0, 12);
+    expect(normalizedScore('minatar/breakout', 30.5)).toBeCloseTo((30.5 - 0.38) / (10 - 0.38), 12);
+    for (const g of MINATAR_GAMES) {
+      const r = minatarScores(`minatar/${g}`);
+      expect(r?.reference).toBeGreaterThan(r?.random as number);
+    }
     expect(minatarNormalized('pong', 10)).toBeNull();
   });
 });

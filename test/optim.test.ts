@@ -193,15 +193,15 @@ describe('CenteredRMSprop', () => {
       return out;
     });
   }
-  /** The same steps by hand; eps outside the root (PyTorch) or inside (TensorFlow). */
-  function byHand(epsInside: boolean): number[] {
+  /** The same steps by hand; eps outside the root (PyTorch) or inside (TensorFlow); momentum mu. */
+  function byHand(epsInside: boolean, mu = 0.95): number[] {
     return w0.map((p0, i) => {
       let [ms, mg, mom, p] = [0, 0, 0, p0];
       for (const g of grads.map((row) => row[i])) {
         ms = 0.95 * ms + 0.05 * g * g;
         mg = 0.95 * mg + 0.05 * g;
         const v = ms - mg * mg;
-        mom = 0.95 * mom + (0.1 * g) / (epsInside ? Math.sqrt(v + 0.01) : Math.sqrt(v) + 0.01);
+        mom = mu * mom + (0.1 * g) / (epsInside ? Math.sqrt(v + 0.01) : Math.sqrt(v) + 0.01);
         p -= mom;
       }
       return p;
@@ -217,6 +217,16 @@ describe('CenteredRMSprop', () => {
     for (const mode of ['native', 'ops'] as const) {
       const got = threeSteps(new CenteredRMSprop(0.1, 0.95, 0.95, 0.01), mode);
       for (let i = 0; i < 4; i++) expect(got[i]).toBeCloseTo(PYTORCH[i], 5);
+    }
+  });
+
+  it("without momentum is PyTorch's RMSprop(centered=True) with its default momentum 0 (the MinAtar paper's DQN)", () => {
+    // torch's step without momentum: p -= lr g / (sqrt(ms - mg^2) + eps), no buffer carried over.
+    const hand = byHand(false, 0);
+    expect(Math.abs(hand[0] - PYTORCH[0])).toBeGreaterThan(1e-2); // momentum really changes the steps
+    for (const mode of ['native', 'ops'] as const) {
+      const got = threeSteps(new CenteredRMSprop(0.1, 0.95, 0, 0.01), mode);
+      for (let i = 0; i < 4; i++) expect(got[i]).toBeCloseTo(hand[i], 5);
     }
   });
 

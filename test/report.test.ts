@@ -159,6 +159,16 @@ describe('coordrl report', () => {
     expect(html).not.toMatch(/1 greedy evaluation episodes/);
   });
 
+  it("labels MinAtar scores reference-normalised and names the paper's DQN reference", async () => {
+    const dir = synthExperiment({ envs: ['minatar/breakout'] });
+    const r = await writeReport(dir, { reps: 100, png: false });
+    expect(r.summary.normalization.kind).toBe('minatar');
+    const html = readFileSync(r.files.html, 'utf8');
+    expect(html).toContain('Scores: reference-normalised.');
+    expect(html).toContain('random 0.38, the MinAtar paper&#39;s DQN at 5M frames 10.');
+    expect(html).not.toContain('human-normalised');
+  });
+
   it('draws a sensible performance profile when every run has the same score', async () => {
     const dir = path.join(mkdtempSync(path.join(tmpdir(), 'coordrl-report-eq-')), 'exp');
     const m = createExperiment(dir, {

@@ -196,7 +196,7 @@ def main() -> None:
             policy_kwargs={
                 **policy_kwargs,
                 "optimizer_class": torch.optim.RMSprop,
-                "optimizer_kwargs": {"alpha": 0.95, "momentum": 0.95, "eps": 0.01, "centered": True},
+                "optimizer_kwargs": {"alpha": 0.95, "momentum": 0.0, "eps": 0.01, "centered": True},
             },
             buffer_size=100_000,
             learning_rate=2.5e-4,

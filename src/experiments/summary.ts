@@ -37,7 +37,7 @@ export const MIN_RUNS_FOR_VERDICT = 3;
 export interface RunScore {
   seed: number;
   score: number;
-  /** Human-normalised score (null where the game has no reference scores). */
+  /** Normalised score: human for Atari, reference for MinAtar (null where the game has no reference scores). */
   normalized: number | null;
   source: ScoreSource;
 }
@@ -200,7 +200,7 @@ export interface Summary {
   runs: RunRecord[];
   progress: { total: number; done: number; missing: MissingRun[] };
   scores: { source: ScoreSource | 'mixed' | 'none'; note: string };
-  normalization: { kind: 'human' | 'raw'; note: string };
+  normalization: { kind: ScoreKind; note: string };
   games: GameSummary[];
   aggregate: {
     games: string[];
@@ -232,9 +232,21 @@ export function plural(n: number, one: string, many = `${one}s`): string {
 // ---------------------------------------------------------------------------------------------
 // Number formatting shared with the report
 
+/**
+ * What the aggregates are computed on: human-normalised scores (Atari), reference-normalised ones
+ * (MinAtar: random play = 0, the MinAtar paper's DQN at 5M frames = 1, src/stats/minatar-scores.ts), or raw.
+ */
+export type ScoreKind = 'human' | 'minatar' | 'raw';
+
+/** The kind of score in words: "human-normalised score", or with `short` "human-normalised". */
+export function scoreUnit(kind: ScoreKind, short = false): string {
+  const name = kind === 'human' ? 'human-normalised' : kind === 'minatar' ? 'reference-normalised' : 'raw';
+  return short ? name : `${name} score`;
+}
+
 /** Decimals that suit a value's magnitude: 2 for normalised scores and small raw ones. */
-export function decimalsFor(values: number[], kind: 'human' | 'raw'): number {
-  if (kind === 'human') return 2;
+export function decimalsFor(values: number[], kind: ScoreKind): number {
+  if (kind !== 'raw') return 2;
   const m = Math.max(...values.filter(Number.isFinite).map(Math.abs), 0);
   return m >= 100 ? 0 : m >= 10 ? 1 : 2;
 }
@@ -258,7 +270,7 @@ export interface VerdictInput
     Comparison,
     'a' | 'b' | 'games' | 'gamesBetter' | 'gamesWorse' | 'gamesTied' | 'runsPerArm' | 'iqmDiff' | 'poi'
   > {
-  scoreKind: 'human' | 'raw';
+  scoreKind: ScoreKind;
   /** Runs of the experiment without a final score, and all runs. */
   missing?: number;
   total?: number;
@@ -279,7 +291,7 @@ export function verdict(v: VerdictInput): { significant: boolean; direction: 'be
   if (v.gamesTied) perGame += `, tied on ${v.gamesTied}`;
   perGame += ' (by mean final score)';
   const d = decimalsFor([v.iqmDiff.estimate, v.iqmDiff.lo, v.iqmDiff.hi], v.scoreKind);
-  const unit = v.scoreKind === 'human' ? 'human-normalised score' : 'raw score';
+  const unit = scoreUnit(v.scoreKind);
   const numbers = `aggregate IQM difference (${b} - ${a}) ${fmtInterval(v.iqmDiff, d, true)} in ${unit}, P(${b} > ${a}) = ${fmtInterval(v.poi, 2)}`;
 
   const diffUp = v.iqmDiff.lo > 0;
@@ -462,18 +474,28 @@ export function summarizeExperiment(expDir: string, opts: SummaryOptions = {}): 
     } else missing.push(describeMissing(expDir, run));
   }
 
-  // Atari games are human-normalised; MinAtar games would be reference-normalised once their table has
-  // reference scores (src/stats/minatar-scores.ts); until then, and for mixed families, raw scores.
-  const allHuman = m.envs.every((e) => normalizationOf(e.env) === 'human');
-  const kind: 'human' | 'raw' = allHuman ? 'human' : 'raw';
-  const noRef = m.envs.filter((e) => normalizationOf(e.env) !== 'human').map((e) => e.env);
+  // Atari games are human-normalised, MinAtar games reference-normalised (src/stats/minatar-scores.ts);
+  // games without reference scores, and experiments mixing the two families, use raw scores.
+  const kinds = m.envs.map((e) => normalizationOf(e.env));
+  const kind: ScoreKind = kinds.every((k) => k === 'human')
+    ? 'human'
+    : kinds.every((k) => k === 'minatar')
+      ? 'minatar'
+      : 'raw';
+  const noRef = m.envs.filter((_e, i) => kinds[i] === null).map((e) => e.env);
+  const mixNote = m.envs.length > 1 ? ' (which mix the scales of different games: read them with care)' : '';
   const normalization = {
     kind,
-    note: allHuman
-      ? 'Aggregates use human-normalised scores: (score - random) / (human - random), with the standard Atari reference scores.'
-      : `${noRef.join(', ')} ${noRef.length === 1 ? 'has' : 'have'} no human reference score${noRef.some((e) => minatarGame(e) !== null) ? ' (MinAtar has none; its random/reference table is in docs/minatar.md)' : ''}, so aggregates use raw scores${m.envs.length > 1 ? ' (which mix the scales of different games: read them with care)' : ''}.`,
+    note:
+      kind === 'human'
+        ? 'Aggregates use human-normalised scores: (score - random) / (human - random), with the standard Atari reference scores.'
+        : kind === 'minatar'
+          ? "Aggregates use reference-normalised scores: (score - random) / (reference - random), with uniformly random play and the MinAtar paper's DQN at 5M frames (read off its figure) as the references (docs/minatar.md)."
+          : noRef.length
+            ? `${noRef.join(', ')} ${noRef.length === 1 ? 'has' : 'have'} no ${noRef.some((e) => minatarGame(e) !== null) ? '' : 'human '}reference score, so aggregates use raw scores${mixNote}.`
+            : `Atari and MinAtar games are normalised against different references, so aggregates use raw scores${mixNote}.`,
   };
-  const scoreOf = (r: RunScore) => (kind === 'human' ? (r.normalized as number) : r.score);
+  const scoreOf = (r: RunScore) => (kind === 'raw' ? r.score : (r.normalized as number));
 
   const games: GameSummary[] = m.envs.map(({ env, game }, gi) => {
     const runsOf = (arm: string) => m.runs.filter((r) => r.game === game && r.arm === arm);

@@ -1,5 +1,5 @@
-// Centered RMSprop with momentum (Graves 2013), as the MinAtar paper's DQN uses it through PyTorch's
-// RMSprop(centered=True, momentum, alpha, eps): the second moment is centred by the running mean
+// Centered RMSprop with optional momentum (Graves 2013), as the MinAtar paper's DQN uses it through
+// PyTorch's RMSprop(centered=True, alpha, eps) (momentum 0 there; docs/minatar.md): the second moment is centred by the running mean
 // gradient, and epsilon is added OUTSIDE the root (PyTorch's form):
 //   ms = a ms + (1 - a) g^2;  mg = a mg + (1 - a) g;  mom = mu mom + lr g / (sqrt(ms - mg^2) + eps);  p -= mom
 // (PyTorch keeps its buffer without lr and multiplies by lr at the end; at a constant learning rate that

@@ -3,7 +3,7 @@
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
-import type { GameSummary, Summary } from '../experiments/summary.js';
+import { type GameSummary, type Summary, scoreUnit } from '../experiments/summary.js';
 
 /** Fonts that Debian's fonts-dejavu-core gives resvg; browsers fall back to their sans-serif. */
 export const CHART_FONT = 'DejaVu Sans, Verdana, Arial, sans-serif';
@@ -170,7 +170,7 @@ function intervalPanel(
 export function aggregateChart(summary: Summary): Chart | null {
   const agg = summary.aggregate;
   if (!agg) return null;
-  const unit = summary.normalization.kind === 'human' ? 'human-normalised score' : 'raw score';
+  const unit = scoreUnit(summary.normalization.kind);
   const panel = (key: 'iqm' | 'median' | 'mean', title: string) =>
     intervalPanel(
       agg.arms.map((a) => ({ arm: a.arm, ...a[key] })),
@@ -195,7 +195,7 @@ export function aggregateChart(summary: Summary): Chart | null {
 
 export function improvementChart(summary: Summary): Chart | null {
   if (!summary.comparisons.length) return null;
-  const unit = summary.normalization.kind === 'human' ? 'human-normalised' : 'raw';
+  const unit = scoreUnit(summary.normalization.kind, true);
   const label = (c: { a: string; b: string }) => `${c.b} vs ${c.a}`;
   const rows = (key: 'poi' | 'iqmDiff') => summary.comparisons.map((c) => ({ arm: label(c), ...c[key] }));
   const panel = (values: ReturnType<typeof rows>, title: string, xTitle: string, ref: number, x?: [number, number]) =>
@@ -221,7 +221,7 @@ export function profileChart(summary: Summary): Chart | null {
   const values = agg.profile.arms.flatMap((a) =>
     a.points.map((p, i) => ({ arm: a.arm, tau: agg.profile.taus[i], fraction: p.estimate, lo: p.lo, hi: p.hi })),
   );
-  const unit = summary.normalization.kind === 'human' ? 'human-normalised score' : 'raw score';
+  const unit = scoreUnit(summary.normalization.kind);
   const x = { field: 'tau', type: 'quantitative' as const, title: `${unit} (tau)`, axis: { format: '~g' } };
   const color = { field: 'arm', type: 'nominal' as const, scale: armScale(summary), title: 'arm' };
   return {

@@ -1,8 +1,9 @@
 // report.html: one self-contained page (inline CSS and SVG; no scripts, no network).
 import path from 'node:path';
 import type { ArmGameScores, GameSummary, RunRecord, Summary } from '../experiments/summary.js';
-import { decimalsFor, fmt, fmtInterval, plural } from '../experiments/summary.js';
+import { decimalsFor, fmt, fmtInterval, plural, scoreUnit } from '../experiments/summary.js';
 import type { Interval } from '../stats/aggregate.js';
+import { minatarScores } from '../stats/minatar-scores.js';
 import { PACKAGE_VERSION } from '../version.js';
 
 export function esc(s: unknown): string {
@@ -178,6 +179,10 @@ function gameTable(g: GameSummary): string {
   if (g.reference) {
     out += `<p class="note">Reference scores for ${esc(g.env)}: random ${g.reference.random}, human ${g.reference.human}.</p>`;
   }
+  const minatar = minatarScores(g.env);
+  if (minatar?.reference != null) {
+    out += `<p class="note">${esc(`Reference scores for ${g.env}: random ${minatar.random}, the MinAtar paper's DQN at 5M frames ${minatar.reference}.`)}</p>`;
+  }
   return out;
 }
 
@@ -236,9 +241,7 @@ export function renderHtml(summary: Summary, svgs: Map<string, string>, opts: { 
         [false, true, true, true, true],
       ),
     );
-    parts.push(
-      `<p class="note">Scores: ${kind === 'human' ? 'human-normalised' : 'raw'}. Games: ${agg.games.map(esc).join(', ')}.</p>`,
-    );
+    parts.push(`<p class="note">Scores: ${scoreUnit(kind, true)}. Games: ${agg.games.map(esc).join(', ')}.</p>`);
     parts.push(figure(svgs, 'aggregate'));
     parts.push('<h3>Probability of improvement and differences</h3>');
     parts.push(

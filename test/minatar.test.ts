@@ -123,6 +123,13 @@ describe('MinAtar configuration', () => {
     expect([p.optimizer, p.stickyActions, p.arch, p.learningStarts]).toEqual(['adam', 0.25, 'nature', 100_000]);
     const a2c = resolveRunConfig({ algo: 'a2c', env: 'minatar/seaquest' });
     expect([a2c.numEnvs, a2c.clipRewards, a2c.stickyActions]).toEqual([16, false, 0.1]);
+    // RMSprop's epsilon 1e-8 and lr 3e-3: what makes asterix and freeway learn (docs/minatar.md, A2C)
+    expect([a2c.lr, a2c.rmsEpsilon]).toEqual([3e-3, 1e-8]);
+    const a2cFlags = resolveRunConfig({ algo: 'a2c', env: 'minatar/seaquest', rmsEpsilon: 1e-5, lr: 7e-4 });
+    expect([a2cFlags.lr, a2cFlags.rmsEpsilon]).toEqual([7e-4, 1e-5]);
+    // Atari's A2C keeps SB3's settings
+    const a2cPong = resolveRunConfig({ algo: 'a2c', env: 'pong' });
+    expect([a2cPong.lr, a2cPong.rmsEpsilon]).toEqual([7e-4, 1e-5]);
   });
 
   test('the network follows the input: MinAtar for 10x10, Nature refused there with a hint', () => {

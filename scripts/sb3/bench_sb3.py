@@ -123,6 +123,7 @@ def make_a2c(
     policy: str = "CnnPolicy",
     policy_kwargs: dict[str, Any] | None = None,
     learning_rate: float = 7e-4,
+    rms_eps: float = 1e-5,
 ) -> A2C:
     """SB3's tuned A2C Atari settings (rl-baselines3-zoo a2c.yml), the defaults of coordrl's A2C."""
     return A2C(
@@ -132,7 +133,7 @@ def make_a2c(
         n_steps=5,
         ent_coef=0.01,
         vf_coef=0.25,
-        policy_kwargs={"optimizer_class": RMSpropTFLike, "optimizer_kwargs": {"eps": 1e-5}, **(policy_kwargs or {})},
+        policy_kwargs={"optimizer_class": RMSpropTFLike, "optimizer_kwargs": {"eps": rms_eps}, **(policy_kwargs or {})},
         seed=seed,
         device="cpu",
     )
@@ -182,9 +183,16 @@ def main() -> None:
 
     total_timesteps = 10**9
     if a.algo == "a2c":
-        # MinAtar: coordrl's MINATAR_A2C preset (16 envs x 5 steps, lr 1e-3, raw rewards: the adapter
-        # does not clip); the rest is SB3's Atari A2C, as coordrl's defaults.
-        model: Any = make_a2c(env, a.seed, policy, policy_kwargs, learning_rate=1e-3 if minatar else 7e-4)
+        # MinAtar: coordrl's MINATAR_A2C preset (16 envs x 5 steps, lr 3e-3, RMSprop eps 1e-8, raw rewards:
+        # the adapter does not clip); the rest is SB3's Atari A2C, as coordrl's defaults.
+        model: Any = make_a2c(
+            env,
+            a.seed,
+            policy,
+            policy_kwargs,
+            learning_rate=3e-3 if minatar else 7e-4,
+            rms_eps=1e-8 if minatar else 1e-5,
+        )
     elif minatar:
         # coordrl's MINATAR_DQN preset (the MinAtar paper's DQN): one update of batch 32 per step, centered
         # RMSprop in PyTorch's form, replay 100k, target every 1,000 steps, gamma 0.99, Huber loss, no

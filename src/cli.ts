@@ -8,6 +8,7 @@ import { registerBench } from './commands/bench.js';
 import { registerBenchEnv } from './commands/bench-env.js';
 import { registerBenchReplay } from './commands/bench-replay.js';
 import { registerBenchTrain } from './commands/bench-train.js';
+import { registerBenchTransport } from './commands/bench-transport.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerPlot } from './commands/plot.js';
 import { registerReport } from './commands/report.js';
@@ -26,7 +27,8 @@ const registrars: CommandRegistrar[] = [
   registerPlot,
   registerToy,
   registerServe,
-  (program) => registerBench(program, [registerBenchEnv, registerBenchReplay, registerBenchTrain]),
+  (program) =>
+    registerBench(program, [registerBenchEnv, registerBenchReplay, registerBenchTrain, registerBenchTransport]),
   registerDoctor,
 ];
 

@@ -10,6 +10,7 @@ import { parseCount, positiveNumber } from '../util/cli-errors.js';
 import { note, printResult } from '../util/output.js';
 import { Rng } from '../util/rng.js';
 import { jsonOption } from './options.js';
+import { formatStepProfile, type StepProfile, startStepProfile } from './step-profile.js';
 
 export interface TrainBenchResult {
   algo: string;
@@ -23,6 +24,8 @@ export interface TrainBenchResult {
   envStepsPerSec: number;
   updates: number;
   updatesPerSec: number;
+  /** With --profile: where each env step went (the timers themselves add ~1 us per step). */
+  profile?: StepProfile;
 }
 
 export async function benchTrain(opts: {
@@ -33,6 +36,7 @@ export async function benchTrain(opts: {
   warmup: number;
   numEnvs?: number;
   learningStarts: number;
+  profile?: boolean;
 }): Promise<TrainBenchResult> {
   const flags: Record<string, unknown> = { algo: opts.algo, env: opts.env, torso: opts.torso };
   if (opts.numEnvs !== undefined) flags.numEnvs = opts.numEnvs;
@@ -61,7 +65,8 @@ export async function benchTrain(opts: {
     while (performance.now() < warmEnd || (config.algo === 'dqn' && warmSteps < opts.learningStarts)) {
       warmSteps += (await agent.iterate()).envSteps;
     }
-    note(`warm-up done (${warmSteps} steps); measuring for ${opts.seconds} s`);
+    note(`warm-up done (${warmSteps} steps); measuring for ${opts.seconds} s${opts.profile ? ' (profiled)' : ''}`);
+    const profiler = opts.profile ? await startStepProfile(agent, env) : null;
     let steps = 0;
     let updates = 0;
     const t0 = performance.now();
@@ -72,6 +77,7 @@ export async function benchTrain(opts: {
       updates += it.updates;
     }
     const elapsed = (performance.now() - t0) / 1000;
+    const profile = profiler ? await profiler.finish(steps, elapsed * 1000) : undefined;
     return {
       algo: config.algo,
       env: config.env,
@@ -84,6 +90,7 @@ export async function benchTrain(opts: {
       envStepsPerSec: steps / elapsed,
       updates,
       updatesPerSec: updates / elapsed,
+      ...(profile ? { profile } : {}),
     };
   } finally {
     agent?.dispose();
@@ -107,6 +114,10 @@ export function registerBenchTrain(bench: Command): void {
       parseCount('--learning-starts'),
       1000,
     )
+    .option(
+      '--profile',
+      'time each part of an env step (act, env round trip, replay, update, session runs, GC, the server side)',
+    )
     .addOption(jsonOption())
     .action(
       async (o: {
@@ -117,6 +128,7 @@ export function registerBenchTrain(bench: Command): void {
         warmup: number;
         numEnvs?: number;
         learningStarts: number;
+        profile?: boolean;
         json?: boolean;
       }) => {
         const r = await benchTrain(o);
@@ -124,7 +136,7 @@ export function registerBenchTrain(bench: Command): void {
           Boolean(o.json),
           r,
           () =>
-            `${r.algo} on ${r.env} (${r.torso}, ${r.numEnvs} envs, ${r.backend}/${r.device}): ${r.envStepsPerSec.toFixed(0)} env steps/s, ${r.updatesPerSec.toFixed(1)} updates/s over ${r.seconds.toFixed(1)} s`,
+            `${r.algo} on ${r.env} (${r.torso}, ${r.numEnvs} envs, ${r.backend}/${r.device}): ${r.envStepsPerSec.toFixed(0)} env steps/s, ${r.updatesPerSec.toFixed(1)} updates/s over ${r.seconds.toFixed(1)} s${r.profile ? `\n${formatStepProfile(r.profile)}` : ''}`,
         );
       },
     );

@@ -19,7 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from coordrl_bridge.games import MINATAR_GAMES, ResolvedEnv, resolve_env
 from coordrl_bridge.hosting import (
@@ -70,9 +72,14 @@ def bench_raw(env: str, num_envs: int, seconds: float, options: dict[str, Any], 
     else:
         group = build_group(plan)
         assert isinstance(group, (GymGroup, MinAtarGroup))
-        # MinAtar: the group is the env
-        e = group if isinstance(group, MinAtarGroup) else group.env
         n, dtype = group.num_actions, np.int64
+        if isinstance(group, MinAtarGroup):
+            e = group  # MinAtar: the group is the env
+        else:  # Gymnasium's own vector env, as an in-process user would step it
+            group.close()
+            e = SyncVectorEnv(
+                [lambda: gym.make(resolved.name) for _ in range(num_envs)], autoreset_mode=AutoresetMode.SAME_STEP
+            )
     try:
         e.reset(seed=seed)
         rng = np.random.default_rng(seed)

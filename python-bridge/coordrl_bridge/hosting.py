@@ -217,7 +217,8 @@ class EnvGroup:
                 f"expected {self.num_envs} int32 actions ({4 * self.num_envs} bytes), got {len(raw)} bytes",
             )
         a = np.frombuffer(raw, dtype="<i4").astype(np.int32)
-        if int(a.min()) >= 0 and int(a.max()) < self.num_actions:
+        values = a.tolist()  # min/max of a short list: cheaper than two numpy reductions
+        if min(values) >= 0 and max(values) < self.num_actions:
             return a
         bad = np.flatnonzero((a < 0) | (a >= self.num_actions))
         if bad.size:

@@ -86,7 +86,7 @@ export const dqnSchema = z
   .strict();
 export type DQNHyperparams = z.infer<typeof dqnSchema>;
 
-/** Observation sizes up to MinAtar's largest (seaquest, 10x10x10) use XLA for the compiled graphs. */
+/** Image observations up to MinAtar's largest (seaquest, 10x10x10) use XLA for the compiled graphs. */
 const XLA_MAX_OBS_SIZE = 1000;
 
 // ---------------------------------------------------------------------------------------------
@@ -114,9 +114,11 @@ export class DQN implements TrainableAgent {
     readonly hp: DQNHyperparams,
   ) {
     const nA = ctx.env.actionSpace.n;
-    // Small inputs (CartPole, MinAtar): the compiled graphs run through XLA, which fuses their
-    // hundreds of tiny ops (measured faster there; the Atari CNN's convolutions stay on oneDNN).
-    if (ctx.env.observationSpace.shape.reduce((a, b) => a * b, 1) <= XLA_MAX_OBS_SIZE) preferXla(ctx.env);
+    // MinAtar-sized grids: the compiled graphs run through XLA, which fuses the update's ~340
+    // tiny executor nodes into one kernel (about 25% off the MinAtar update, docs/speed.md). Not
+    // for flat inputs (CartPole's MLP measured no faster) nor Atari frames (oneDNN's convolutions).
+    const { shape } = ctx.env.observationSpace;
+    if (shape.length === 3 && shape.reduce((a, b) => a * b, 1) <= XLA_MAX_OBS_SIZE) preferXla(ctx.env);
     // Network: Q head, or dueling value + advantage heads; the target is a copy.
     const heads = hp.dueling
       ? [

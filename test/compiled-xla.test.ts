@@ -1,6 +1,7 @@
-// DQN's compiled graphs run through XLA for small observations (CartPole, MinAtar): what
-// TensorFlow executes (a traced session run, src/compiled/trace.ts) is one XLA cluster instead of
-// hundreds of small ops; COORDRL_XLA=0 and large observations keep the plain executor. (That
+// DQN's compiled graphs run through XLA for MinAtar-sized grids: what TensorFlow executes (a
+// traced session run, src/compiled/trace.ts) is one XLA cluster instead of hundreds of small ops;
+// flat observations (CartPole), larger grids and COORDRL_XLA=0 keep the plain executor, COORDRL_XLA=1
+// forces XLA. (That
 // compiled still equals eager with XLA on is test/compiled.test.ts; exact resume, resume.test.ts.)
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DQN, dqnSchema } from '../agents/dqn.js';
@@ -8,6 +9,7 @@ import type { AgentContext, AgentEnv, AgentStep } from '../src/agent.js';
 import { initBackend } from '../src/backend.js';
 import { runtimeFor } from '../src/compiled/runtime.js';
 import { executedNodes, profileRuns } from '../src/compiled/trace.js';
+import type { TorsoOptions } from '../src/torsos.js';
 import { Rng } from '../src/util/rng.js';
 
 beforeAll(async () => {
@@ -17,9 +19,10 @@ afterEach(() => {
   delete process.env.COORDRL_XLA;
 });
 
-function fakeEnv(size: number): AgentEnv {
+function fakeEnv(shape: number[]): AgentEnv {
+  const size = shape.reduce((a, b) => a * b, 1);
   let t = 0;
-  const obs = () => Float32Array.from({ length: size }, (_, i) => ((i * 7 + t++ * 13) % 17) / 17);
+  const obs = () => Float32Array.from({ length: size }, (_, i) => ((i * 7 + t++ * 13) % 17 < 3 ? 1 : 0));
   const step = async (): Promise<AgentStep> => ({
     obs: obs(),
     rewards: new Float32Array([t % 5 === 0 ? 1 : 0]),
@@ -31,7 +34,7 @@ function fakeEnv(size: number): AgentEnv {
   let pending: Promise<AgentStep> | null = null;
   return {
     numEnvs: 1,
-    observationSpace: { shape: [size], dtype: 'float32', size },
+    observationSpace: { shape, dtype: 'float32', size },
     actionSpace: { n: 2 },
     reset: async () => ({ obs: obs() }),
     step,
@@ -43,13 +46,14 @@ function fakeEnv(size: number): AgentEnv {
 }
 
 /** The op types TensorFlow executed in each of `n` traced DQN updates. */
-async function tracedUpdateOps(size: number, n = 3): Promise<{ ops: string[]; nodes: number }> {
-  const env = fakeEnv(size);
+async function tracedUpdateOps(shape: number[], n = 3): Promise<{ ops: string[]; nodes: number }> {
+  const env = fakeEnv(shape);
+  const torso: TorsoOptions = shape.length === 3 ? { kind: 'conv', arch: 'minatar' } : { kind: 'mlp' };
   const ctx: AgentContext = {
     env,
     rng: new Rng(1),
     seeds: { init: 1 },
-    torso: { kind: 'mlp' },
+    torso,
     progress: () => 0,
     onStep: () => {},
   };
@@ -71,24 +75,26 @@ async function tracedUpdateOps(size: number, n = 3): Promise<{ ops: string[]; no
   }
 }
 
-describe('XLA for small DQN graphs', () => {
-  it('a CartPole-sized DQN update runs as an XLA cluster', async () => {
-    const { ops } = await tracedUpdateOps(4);
+describe('XLA for MinAtar-sized DQN graphs', () => {
+  it('a MinAtar-shaped DQN update runs as an XLA cluster', async () => {
+    const { ops } = await tracedUpdateOps([10, 10, 4]);
     expect(ops).toContain('_XlaRun');
-    expect(ops).not.toContain('MatMul');
+    expect(ops.some((op) => /MatMul/.test(op))).toBe(false);
   }, 60_000);
 
   it('COORDRL_XLA=0 keeps the plain executor: no cluster, several times the nodes', async () => {
-    const xla = await tracedUpdateOps(4);
+    const xla = await tracedUpdateOps([10, 10, 4]);
     process.env.COORDRL_XLA = '0';
-    const plain = await tracedUpdateOps(4);
+    const plain = await tracedUpdateOps([10, 10, 4]);
     expect(plain.ops).not.toContain('_XlaRun');
     expect(plain.ops.some((op) => /MatMul/.test(op))).toBe(true);
     expect(plain.nodes).toBeGreaterThan(2 * xla.nodes);
   }, 60_000);
 
-  it('observations larger than MinAtar keep the plain executor', async () => {
-    const { ops } = await tracedUpdateOps(1600, 1);
-    expect(ops).not.toContain('_XlaRun');
+  it('flat observations (CartPole) and larger grids keep the plain executor unless COORDRL_XLA=1', async () => {
+    expect((await tracedUpdateOps([4], 1)).ops).not.toContain('_XlaRun');
+    expect((await tracedUpdateOps([12, 12, 8], 1)).ops).not.toContain('_XlaRun');
+    process.env.COORDRL_XLA = '1';
+    expect((await tracedUpdateOps([4], 1)).ops).toContain('_XlaRun');
   }, 60_000);
 });

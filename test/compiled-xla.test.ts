@@ -46,7 +46,7 @@ function fakeEnv(shape: number[]): AgentEnv {
 }
 
 /** The op types TensorFlow executed in each of `n` traced DQN updates. */
-async function tracedUpdateOps(shape: number[], n = 3): Promise<{ ops: string[]; nodes: number }> {
+async function tracedUpdateOps(shape: number[], n = 3): Promise<{ ops: string[]; nodes: number; actOps: string[] }> {
   const env = fakeEnv(shape);
   const torso: TorsoOptions = shape.length === 3 ? { kind: 'conv', arch: 'minatar' } : { kind: 'mlp' };
   const ctx: AgentContext = {
@@ -69,17 +69,26 @@ async function tracedUpdateOps(shape: number[], n = 3): Promise<{ ops: string[];
     if (g) g.onTrace = null;
     expect(runs.length).toBe(n);
     const ops = runs.flatMap((r) => executedNodes(r).map((x) => x.op));
-    return { ops, nodes: profileRuns(runs).nodesPerRun };
+    const nodes = profileRuns(runs).nodesPerRun;
+    const actRuns: Uint8Array[] = [];
+    if (g) g.onTrace = (m) => actRuns.push(m);
+    const size = shape.reduce((a, b) => a * b, 1);
+    agent.act(new Float32Array(size), 1); // builds the forward graph
+    agent.act(new Float32Array(size).fill(1), 1);
+    if (g) g.onTrace = null;
+    return { ops, nodes, actOps: actRuns.flatMap((r) => executedNodes(r).map((x) => x.op)) };
   } finally {
     agent.dispose();
   }
 }
 
 describe('XLA for MinAtar-sized DQN graphs', () => {
-  it('a MinAtar-shaped DQN update runs as an XLA cluster', async () => {
-    const { ops } = await tracedUpdateOps([10, 10, 4]);
+  it('a MinAtar-shaped DQN update runs as an XLA cluster, its greedy forward pass does not', async () => {
+    const { ops, actOps } = await tracedUpdateOps([10, 10, 4]);
     expect(ops).toContain('_XlaRun');
     expect(ops.some((op) => /MatMul/.test(op))).toBe(false);
+    expect(actOps).not.toContain('_XlaRun');
+    expect(actOps.some((op) => /MatMul/.test(op))).toBe(true);
   }, 60_000);
 
   it('COORDRL_XLA=0 keeps the plain executor: no cluster, several times the nodes', async () => {

@@ -97,9 +97,24 @@ export class Graph {
     this.h = sessionConfig ? addon.newGraph(sessionConfig) : addon.newGraph();
   }
 
+  /** Attributes added to every operation built inside `withAttrs`. */
+  private scopeAttrs: Attr[] = [];
+
   /** Adds an operation; returns its index (for control inputs and targets). */
   op(type: string, inputs: Input[], attrs: Attr[] = [], control: number[] = []): number {
-    return this.addon.addOp(this.h, type, `${type}_${this.n++}`, inputs, attrs, control);
+    const all = this.scopeAttrs.length ? [...attrs, ...this.scopeAttrs] : attrs;
+    return this.addon.addOp(this.h, type, `${type}_${this.n++}`, inputs, all, control);
+  }
+
+  /** Builds with `attrs` on every operation that `build` adds (e.g. `_XlaCompile`). */
+  withAttrs<T>(attrs: Attr[], build: () => T): T {
+    const outer = this.scopeAttrs;
+    this.scopeAttrs = [...outer, ...attrs];
+    try {
+      return build();
+    } finally {
+      this.scopeAttrs = outer;
+    }
   }
 
   /** Adds an operation and returns its first output. */

@@ -27,8 +27,12 @@ export class CompiledRuntime {
   private readonly mirrors = new Map<tf.Variable, Mirror>();
   private nextName = 0;
 
-  constructor(addon: NonNullable<ReturnType<typeof loadTfGraph>>, sessionConfig?: Uint8Array) {
-    this.g = new Graph(addon, sessionConfig);
+  /** Whether the session clusters the graph with XLA (see preferXla). */
+  readonly xla: boolean;
+
+  constructor(addon: NonNullable<ReturnType<typeof loadTfGraph>>, xla = false) {
+    this.xla = xla;
+    this.g = new Graph(addon, xla ? XLA_JIT_CONFIG : undefined);
   }
 
   /** A float32 resource variable of `shape` (value set with `upload`). */
@@ -103,7 +107,7 @@ const runtimes = new WeakMap<object, CompiledRuntime | null>();
 export function runtimeFor(owner: object): CompiledRuntime | null {
   if (runtimes.has(owner)) return runtimes.get(owner) ?? null;
   const addon = loadTfGraph();
-  const rt = addon ? new CompiledRuntime(addon, xlaWanted(owner) ? XLA_JIT_CONFIG : undefined) : null;
+  const rt = addon ? new CompiledRuntime(addon, xlaWanted(owner)) : null;
   runtimes.set(owner, rt);
   return rt;
 }

@@ -12,6 +12,7 @@ import type {
   ObsDType,
   ObservationSpace,
   ResetResult,
+  ServerStepStats,
   StepResult,
   VecEnv,
 } from './types.js';
@@ -280,6 +281,17 @@ export class RemoteVecEnv implements VecEnv, Rebuildable {
       cutEpisodes: [],
       ...(typeof h.step_us === 'number' ? { envMs: h.step_us / 1000 } : {}),
     };
+  }
+
+  /** The server's own timing of this group's requests so far (the `stats` op; for profiles). */
+  async serverStats(): Promise<ServerStepStats> {
+    this.#assertIdle('serverStats');
+    const h = (await this.#chan.request({ op: 'stats', token: this.#token }, this.server.requestTimeoutMs)).header;
+    const { steps, stepSeconds, serveSeconds } = h;
+    if (typeof steps !== 'number' || typeof stepSeconds !== 'number' || typeof serveSeconds !== 'number') {
+      throw new BridgeError('stats reply lacks steps, stepSeconds or serveSeconds', 'protocol');
+    }
+    return { steps, stepSeconds, serveSeconds };
   }
 
   #assertIdle(what: string): void {

@@ -30,6 +30,7 @@ export type {
   ObservationSpace,
   ObsLayout,
   ResetResult,
+  ServerStepStats,
   StepResult,
   VecEnv,
 } from './types.js';

@@ -144,6 +144,16 @@ export interface MinAtarOptions {
   maxEpisodeSteps?: number;
 }
 
+/** An env group's counters as its server measures them (cumulative since the group was made). */
+export interface ServerStepStats {
+  /** Step requests served. */
+  steps: number;
+  /** Seconds inside the env group's step (the environments, autoreset, episode bookkeeping). */
+  stepSeconds: number;
+  /** Seconds handling requests of any op, from received to reply packed (decode, checks, step, encode). */
+  serveSeconds: number;
+}
+
 /** CURVE keys of a client (Z85 strings, 40 characters). */
 export interface CurveClientKeys {
   serverPublicKey: string;

@@ -101,6 +101,11 @@ let nodeModule: unknown = null;
 
 function loadNative(pkg: string): NativeProbe {
   process.env.TF_CPP_MIN_LOG_LEVEL ??= '2';
+  // Lets CPU devices join XLA clusters in sessions that ask for it (src/compiled/runtime.ts: small
+  // DQN graphs); sessions without global_jit_level and eager ops are unaffected. Read once by TF.
+  const xlaFlags = process.env.TF_XLA_FLAGS ?? '';
+  if (process.env.COORDRL_XLA !== '0' && !xlaFlags.includes('--tf_xla_cpu_global_jit'))
+    process.env.TF_XLA_FLAGS = `${xlaFlags} --tf_xla_cpu_global_jit`.trim();
   try {
     nodeModule = require(pkg);
     if (!tf.findBackend('tensorflow'))

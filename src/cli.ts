@@ -9,6 +9,7 @@ import { registerBenchEnv } from './commands/bench-env.js';
 import { registerBenchReplay } from './commands/bench-replay.js';
 import { registerBenchRollout } from './commands/bench-rollout.js';
 import { registerBenchTrain } from './commands/bench-train.js';
+import { registerBenchTransport } from './commands/bench-transport.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerPlot } from './commands/plot.js';
 import { registerReport } from './commands/report.js';
@@ -28,7 +29,13 @@ const registrars: CommandRegistrar[] = [
   registerToy,
   registerServe,
   (program) =>
-    registerBench(program, [registerBenchEnv, registerBenchReplay, registerBenchTrain, registerBenchRollout]),
+    registerBench(program, [
+      registerBenchEnv,
+      registerBenchReplay,
+      registerBenchTrain,
+      registerBenchRollout,
+      registerBenchTransport,
+    ]),
   registerDoctor,
 ];
 

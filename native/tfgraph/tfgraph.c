@@ -19,6 +19,8 @@ typedef struct {
   TF_Operation** ops;
   size_t num_ops;
   size_t cap_ops;
+  void* config;  // serialized ConfigProto for the session (newGraph's argument), or NULL
+  size_t config_len;
 } Graph;
 
 #define CHECK_NAPI(call)                                    \
@@ -49,6 +51,7 @@ static void graph_finalize(napi_env env, void* data, void* hint) {
   TF_DeleteGraph(g->graph);
   TF_DeleteStatus(g->status);
   free(g->ops);
+  free(g->config);
   free(g);
 }
 
@@ -196,10 +199,36 @@ static napi_value tensor_to_js(napi_env env, TF_Tensor* t) {
   return result;
 }
 
-// newGraph(): Graph
+// newGraph(config?: Uint8Array): Graph. `config` is a serialized ConfigProto, applied when the
+// session is created (at the first run).
 static napi_value new_graph(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void* cfg = NULL;
+  size_t cfg_len = 0;
+  bool is_typed = false;
+  if (argc >= 1 && napi_is_typedarray(env, argv[0], &is_typed) == napi_ok && is_typed) {
+    napi_typedarray_type type;
+    size_t length, offset;
+    void* data;
+    napi_value ab;
+    CHECK_NAPI(napi_get_typedarray_info(env, argv[0], &type, &length, &data, &ab, &offset));
+    if (type != napi_uint8_array || length > 65536) return throw_msg(env, "newGraph", "config must be a Uint8Array of at most 64 KiB");
+    if (length) {
+      cfg = malloc(length);
+      if (!cfg) return throw_msg(env, "newGraph", "out of memory");
+      memcpy(cfg, data, length);
+      cfg_len = length;
+    }
+  }
   Graph* g = (Graph*)calloc(1, sizeof(Graph));
-  if (!g) return throw_msg(env, "newGraph", "out of memory");
+  if (!g) {
+    free(cfg);
+    return throw_msg(env, "newGraph", "out of memory");
+  }
+  g->config = cfg;
+  g->config_len = cfg_len;
   g->graph = TF_NewGraph();
   g->status = TF_NewStatus();
   napi_value out;
@@ -420,16 +449,19 @@ static napi_value add_gradients(napi_env env, napi_callback_info info) {
 
 // run(graph, feeds: [Output, [dtype, dims, typedArray]][], fetches: Output[], targets: op[]):
 //   [typedArray, dims][] (one per fetch). The session is created on the first call and extended
-//   with whatever was added to the graph since.
+//   with whatever was added to the graph since. With a fifth argument `true` the run is traced
+//   (RunOptions trace_level FULL_TRACE) and the result array gets a `runMetadata` property: the
+//   serialized RunMetadata protobuf (its step_stats: every executed node with its times).
 static napi_value run(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   Graph* g = get_graph(env, argv[0]);
   if (!g) return NULL;
   if (!g->session) {
     TF_SessionOptions* so = TF_NewSessionOptions();
-    g->session = TF_NewSession(g->graph, so, g->status);
+    if (g->config_len) TF_SetConfig(so, g->config, g->config_len, g->status);
+    if (TF_GetCode(g->status) == TF_OK) g->session = TF_NewSession(g->graph, so, g->status);
     TF_DeleteSessionOptions(so);
     if (TF_GetCode(g->status) != TF_OK) {
       g->session = NULL;
@@ -469,9 +501,14 @@ static napi_value run(napi_env env, napi_callback_info info) {
     else
       tops[i] = g->ops[op];
   }
+  bool trace = false;
+  if (argc >= 5) napi_get_value_bool(env, argv[4], &trace);
+  static const unsigned char full_trace[] = {0x08, 0x03};  // RunOptions { trace_level: FULL_TRACE }
+  TF_Buffer* run_opts = trace ? TF_NewBufferFromString(full_trace, sizeof full_trace) : NULL;
+  TF_Buffer* meta = trace ? TF_NewBuffer() : NULL;
   napi_value result = NULL;
   if (!err) {
-    TF_SessionRun(g->session, NULL, fin, fval, (int)nf, fout, oval, (int)no, (const TF_Operation* const*)tops, (int)nt, NULL, g->status);
+    TF_SessionRun(g->session, run_opts, fin, fval, (int)nf, fout, oval, (int)no, (const TF_Operation* const*)tops, (int)nt, meta, g->status);
     if (TF_GetCode(g->status) != TF_OK) err = TF_Message(g->status);
   }
   if (err) {
@@ -482,7 +519,18 @@ static napi_value run(napi_env env, napi_callback_info info) {
       if (!v) break;
       napi_set_element(env, result, i, v);
     }
+    if (meta) {
+      void* data = NULL;
+      napi_value ab, bytes;
+      if (napi_create_arraybuffer(env, meta->length, &data, &ab) == napi_ok &&
+          napi_create_typedarray(env, napi_uint8_array, meta->length, ab, 0, &bytes) == napi_ok) {
+        if (meta->length) memcpy(data, meta->data, meta->length);
+        napi_set_named_property(env, result, "runMetadata", bytes);
+      }
+    }
   }
+  if (run_opts) TF_DeleteBuffer(run_opts);
+  if (meta) TF_DeleteBuffer(meta);
   for (uint32_t i = 0; i < nf; i++)
     if (fval[i]) TF_DeleteTensor(fval[i]);
   for (uint32_t i = 0; i < no; i++)

@@ -62,7 +62,7 @@ from coordrl_bridge.tmpdirs import make_private_dir, remove_stale_dirs
 log = logging.getLogger("coordrl_bridge")
 
 CONTROL_OPS = "hello, ping, make, close, shutdown"
-GROUP_OPS = "reset, step, ping"
+GROUP_OPS = "reset, step, ping, stats"
 
 
 # File descriptors and ZeroMQ sockets: a group's data socket takes its mailbox, its listener and one per
@@ -268,6 +268,11 @@ class GroupWorker:
         self.stop_event = threading.Event()
         self.last_active = time.monotonic()
         self.max_message_size = server.cfg.max_message_size
+        # Where a step's time goes on this side (the `stats` op reads them; `coordrl bench train --profile`):
+        # two perf_counter calls per request, ~0.1 us.
+        self.steps = 0
+        self.step_seconds = 0.0  # inside the env group's step (the env itself, autoreset, bookkeeping)
+        self.serve_seconds = 0.0  # the whole request: decode, checks, step, reply packing
         self.sock = server.data_socket()
         self.endpoint = server.bind_data_socket(self.sock, handle)
         self.thread = threading.Thread(target=self._run, name=f"env-group-{handle}", daemon=True)
@@ -286,7 +291,9 @@ class GroupWorker:
                 except zmq.Again:
                     continue
                 self.last_active = time.monotonic()
+                t0 = time.perf_counter()
                 reply = self._serve(frames)
+                self.serve_seconds += time.perf_counter() - t0
                 sock.send_multipart([frames[0], *reply], copy=False)
         except zmq.ZMQError as e:
             if not self.stop_event.is_set():
@@ -313,13 +320,28 @@ class GroupWorker:
                 t0 = time.perf_counter()
                 out = self.group.step(actions)
                 # The env's own time, so that a client can tell it from the bridge's (profiles).
-                step_us = round((time.perf_counter() - t0) * 1e6)
-                return step_reply(req_id, self.handle, out, step_us)
+                dt = time.perf_counter() - t0
+                self.step_seconds += dt
+                self.steps += 1
+                return step_reply(req_id, self.handle, out, round(dt * 1e6))
             if op == "reset":
                 seed = get_opt_int(h, "seed", 0, MAX_SEED - self.group.num_envs)
                 return reset_reply(req_id, self.handle, self.group.reset(seed))
             if op == "ping":
                 return [pack(ok_header(req_id, "ping"))]
+            if op == "stats":
+                # serveSeconds includes the requests that are not steps (resets, pings, these).
+                return [
+                    pack(
+                        ok_header(
+                            req_id,
+                            "stats",
+                            steps=self.steps,
+                            stepSeconds=self.step_seconds,
+                            serveSeconds=self.serve_seconds,
+                        )
+                    )
+                ]
             raise BridgeError("unknown_op", f"unknown op {preview(op)} on an env group channel; known: {GROUP_OPS}")
         except BridgeError as e:
             return error_reply(e, req_id)

@@ -4,18 +4,24 @@ bench-raw    steps the raw vector env in this process (random actions) and print
 dump-frames  replays given actions on the raw vector env and writes the observations to a file
 random-scores  mean raw return of uniformly random play per MinAtar game (the random column of
              src/stats/minatar-scores.ts), as JSON
+echo         answers `count` messages with `reply-bytes` bytes over a ZeroMQ ROUTER (ipc://) or a raw Unix
+             socket: the transport floor of a round trip (`coordrl bench transport`)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import socket
+import struct
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
+from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
 from coordrl_bridge.games import MINATAR_GAMES, ResolvedEnv, resolve_env
 from coordrl_bridge.hosting import (
@@ -66,9 +72,14 @@ def bench_raw(env: str, num_envs: int, seconds: float, options: dict[str, Any], 
     else:
         group = build_group(plan)
         assert isinstance(group, (GymGroup, MinAtarGroup))
-        # MinAtar: the group is the env
-        e = group if isinstance(group, MinAtarGroup) else group.env
         n, dtype = group.num_actions, np.int64
+        if isinstance(group, MinAtarGroup):
+            e = group  # MinAtar: the group is the env
+        else:  # Gymnasium's own vector env, as an in-process user would step it
+            group.close()
+            e = SyncVectorEnv(
+                [lambda: gym.make(resolved.name) for _ in range(num_envs)], autoreset_mode=AutoresetMode.SAME_STEP
+            )
     try:
         e.reset(seed=seed)
         rng = np.random.default_rng(seed)
@@ -145,6 +156,71 @@ def random_scores(games: list[str], episodes: int, seed: int, num_envs: int = 8)
     return out
 
 
+MAX_ECHO_BYTES = 1 << 20
+MAX_ECHO_COUNT = 10_000_000
+
+
+def _recv_exactly(conn: socket.socket, n: int) -> bytes | None:
+    buf = bytearray()
+    while len(buf) < n:
+        chunk = conn.recv(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return bytes(buf)
+
+
+def echo(transport: str, endpoint: str, reply_bytes: int, count: int) -> dict[str, Any]:
+    """Answers `count` requests (or until the peer goes) with `reply_bytes` bytes, doing nothing else: what a
+    round trip costs without the env, msgpack or checks. zmq: ROUTER bound at `endpoint` (ipc://...), one
+    frame back per request, as the server's data socket; unix: a stream socket at the path `endpoint`, each
+    message a 4-byte little-endian length and its bytes."""
+    if not 0 <= reply_bytes <= MAX_ECHO_BYTES or not 0 < count <= MAX_ECHO_COUNT:
+        raise SystemExit(f"--reply-bytes must be in [0, {MAX_ECHO_BYTES}] and --count in [1, {MAX_ECHO_COUNT}]")
+    reply = bytes(reply_bytes)
+    served = 0
+    if transport == "zmq":
+        import zmq
+
+        ctx = zmq.Context()
+        sock = ctx.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.MAXMSGSIZE, MAX_ECHO_BYTES)
+        sock.bind(endpoint)
+        print("ready", flush=True)
+        try:
+            while served < count:
+                frames = sock.recv_multipart()
+                sock.send_multipart([frames[0], reply], copy=False)
+                served += 1
+        finally:
+            sock.close(linger=0)
+            ctx.term()
+    elif transport == "unix":
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(endpoint)
+        srv.listen(1)
+        print("ready", flush=True)
+        conn, _ = srv.accept()
+        framed = struct.pack("<I", reply_bytes) + reply
+        try:
+            while served < count:
+                head = _recv_exactly(conn, 4)
+                if head is None:
+                    break
+                (n,) = struct.unpack("<I", head)
+                if n > MAX_ECHO_BYTES or _recv_exactly(conn, n) is None:
+                    break
+                conn.sendall(framed)
+                served += 1
+        finally:
+            conn.close()
+            srv.close()
+    else:
+        raise SystemExit(f"--transport must be zmq or unix, got {transport!r}")
+    return {"transport": transport, "served": served}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m coordrl_bridge.tools")
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -165,8 +241,15 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--env", action="append", help="env name (repeatable; default: the five MinAtar games)")
     r.add_argument("--episodes", type=int, default=1000)
     r.add_argument("--seed", type=int, default=12345)
+    e = sub.add_parser("echo", help="answer messages over zmq or a Unix socket (transport floor)")
+    e.add_argument("--transport", choices=["zmq", "unix"], required=True)
+    e.add_argument("--endpoint", required=True, help="ipc://PATH for zmq, a socket path for unix")
+    e.add_argument("--reply-bytes", type=int, default=200)
+    e.add_argument("--count", type=int, default=100_000)
     args = p.parse_args(argv)
-    if args.cmd == "random-scores":
+    if args.cmd == "echo":
+        res = echo(args.transport, args.endpoint, args.reply_bytes, args.count)
+    elif args.cmd == "random-scores":
         games = args.env or [f"minatar/{g}" for g in MINATAR_GAMES]
         res = random_scores(games, args.episodes, args.seed)
     elif args.cmd == "bench-raw":

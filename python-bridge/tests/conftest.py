@@ -95,7 +95,7 @@ class Client:
     def request(self, op: str, timeout_ms: int = 10000, **fields: Any) -> tuple[dict[str, Any], list[bytes]]:
         """Control ops go to the control socket; reset/step to the group's socket (by `handle`)."""
         rid = next(self.ids)
-        handle = fields.get("handle") if op in ("reset", "step") else None
+        handle = fields.get("handle") if op in ("reset", "step", "stats") else None
         if handle is not None and handle in self.groups:
             fields = {"token": self.groups[handle][1], **fields}
         else:

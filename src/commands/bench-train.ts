@@ -11,6 +11,7 @@ import { parseCount, positiveNumber } from '../util/cli-errors.js';
 import { note, printResult } from '../util/output.js';
 import { Rng } from '../util/rng.js';
 import { jsonOption } from './options.js';
+import { formatStepProfile, type StepProfile, startStepProfile } from './step-profile.js';
 
 export interface TrainBenchResult {
   algo: string;
@@ -26,6 +27,8 @@ export interface TrainBenchResult {
   envStepsPerSec: number;
   updates: number;
   updatesPerSec: number;
+  /** With --profile: where each env step went (the timers themselves add ~1 us per step). */
+  profile?: StepProfile;
 }
 
 export async function benchTrain(opts: {
@@ -41,6 +44,7 @@ export async function benchTrain(opts: {
   /** Called when measuring starts, after the warm-up, and when it ends (profilers: `bench rollout`). */
   onMeasureStart?: (agent: TrainableAgent, env: BridgeVecEnv) => void;
   onMeasureEnd?: () => void;
+  profile?: boolean;
 }): Promise<TrainBenchResult> {
   const flags: Record<string, unknown> = { algo: opts.algo, env: opts.env, torso: opts.torso };
   if (opts.numEnvs !== undefined) flags.numEnvs = opts.numEnvs;
@@ -70,8 +74,9 @@ export async function benchTrain(opts: {
     while (performance.now() < warmEnd || (config.algo === 'dqn' && warmSteps < opts.learningStarts)) {
       warmSteps += (await agent.iterate()).envSteps;
     }
-    note(`warm-up done (${warmSteps} steps); measuring for ${opts.seconds} s`);
+    note(`warm-up done (${warmSteps} steps); measuring for ${opts.seconds} s${opts.profile ? ' (profiled)' : ''}`);
     opts.onMeasureStart?.(agent, env);
+    const profiler = opts.profile ? await startStepProfile(agent, env) : null;
     let steps = 0;
     let updates = 0;
     const t0 = performance.now();
@@ -83,6 +88,7 @@ export async function benchTrain(opts: {
     }
     const elapsed = (performance.now() - t0) / 1000;
     opts.onMeasureEnd?.();
+    const profile = profiler ? await profiler.finish(steps, elapsed * 1000) : undefined;
     return {
       algo: config.algo,
       env: config.env,
@@ -96,6 +102,7 @@ export async function benchTrain(opts: {
       envStepsPerSec: steps / elapsed,
       updates,
       updatesPerSec: updates / elapsed,
+      ...(profile ? { profile } : {}),
     };
   } finally {
     agent?.dispose();
@@ -119,11 +126,12 @@ export function registerBenchTrain(bench: Command): void {
       parseCount('--learning-starts'),
       1000,
     )
-    .option(
-      '--pipeline',
-      'a2c: step the envs in two groups, overlapping env steps with inference (default: off)',
-    )
+    .option('--pipeline', 'a2c: step the envs in two groups, overlapping env steps with inference (default: off)')
     .option('--no-pipeline', 'a2c: step all envs together')
+    .option(
+      '--profile',
+      'time each part of an env step (act, env round trip, replay, update, session runs, GC, the server side)',
+    )
     .addOption(jsonOption())
     .action(
       async (o: {
@@ -135,6 +143,7 @@ export function registerBenchTrain(bench: Command): void {
         numEnvs?: number;
         learningStarts: number;
         pipeline?: boolean;
+        profile?: boolean;
         json?: boolean;
       }) => {
         const r = await benchTrain(o);
@@ -142,7 +151,7 @@ export function registerBenchTrain(bench: Command): void {
           Boolean(o.json),
           r,
           () =>
-            `${r.algo} on ${r.env} (${r.torso}, ${r.numEnvs} envs in ${r.envGroups} group(s), ${r.backend}/${r.device}): ${r.envStepsPerSec.toFixed(0)} env steps/s, ${r.updatesPerSec.toFixed(1)} updates/s over ${r.seconds.toFixed(1)} s`,
+            `${r.algo} on ${r.env} (${r.torso}, ${r.numEnvs} envs in ${r.envGroups} group(s), ${r.backend}/${r.device}): ${r.envStepsPerSec.toFixed(0)} env steps/s, ${r.updatesPerSec.toFixed(1)} updates/s over ${r.seconds.toFixed(1)} s${r.profile ? `\n${formatStepProfile(r.profile)}` : ''}`,
         );
       },
     );

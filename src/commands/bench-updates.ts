@@ -13,7 +13,9 @@ import { DQN, dqnSchema } from '../../agents/dqn.js';
 import type { AgentContext, AgentEnv, AgentStep } from '../agent.js';
 import { type BackendChoice, initBackend } from '../backend.js';
 import { compiledAvailability } from '../compiled/graph.js';
+import { preferXla, runtimeFor } from '../compiled/runtime.js';
 import { compileDqnStep } from '../compiled/steps.js';
+import { type GraphRunProfile, profileRuns } from '../compiled/trace.js';
 import { FusedAdam } from '../optim/adam.js';
 import { CenteredRMSprop } from '../optim/centered-rmsprop.js';
 import type { SlotOptimizer } from '../optim/slot-optimizer.js';
@@ -46,7 +48,23 @@ export interface UpdateBenchResult {
   /** A2C update at batch 80 (16 envs x 5 steps) and its batch-16 inference, ms (mlp only). */
   a2cUpdate: { compiled: Timing | null; eager: Timing } | null;
   a2cForward16: { compiled: Timing | null; eager: Timing } | null;
+  /** What TensorFlow executed in one compiled DQN update (traced runs): node count, time per op type. */
+  dqnUpdateGraph: GraphRunProfile | null;
   iterations: number;
+}
+
+/** `n` traced runs of `fn` (one session run each) on the graph of `owner`'s runtime. */
+function traceRuns(owner: object, n: number, fn: () => void): GraphRunProfile | null {
+  const g = runtimeFor(owner)?.g;
+  if (!g) return null;
+  const runs: Uint8Array[] = [];
+  g.onTrace = (meta) => runs.push(meta);
+  try {
+    for (let i = 0; i < n; i++) fn();
+  } finally {
+    g.onTrace = null;
+  }
+  return profileRuns(runs);
 }
 
 function timing(times: number[]): Timing {
@@ -151,7 +169,7 @@ async function mlpBench(
       a2cUpdate();
       const obs16 = batch.obs.subarray(0, 16 * 4);
       a2c.net.forward(obs16, 16);
-      return { dqn, p, obs1, a2c, a2cUpdate, obs16 };
+      return { dqn, p, obs1, a2c, a2cUpdate, obs16, env };
     } finally {
       delete process.env.COORDRL_NO_COMPILED;
     }
@@ -185,6 +203,7 @@ async function mlpBench(
       compiled: withCompiled ? timeSync(iters, () => withCompiled.a2c.net.forward(withCompiled.obs16, 16)) : null,
       eager: timeSync(iters, () => eager.a2c.net.forward(eager.obs16, 16)),
     },
+    dqnUpdateGraph: withCompiled ? traceRuns(withCompiled.env, 30, () => withCompiled.p.update()) : null,
   };
   for (const s of [withCompiled, eager]) {
     s?.dqn.dispose();
@@ -233,20 +252,19 @@ async function minatarBench(
     dones: Float32Array.from({ length: B }, () => (rng.next() < 0.02 ? 1 : 0)),
     discounts: new Float32Array(B).fill(0.99),
   };
-  const step = compileDqnStep(
-    {},
-    {
-      online: asNet(online),
-      target: asNet(target),
-      optimizer: minatarOptimizer(optimizer),
-      obsShape: shape,
-      obsDtype: 'uint8',
-      numActions: nA,
-      double: false,
-      dueling: false,
-      maxGradNorm: 10,
-    },
-  );
+  const owner = {};
+  preferXla(owner); // as DQN asks for its MinAtar-sized networks
+  const step = compileDqnStep(owner, {
+    online: asNet(online),
+    target: asNet(target),
+    optimizer: minatarOptimizer(optimizer),
+    obsShape: shape,
+    obsDtype: 'uint8',
+    numActions: nA,
+    double: false,
+    dueling: false,
+    maxGradNorm: 10,
+  });
   // Eager: the same forward/backward and optimizer step with tfjs ops (the DQN loss on the online net).
   const eagerOpt = minatarOptimizer(optimizer);
   const vars = online.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -274,13 +292,12 @@ async function minatarBench(
     loss.dataSync();
     loss.dispose();
   };
+  const compiled = step ? timeSync(iters, () => step.run(batch)) : null;
   const result = {
     params: online.countParams(),
     optimizer,
-    dqnUpdate: {
-      compiled: step ? timeSync(iters, () => step.run(batch)) : null,
-      eager: timeSync(iters, eagerUpdate),
-    },
+    dqnUpdate: { compiled, eager: timeSync(iters, eagerUpdate) },
+    dqnUpdateGraph: step ? traceRuns(owner, 30, () => step.run(batch)) : null,
     eagerDqnUpdate: await countCalls(eagerUpdate),
     replaySampleMs: null,
     act: null,
@@ -324,5 +341,14 @@ export function formatUpdates(r: UpdateBenchResult): string {
     ...row('DQN act, 1 observation', r.act),
     ...row('A2C update, batch 80', r.a2cUpdate),
     ...row('A2C inference, batch 16', r.a2cForward16),
+    ...(r.dqnUpdateGraph ? formatGraphProfile('compiled DQN update', r.dqnUpdateGraph) : []),
   ].join('\n');
+}
+
+function formatGraphProfile(what: string, p: GraphRunProfile): string[] {
+  const top = p.byOp.slice(0, 12).map((o) => `${o.op} ${o.count.toFixed(0)} (${o.us.toFixed(0)} us)`);
+  return [
+    `  ${what}: ${p.nodesPerRun.toFixed(0)} nodes executed per run, traced span ${p.spanUs.toFixed(0)} us (${p.runs} traced runs)`,
+    `    by op type (count, summed compute): ${top.join(', ')}`,
+  ];
 }

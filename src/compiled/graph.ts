@@ -27,7 +27,7 @@ type GraphHandle = { readonly [graphBrand]: true };
 /** The addon's functions (native/tfgraph/tfgraph.c). */
 interface TfGraphAddon {
   version(): string;
-  newGraph(): GraphHandle;
+  newGraph(config?: Uint8Array): GraphHandle;
   addOp(g: GraphHandle, type: string, name: string, inputs: Input[], attrs: Attr[], control: number[]): number;
   addGradients(g: GraphHandle, ys: Out[], xs: Out[]): Out[];
   outputShape(g: GraphHandle, o: Out): number[] | null;
@@ -36,7 +36,8 @@ interface TfGraphAddon {
     feeds: [Out, TensorSpec][],
     fetches: Out[],
     targets: number[],
-  ): [Float32Array | Int32Array | Uint8Array, number[]][];
+    trace?: boolean,
+  ): [Float32Array | Int32Array | Uint8Array, number[]][] & { runMetadata?: Uint8Array };
 }
 
 /** TensorFlow's TF_DataType codes. */
@@ -85,14 +86,35 @@ export function loadTfGraph(): TfGraphAddon | null {
 export class Graph {
   private readonly h: GraphHandle;
   private n = 0;
+  /** When set, runs are traced by TensorFlow and each run's RunMetadata protobuf goes here (profiles). */
+  onTrace: ((runMetadata: Uint8Array) => void) | null = null;
 
-  constructor(private readonly addon: TfGraphAddon) {
-    this.h = addon.newGraph();
+  /** `sessionConfig`: a serialized ConfigProto for the session (see runtime.ts). */
+  constructor(
+    private readonly addon: TfGraphAddon,
+    sessionConfig?: Uint8Array,
+  ) {
+    this.h = sessionConfig ? addon.newGraph(sessionConfig) : addon.newGraph();
   }
+
+  /** Attributes added to every operation built inside `withAttrs`. */
+  private scopeAttrs: Attr[] = [];
 
   /** Adds an operation; returns its index (for control inputs and targets). */
   op(type: string, inputs: Input[], attrs: Attr[] = [], control: number[] = []): number {
-    return this.addon.addOp(this.h, type, `${type}_${this.n++}`, inputs, attrs, control);
+    const all = this.scopeAttrs.length ? [...attrs, ...this.scopeAttrs] : attrs;
+    return this.addon.addOp(this.h, type, `${type}_${this.n++}`, inputs, all, control);
+  }
+
+  /** Builds with `attrs` on every operation that `build` adds (e.g. `_XlaCompile`). */
+  withAttrs<T>(attrs: Attr[], build: () => T): T {
+    const outer = this.scopeAttrs;
+    this.scopeAttrs = [...outer, ...attrs];
+    try {
+      return build();
+    } finally {
+      this.scopeAttrs = outer;
+    }
   }
 
   /** Adds an operation and returns its first output. */
@@ -114,7 +136,12 @@ export class Graph {
   }
 
   run(feeds: [Out, TensorSpec][], fetches: Out[], targets: number[] = []): [TypedArray, number[]][] {
-    return this.addon.run(this.h, feeds, fetches, targets);
+    if (!this.onTrace) return this.addon.run(this.h, feeds, fetches, targets);
+    const out = this.addon.run(this.h, feeds, fetches, targets, true);
+    if (!out.runMetadata)
+      throw new Error('compiled graph: this build of native/tfgraph cannot trace runs (rebuild it)');
+    this.onTrace(out.runMetadata);
+    return out;
   }
 
   // ---- Helpers for the ops the compiled steps use (float32 unless said otherwise).

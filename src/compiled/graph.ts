@@ -27,7 +27,7 @@ type GraphHandle = { readonly [graphBrand]: true };
 /** The addon's functions (native/tfgraph/tfgraph.c). */
 interface TfGraphAddon {
   version(): string;
-  newGraph(): GraphHandle;
+  newGraph(config?: Uint8Array | null): GraphHandle;
   addOp(g: GraphHandle, type: string, name: string, inputs: Input[], attrs: Attr[], control: number[]): number;
   addGradients(g: GraphHandle, ys: Out[], xs: Out[]): Out[];
   outputShape(g: GraphHandle, o: Out): number[] | null;
@@ -86,8 +86,12 @@ export class Graph {
   private readonly h: GraphHandle;
   private n = 0;
 
-  constructor(private readonly addon: TfGraphAddon) {
-    this.h = addon.newGraph();
+  /** `config`: a serialized tensorflow.ConfigProto for the session (precision.ts writes one). */
+  constructor(
+    private readonly addon: TfGraphAddon,
+    config: Uint8Array | null = null,
+  ) {
+    this.h = addon.newGraph(config);
   }
 
   /** Adds an operation; returns its index (for control inputs and targets). */

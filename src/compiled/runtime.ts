@@ -6,7 +6,9 @@
 // its new weights back into them, and before each call any variable whose data changed since it
 // was last synced (detected by its data id, as the fused optimizers do) is uploaded again.
 import { tf } from '../tf.js';
-import { DT, Graph, loadTfGraph, type Out } from './graph.js';
+import { note } from '../util/output.js';
+import { compiledAvailability, DT, Graph, loadTfGraph, type Out } from './graph.js';
+import { cpuBf16Support, type Precision, sessionConfig } from './precision.js';
 
 /** A resource variable in the graph: its handle, an assign fed from a placeholder, a plain read. */
 export interface GraphVariable {
@@ -27,8 +29,11 @@ export class CompiledRuntime {
   private readonly mirrors = new Map<tf.Variable, Mirror>();
   private nextName = 0;
 
-  constructor(addon: NonNullable<ReturnType<typeof loadTfGraph>>) {
-    this.g = new Graph(addon);
+  constructor(
+    addon: NonNullable<ReturnType<typeof loadTfGraph>>,
+    readonly precision: Precision = 'fp32',
+  ) {
+    this.g = new Graph(addon, sessionConfig(precision));
   }
 
   /** A float32 resource variable of `shape` (value set with `upload`). */
@@ -95,6 +100,37 @@ export class CompiledRuntime {
 }
 
 const runtimes = new WeakMap<object, CompiledRuntime | null>();
+const precisions = new WeakMap<object, Precision>();
+
+/**
+ * The precision of the graph that `owner`'s networks and updates compile into (default fp32).
+ * Set it before the first compiled call: the session is configured when the graph is made.
+ */
+export function setCompiledPrecision(owner: object, precision: Precision): void {
+  const rt = runtimes.get(owner);
+  if (rt && rt.precision !== precision) {
+    throw new Error(`compiled runtime: precision ${precision} asked after the graph was built as ${rt.precision}`);
+  }
+  precisions.set(owner, precision);
+}
+
+/**
+ * The precision a run asked for, as it can run here: bf16 needs the compiled graphs and a CPU with
+ * bf16 arithmetic (elsewhere oneDNN emulates it, slower than fp32); otherwise a one-line note and fp32.
+ */
+export function usablePrecision(asked: Precision): Precision {
+  if (asked === 'fp32') return 'fp32';
+  const { addon, reason } = compiledAvailability();
+  if (!addon) {
+    note(`--precision bf16 ignored: it applies to the compiled TensorFlow graphs, which are ${reason}; running fp32`);
+    return 'fp32';
+  }
+  if (!cpuBf16Support()) {
+    note('--precision bf16 ignored: this CPU has neither AMX-BF16 nor AVX512-BF16; running fp32');
+    return 'fp32';
+  }
+  return 'bf16';
+}
 
 /**
  * The runtime shared by everything keyed on `owner` (an agent's env: its networks and its update
@@ -103,7 +139,7 @@ const runtimes = new WeakMap<object, CompiledRuntime | null>();
 export function runtimeFor(owner: object): CompiledRuntime | null {
   if (runtimes.has(owner)) return runtimes.get(owner) ?? null;
   const addon = loadTfGraph();
-  const rt = addon ? new CompiledRuntime(addon) : null;
+  const rt = addon ? new CompiledRuntime(addon, precisions.get(owner) ?? 'fp32') : null;
   runtimes.set(owner, rt);
   return rt;
 }

@@ -32,20 +32,23 @@ const { values: o } = parseArgs({
     torso: { type: 'string' },
     repeats: { type: 'string', default: '1' },
     threads: { type: 'string' },
+    precision: { type: 'string' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (o.help) {
   console.log(`usage: npm run bench:sb3 -- [--seconds 60] [--warmup 10] [--algos a2c,dqn] [--envs CartPole-v1,pong]
-                          [--torso conv|coordconv|mlp] [--repeats 1] [--threads N] [--json]
+                          [--torso conv|coordconv|mlp] [--repeats 1] [--threads N]
+                          [--precision fp32|bf16] [--json]
 Compares env steps/s of coordrl's A2C/DQN training loop with Stable-Baselines3's on this machine
 (Atari: Nature CNN, torso conv unless --torso; Gymnasium ids such as CartPole-v1: MLP 64-64;
 MinAtar names such as minatar/breakout: the MinAtar network and coordrl's MinAtar presets, which
 installs the optional minatar==1.0.15, GPL-3.0, into SB3's venv the first time).
 --threads N gives both the same compute threads (TensorFlow's intra/inter-op pools, torch's
 intra-op threads and OpenMP); default: each library's own (one per core). On a loaded machine
-torch's default threads spin against each other: compare with --threads 1 there.`);
+torch's default threads spin against each other: compare with --threads 1 there.
+--precision bf16 runs coordrl's compiled graphs in bfloat16 mixed precision (SB3 stays fp32).`);
   process.exit(0);
 }
 const log = (m) => process.stderr.write(`[bench:sb3] ${m}\n`);
@@ -104,6 +107,10 @@ if (o.threads !== undefined && !/^[1-9][0-9]?$/.test(o.threads)) {
   console.error(`bench:sb3: --threads must be an integer from 1 to 99, got '${o.threads}'`);
   process.exit(2);
 }
+if (o.precision !== undefined && o.precision !== 'fp32' && o.precision !== 'bf16') {
+  console.error(`bench:sb3: --precision must be fp32 or bf16, got '${o.precision}'`);
+  process.exit(2);
+}
 if (!Number.isInteger(repeats) || repeats < 1 || repeats > 20) {
   console.error(`bench:sb3: --repeats must be an integer from 1 to 20, got '${o.repeats}'`);
   process.exit(2);
@@ -125,6 +132,7 @@ function benchPair(algo, env, torso) {
     o.seconds,
     '--warmup',
     o.warmup,
+    ...(o.precision !== undefined ? ['--precision', o.precision] : []),
     '--json',
   ]);
   log(`${algo} ${env}: stable-baselines3`);
@@ -162,6 +170,7 @@ for (const env of envs) {
       ratioMin: Math.min(...ratios),
       ratioMax: Math.max(...ratios),
       threads: o.threads ?? 'default',
+      precision: o.precision ?? 'fp32',
       runs,
     });
   }

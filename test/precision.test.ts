@@ -2,19 +2,26 @@
 // asks grappler for oneDNN's bfloat16 rewrite, and a bf16 update from the same weights and batch
 // as an fp32 one gives the same loss, gradient norm and weight step to within bfloat16's ~3
 // significant digits, while differing from fp32 by more than fp32 round-off (so the rewrite ran).
-import { beforeAll, describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { A2C, a2cSchema } from '../agents/a2c.js';
 import { DQN, dqnSchema } from '../agents/dqn.js';
 import type { AgentContext, AgentEnv, AgentStep, TrainableAgent } from '../src/agent.js';
 import { initBackend } from '../src/backend.js';
 import { compiledAvailability } from '../src/compiled/graph.js';
 import { cpuBf16Support, type Precision, sessionConfig } from '../src/compiled/precision.js';
-import { setCompiledPrecision } from '../src/compiled/runtime.js';
+import { setCompiledPrecision, usablePrecision } from '../src/compiled/runtime.js';
+import { resolveRunConfig } from '../src/run-config.js';
 import type { TorsoOptions } from '../src/torsos.js';
 import { Rng } from '../src/util/rng.js';
 
 beforeAll(async () => {
   await initBackend('tensorflow');
+});
+afterEach(() => {
+  delete process.env.COORDRL_NO_COMPILED;
+  vi.restoreAllMocks();
 });
 
 /** A deterministic env of uint8 frames (a function of the step count). */
@@ -173,4 +180,39 @@ describe('bf16 mixed precision (compiled graphs)', () => {
     expect(Math.abs(s.normRatio - 1)).toBeLessThan(0.1);
     if (cpuBf16Support() !== null) expect(relErr(bf16.scalars.gradNorm, fp32.scalars.gradNorm)).toBeGreaterThan(1e-4);
   }, 120_000);
+});
+
+describe('--precision', () => {
+  it('is a run setting (default fp32, saved in the config) that --dry-run shows', () => {
+    expect(resolveRunConfig({ algo: 'dqn', env: 'pong' }).precision).toBe('fp32');
+    expect(resolveRunConfig({ algo: 'a2c', env: 'pong', precision: 'bf16' }).precision).toBe('bf16');
+    const cli = path.resolve(__dirname, '..', 'bin', 'coordrl.js');
+    const r = spawnSync(process.execPath, [cli, 'train', '--algo', 'dqn', '--precision', 'bf16', '--dry-run'], {
+      encoding: 'utf8',
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/network: .*\(compiled graphs in bf16 mixed precision\)/);
+    expect(r.stdout).toMatch(/"precision":"bf16"/);
+    const bad = spawnSync(process.execPath, [cli, 'train', '--precision', 'fp16', '--dry-run'], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/fp32, bf16/);
+  }, 60_000);
+
+  it('bf16 on the eager path: a one-line note and fp32', () => {
+    const said: string[] = [];
+    vi.spyOn(process.stderr, 'write').mockImplementation((m) => {
+      said.push(String(m));
+      return true;
+    });
+    process.env.COORDRL_NO_COMPILED = '1';
+    expect(usablePrecision('bf16')).toBe('fp32');
+    expect(usablePrecision('fp32')).toBe('fp32');
+    expect(said).toEqual([
+      expect.stringMatching(/^--precision bf16 ignored: .*COORDRL_NO_COMPILED=1.*; running fp32\n$/),
+    ]);
+    delete process.env.COORDRL_NO_COMPILED;
+    said.length = 0;
+    expect(usablePrecision('bf16')).toBe(cpuBf16Support() ? 'bf16' : 'fp32');
+    expect(said).toHaveLength(cpuBf16Support() ? 0 : 1);
+  });
 });

@@ -3,6 +3,8 @@
 import { type Command, Option } from 'commander';
 import type { AgentContext, TrainableAgent } from '../agent.js';
 import { initBackend } from '../backend.js';
+import { PRECISIONS, type Precision } from '../compiled/precision.js';
+import { setCompiledPrecision, usablePrecision } from '../compiled/runtime.js';
 import { resolveRunConfig } from '../run-config.js';
 import { closeEnv, createEnv } from '../training/env-factory.js';
 import { resolveTorso } from '../training/run.js';
@@ -23,6 +25,8 @@ export interface TrainBenchResult {
   envStepsPerSec: number;
   updates: number;
   updatesPerSec: number;
+  /** The compiled graphs' precision as run (bf16 falls back to fp32 where it cannot run). */
+  precision: Precision;
 }
 
 export async function benchTrain(opts: {
@@ -33,13 +37,17 @@ export async function benchTrain(opts: {
   warmup: number;
   numEnvs?: number;
   learningStarts: number;
+  precision?: Precision;
 }): Promise<TrainBenchResult> {
   const flags: Record<string, unknown> = { algo: opts.algo, env: opts.env, torso: opts.torso };
   if (opts.numEnvs !== undefined) flags.numEnvs = opts.numEnvs;
   if (opts.algo === 'dqn') flags.learningStarts = opts.learningStarts;
+  if (opts.precision !== undefined) flags.precision = opts.precision;
   const config = resolveRunConfig(flags);
   const info = await initBackend(config.backend);
   const env = await createEnv(config, config.numEnvs);
+  const precision = usablePrecision(config.precision);
+  setCompiledPrecision(env, precision);
   let agent: TrainableAgent | null = null;
   try {
     const ctx: AgentContext = {
@@ -84,6 +92,7 @@ export async function benchTrain(opts: {
       envStepsPerSec: steps / elapsed,
       updates,
       updatesPerSec: updates / elapsed,
+      precision,
     };
   } finally {
     agent?.dispose();
@@ -107,9 +116,15 @@ export function registerBenchTrain(bench: Command): void {
       parseCount('--learning-starts'),
       1000,
     )
+    .addOption(
+      new Option('--precision <p>', "the compiled graphs' arithmetic (bf16: bfloat16 mixed precision)").choices([
+        ...PRECISIONS,
+      ]),
+    )
     .addOption(jsonOption())
     .action(
       async (o: {
+        precision?: Precision;
         algo: 'a2c' | 'dqn';
         env: string;
         torso: string;
@@ -124,7 +139,7 @@ export function registerBenchTrain(bench: Command): void {
           Boolean(o.json),
           r,
           () =>
-            `${r.algo} on ${r.env} (${r.torso}, ${r.numEnvs} envs, ${r.backend}/${r.device}): ${r.envStepsPerSec.toFixed(0)} env steps/s, ${r.updatesPerSec.toFixed(1)} updates/s over ${r.seconds.toFixed(1)} s`,
+            `${r.algo} on ${r.env} (${r.torso}, ${r.numEnvs} envs, ${r.backend}/${r.device}, ${r.precision}): ${r.envStepsPerSec.toFixed(0)} env steps/s, ${r.updatesPerSec.toFixed(1)} updates/s over ${r.seconds.toFixed(1)} s`,
         );
       },
     );

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { A2C, a2cSchema } from '../agents/a2c.js';
 import { DQN, dqnSchema } from '../agents/dqn.js';
-import type { AgentContext, AgentEnv, AgentStep, TrainableAgent } from '../src/agent.js';
+import type { AgentContext, AgentEnv, TrainableAgent } from '../src/agent.js';
 import { initBackend } from '../src/backend.js';
 import { compiledAvailability } from '../src/compiled/graph.js';
 import { cpuBf16Support, type Precision, sessionConfig } from '../src/compiled/precision.js';
@@ -15,6 +15,7 @@ import { setCompiledPrecision, usablePrecision } from '../src/compiled/runtime.j
 import { resolveRunConfig } from '../src/run-config.js';
 import type { TorsoOptions } from '../src/torsos.js';
 import { Rng } from '../src/util/rng.js';
+import { fakeEnv } from './helpers/fake-env.js';
 
 beforeAll(async () => {
   await initBackend('tensorflow');
@@ -25,32 +26,7 @@ afterEach(() => {
 });
 
 /** A deterministic env of uint8 frames (a function of the step count). */
-function frameEnv(shape: number[], numEnvs: number, nActions: number): AgentEnv {
-  const size = shape.reduce((a, b) => a * b, 1);
-  let t = 0;
-  const obs = () => {
-    t++;
-    return Uint8Array.from({ length: numEnvs * size }, (_, i) => (i * 7 + t * 13) % 256);
-  };
-  let pending: Int32Array | null = null;
-  const step = async (a: Int32Array): Promise<AgentStep> => ({
-    obs: obs(),
-    rewards: Float32Array.from(a, (x, i) => ((x + i + t) % 3) - 1),
-    terminated: Uint8Array.from(a, (_, i) => ((t + i) % 7 === 0 ? 1 : 0)),
-    truncated: new Uint8Array(numEnvs),
-  });
-  return {
-    numEnvs,
-    observationSpace: { shape, dtype: 'uint8', size },
-    actionSpace: { n: nActions },
-    reset: async () => ({ obs: obs() }),
-    step,
-    stepAsync: (a) => {
-      pending = a;
-    },
-    stepWait: () => step(pending ?? new Int32Array(numEnvs)),
-  };
-}
+const frameEnv = (shape: number[], numEnvs: number, nActions: number) => fakeEnv(shape, 'uint8', numEnvs, nActions);
 
 const TORSO: TorsoOptions = { kind: 'conv', hidden: [64] };
 const SHAPE = [84, 84, 4];

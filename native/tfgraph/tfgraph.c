@@ -19,9 +19,6 @@ typedef struct {
   TF_Operation** ops;
   size_t num_ops;
   size_t cap_ops;
-  // A serialized ConfigProto for the session (TF_SetConfig), or NULL for TensorFlow's defaults.
-  void* config;
-  size_t config_len;
 } Graph;
 
 #define CHECK_NAPI(call)                                    \
@@ -35,7 +32,6 @@ typedef struct {
 #define MAX_ARGS 8
 #define MAX_DIMS 16
 #define MAX_LIST 4096
-#define MAX_CONFIG 4096
 
 static napi_value throw_msg(napi_env env, const char* prefix, const char* msg) {
   char buf[1024];
@@ -53,7 +49,6 @@ static void graph_finalize(napi_env env, void* data, void* hint) {
   TF_DeleteGraph(g->graph);
   TF_DeleteStatus(g->status);
   free(g->ops);
-  free(g->config);
   free(g);
 }
 
@@ -201,33 +196,10 @@ static napi_value tensor_to_js(napi_env env, TF_Tensor* t) {
   return result;
 }
 
-// newGraph(config?: Uint8Array): Graph. `config` is a serialized tensorflow.ConfigProto that the
-// session gets when it is created (the first run); TF_SetConfig checks that it parses.
+// newGraph(): Graph
 static napi_value new_graph(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK_NAPI(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  void* cfg = NULL;
-  size_t cfg_len = 0;
-  if (argc >= 1) {
-    napi_valuetype t;
-    CHECK_NAPI(napi_typeof(env, argv[0], &t));
-    if (t != napi_undefined && t != napi_null) {
-      if (!get_bytes(env, argv[0], &cfg, &cfg_len)) return throw_msg(env, "newGraph", "config must be a Uint8Array");
-      if (cfg_len > MAX_CONFIG) return throw_msg(env, "newGraph", "config larger than 4096 bytes");
-    }
-  }
   Graph* g = (Graph*)calloc(1, sizeof(Graph));
   if (!g) return throw_msg(env, "newGraph", "out of memory");
-  if (cfg_len > 0) {
-    g->config = malloc(cfg_len);
-    if (!g->config) {
-      free(g);
-      return throw_msg(env, "newGraph", "out of memory");
-    }
-    memcpy(g->config, cfg, cfg_len);
-    g->config_len = cfg_len;
-  }
   g->graph = TF_NewGraph();
   g->status = TF_NewStatus();
   napi_value out;
@@ -457,13 +429,6 @@ static napi_value run(napi_env env, napi_callback_info info) {
   if (!g) return NULL;
   if (!g->session) {
     TF_SessionOptions* so = TF_NewSessionOptions();
-    if (g->config) {
-      TF_SetConfig(so, g->config, g->config_len, g->status);
-      if (TF_GetCode(g->status) != TF_OK) {
-        TF_DeleteSessionOptions(so);
-        return throw_msg(env, "newSession", TF_Message(g->status));
-      }
-    }
     g->session = TF_NewSession(g->graph, so, g->status);
     TF_DeleteSessionOptions(so);
     if (TF_GetCode(g->status) != TF_OK) {

@@ -27,7 +27,7 @@ type GraphHandle = { readonly [graphBrand]: true };
 /** The addon's functions (native/tfgraph/tfgraph.c). */
 interface TfGraphAddon {
   version(): string;
-  newGraph(config?: Uint8Array | null): GraphHandle;
+  newGraph(): GraphHandle;
   addOp(g: GraphHandle, type: string, name: string, inputs: Input[], attrs: Attr[], control: number[]): number;
   addGradients(g: GraphHandle, ys: Out[], xs: Out[]): Out[];
   outputShape(g: GraphHandle, o: Out): number[] | null;
@@ -40,7 +40,7 @@ interface TfGraphAddon {
 }
 
 /** TensorFlow's TF_DataType codes. */
-export const DT = { float: 1, int32: 3, uint8: 4, int64: 9, bool: 10, resource: 20 } as const;
+export const DT = { float: 1, int32: 3, uint8: 4, int64: 9, bool: 10, bfloat16: 14, resource: 20 } as const;
 
 const ADDON_PATH = path.join('native', 'tfgraph', 'build', 'Release', 'coordrl_tfgraph.node');
 let cached: { addon: TfGraphAddon | null; reason: string } | null = null;
@@ -86,12 +86,8 @@ export class Graph {
   private readonly h: GraphHandle;
   private n = 0;
 
-  /** `config`: a serialized tensorflow.ConfigProto for the session (precision.ts writes one). */
-  constructor(
-    private readonly addon: TfGraphAddon,
-    config: Uint8Array | null = null,
-  ) {
-    this.h = addon.newGraph(config);
+  constructor(private readonly addon: TfGraphAddon) {
+    this.h = addon.newGraph();
   }
 
   /** Adds an operation; returns its index (for control inputs and targets). */

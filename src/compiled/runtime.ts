@@ -8,7 +8,7 @@
 import { tf } from '../tf.js';
 import { note } from '../util/output.js';
 import { compiledAvailability, DT, Graph, loadTfGraph, type Out } from './graph.js';
-import { cpuBf16Support, type Precision, sessionConfig } from './precision.js';
+import { cpuBf16Support, type Precision } from './precision.js';
 
 /** A resource variable in the graph: its handle, an assign fed from a placeholder, a plain read. */
 export interface GraphVariable {
@@ -33,7 +33,7 @@ export class CompiledRuntime {
     addon: NonNullable<ReturnType<typeof loadTfGraph>>,
     readonly precision: Precision = 'fp32',
   ) {
-    this.g = new Graph(addon, sessionConfig(precision));
+    this.g = new Graph(addon);
   }
 
   /** A float32 resource variable of `shape` (value set with `upload`). */
@@ -103,8 +103,8 @@ const runtimes = new WeakMap<object, CompiledRuntime | null>();
 const precisions = new WeakMap<object, Precision>();
 
 /**
- * The precision of the graph that `owner`'s networks and updates compile into (default fp32).
- * Set it before the first compiled call: the session is configured when the graph is made.
+ * The precision of the updates that `owner`'s graph compiles (default fp32; inference is always
+ * fp32). Set it before the first compiled call: the runtime takes it when it is made.
  */
 export function setCompiledPrecision(owner: object, precision: Precision): void {
   const rt = runtimes.get(owner);

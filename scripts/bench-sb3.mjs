@@ -33,13 +33,15 @@ const { values: o } = parseArgs({
     repeats: { type: 'string', default: '1' },
     threads: { type: 'string' },
     'a2c-no-pipeline': { type: 'boolean', default: false },
+    precision: { type: 'string' },
     json: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 if (o.help) {
   console.log(`usage: npm run bench:sb3 -- [--seconds 60] [--warmup 10] [--algos a2c,dqn] [--envs CartPole-v1,pong]
-                          [--torso conv|coordconv|mlp] [--repeats 1] [--threads N] [--a2c-no-pipeline] [--json]
+                          [--torso conv|coordconv|mlp] [--repeats 1] [--threads N] [--a2c-no-pipeline]
+                          [--precision fp32|bf16] [--json]
 Compares env steps/s of coordrl's A2C/DQN training loop with Stable-Baselines3's on this machine
 (Atari: Nature CNN, torso conv unless --torso; Gymnasium ids such as CartPole-v1: MLP 64-64;
 MinAtar names such as minatar/breakout: the MinAtar network and coordrl's MinAtar presets, which
@@ -49,7 +51,8 @@ intra-op threads and OpenMP); default: each library's own (one per core). On a l
 torch's default threads spin against each other: compare with --threads 1 there.
 --a2c-no-pipeline: A2C rows run coordrl twice in each repeat, with --pipeline (the main columns)
 and with --no-pipeline (all envs stepped together; extra columns), for the pipelined rollout's
-gain side by side. Without it coordrl runs with its default (not pipelined).`);
+gain side by side. Without it coordrl runs with its default (not pipelined).
+--precision bf16 runs coordrl's compiled graphs in bfloat16 mixed precision (SB3 stays fp32).`);
   process.exit(0);
 }
 const log = (m) => process.stderr.write(`[bench:sb3] ${m}\n`);
@@ -108,6 +111,10 @@ if (o.threads !== undefined && !/^[1-9][0-9]?$/.test(o.threads)) {
   console.error(`bench:sb3: --threads must be an integer from 1 to 99, got '${o.threads}'`);
   process.exit(2);
 }
+if (o.precision !== undefined && o.precision !== 'fp32' && o.precision !== 'bf16') {
+  console.error(`bench:sb3: --precision must be fp32 or bf16, got '${o.precision}'`);
+  process.exit(2);
+}
 if (!Number.isInteger(repeats) || repeats < 1 || repeats > 20) {
   console.error(`bench:sb3: --repeats must be an integer from 1 to 20, got '${o.repeats}'`);
   process.exit(2);
@@ -130,6 +137,7 @@ function benchOurs(algo, env, torso, extra = []) {
     '--warmup',
     o.warmup,
     ...extra,
+    ...(o.precision !== undefined ? ['--precision', o.precision] : []),
     '--json',
   ]);
 }
@@ -188,6 +196,7 @@ for (const env of envs) {
           }
         : {}),
       threads: o.threads ?? 'default',
+      precision: o.precision ?? 'fp32',
       runs,
     });
   }

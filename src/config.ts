@@ -6,6 +6,7 @@ import { Option } from 'commander';
 import YAML from 'yaml';
 import { z } from 'zod';
 import { BACKEND_CHOICES } from './backend.js';
+import { PRECISIONS } from './compiled/precision.js';
 import { UsageError } from './util/cli-errors.js';
 import { closestMatch } from './util/suggest.js';
 
@@ -64,6 +65,12 @@ export const commonSchema = z
       .default(1)
       .describe('seed of networks, exploration and environments'),
     backend: z.enum(BACKEND_CHOICES).default('auto').describe('TensorFlow.js backend'),
+    precision: z
+      .enum(PRECISIONS)
+      .default('fp32')
+      .describe(
+        "the compiled training graphs' arithmetic: bf16 = bfloat16 mixed precision (fp32 weights, optimizer and loss) on CPUs with AMX-BF16/AVX512-BF16; the eager and pure-JS paths always run fp32",
+      ),
     stickyActions: z
       .number()
       .min(0)

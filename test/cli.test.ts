@@ -67,6 +67,9 @@ describe('coordrl CLI', () => {
       ['bench', 'nn', '--iters', '0'],
       ['bench', 'nn', '--net', 'minatar', '--optimizer', 'sgd'],
       ['bench', 'nn', '--net', 'mlp', '--optimizer', 'adam'],
+      ['bench', 'nn', '--precision', 'bf16'], // --net nature times eager ops only
+      ['bench', 'nn', '--net', 'cnn', '--precision', 'fp16'],
+      ['bench', 'nn', '--net', 'mlp', '--torso', 'coordconv'],
       ['no-such-command'],
     ]) {
       const r = coordrl(...args);

@@ -6,7 +6,7 @@
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { A2C, a2cSchema } from '../agents/a2c.js';
 import { DQN, dqnSchema } from '../agents/dqn.js';
-import type { AgentContext, AgentEnv, AgentStep, TrainableAgent } from '../src/agent.js';
+import type { AgentContext, AgentEnv, TrainableAgent } from '../src/agent.js';
 import { initBackend } from '../src/backend.js';
 import { compiledAvailability } from '../src/compiled/graph.js';
 import { compileDqnStep, compileForward } from '../src/compiled/steps.js';
@@ -15,6 +15,7 @@ import { CenteredRMSprop } from '../src/optim/centered-rmsprop.js';
 import { tf } from '../src/tf.js';
 import type { TorsoOptions } from '../src/torsos.js';
 import { Rng } from '../src/util/rng.js';
+import { fakeEnv, type Pixel } from './helpers/fake-env.js';
 
 beforeAll(async () => {
   await initBackend('tensorflow');
@@ -22,45 +23,6 @@ beforeAll(async () => {
 afterEach(() => {
   delete process.env.COORDRL_NO_COMPILED;
 });
-
-/** A deterministic vector env: observations are a function of the step count. */
-type Pixel = (i: number, t: number) => number;
-const bytePixel: Pixel = (i, t) => (i * 7 + t * 13) % 256;
-
-function fakeEnv(
-  shape: number[],
-  dtype: 'uint8' | 'float32',
-  numEnvs: number,
-  nActions: number,
-  pixel: Pixel = bytePixel,
-): AgentEnv {
-  const size = shape.reduce((a, b) => a * b, 1);
-  let t = 0;
-  const obs = () => {
-    t++;
-    const o = dtype === 'uint8' ? new Uint8Array(numEnvs * size) : new Float32Array(numEnvs * size);
-    for (let i = 0; i < o.length; i++) o[i] = dtype === 'uint8' ? pixel(i, t) : Math.sin(i + t);
-    return o;
-  };
-  let pending: Int32Array | null = null;
-  const step = async (a: Int32Array): Promise<AgentStep> => ({
-    obs: obs(),
-    rewards: Float32Array.from(a, (x, i) => ((x + i + t) % 3) - 1),
-    terminated: Uint8Array.from(a, (_, i) => ((t + i) % 7 === 0 ? 1 : 0)),
-    truncated: new Uint8Array(numEnvs),
-  });
-  return {
-    numEnvs,
-    observationSpace: { shape, dtype, size },
-    actionSpace: { n: nActions },
-    reset: async () => ({ obs: obs() }),
-    step,
-    stepAsync: (a) => {
-      pending = a;
-    },
-    stepWait: () => step(pending ?? new Int32Array(numEnvs)),
-  };
-}
 
 function context(env: AgentEnv, torso: TorsoOptions): AgentContext {
   return { env, rng: new Rng(7), seeds: { init: 3 }, torso, progress: () => 0, onStep: () => {} };

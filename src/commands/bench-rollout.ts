@@ -179,10 +179,7 @@ export function registerBenchRollout(bench: Command): void {
     .option('--seconds <s>', 'measured seconds', positiveNumber('--seconds'), 10)
     .option('--warmup <s>', 'seconds before measuring', positiveNumber('--warmup'), 3)
     .option('--num-envs <n>', 'parallel environments (default: the A2C default)', parseCount('--num-envs'))
-    .option(
-      '--pipeline',
-      'a2c: step the envs in two groups, overlapping env steps with inference (default: off)',
-    )
+    .option('--pipeline', 'a2c: step the envs in two groups, overlapping env steps with inference (default: off)')
     .option('--no-pipeline', 'a2c: step all envs together')
     .addOption(jsonOption())
     .action(

@@ -4,6 +4,8 @@ import { type Command, Option } from 'commander';
 import type { BridgeVecEnv } from '../../envs/index.js';
 import type { AgentContext, TrainableAgent } from '../agent.js';
 import { initBackend } from '../backend.js';
+import { PRECISIONS, type Precision } from '../compiled/precision.js';
+import { setCompiledPrecision, usablePrecision } from '../compiled/runtime.js';
 import { resolveRunConfig } from '../run-config.js';
 import { closeEnv, createEnv, trainingEnvGroups } from '../training/env-factory.js';
 import { resolveTorso } from '../training/run.js';
@@ -29,6 +31,8 @@ export interface TrainBenchResult {
   updatesPerSec: number;
   /** With --profile: where each env step went (the timers themselves add ~1 us per step). */
   profile?: StepProfile;
+  /** The compiled graphs' precision as run (bf16 falls back to fp32 where it cannot run). */
+  precision: Precision;
 }
 
 export async function benchTrain(opts: {
@@ -45,14 +49,18 @@ export async function benchTrain(opts: {
   onMeasureStart?: (agent: TrainableAgent, env: BridgeVecEnv) => void;
   onMeasureEnd?: () => void;
   profile?: boolean;
+  precision?: Precision;
 }): Promise<TrainBenchResult> {
   const flags: Record<string, unknown> = { algo: opts.algo, env: opts.env, torso: opts.torso };
   if (opts.numEnvs !== undefined) flags.numEnvs = opts.numEnvs;
   if (opts.algo === 'dqn') flags.learningStarts = opts.learningStarts;
   if (opts.algo === 'a2c' && opts.pipeline !== undefined) flags.pipeline = opts.pipeline;
+  if (opts.precision !== undefined) flags.precision = opts.precision;
   const config = resolveRunConfig(flags);
   const info = await initBackend(config.backend);
   const env = await createEnv(config, config.numEnvs, { groups: trainingEnvGroups(config) });
+  const precision = usablePrecision(config.precision);
+  setCompiledPrecision(env, precision);
   let agent: TrainableAgent | null = null;
   try {
     const ctx: AgentContext = {
@@ -103,6 +111,7 @@ export async function benchTrain(opts: {
       updates,
       updatesPerSec: updates / elapsed,
       ...(profile ? { profile } : {}),
+      precision,
     };
   } finally {
     agent?.dispose();
@@ -132,9 +141,15 @@ export function registerBenchTrain(bench: Command): void {
       '--profile',
       'time each part of an env step (act, env round trip, replay, update, session runs, GC, the server side)',
     )
+    .addOption(
+      new Option('--precision <p>', "the compiled graphs' arithmetic (bf16: bfloat16 mixed precision)").choices([
+        ...PRECISIONS,
+      ]),
+    )
     .addOption(jsonOption())
     .action(
       async (o: {
+        precision?: Precision;
         algo: 'a2c' | 'dqn';
         env: string;
         torso: string;
@@ -151,7 +166,7 @@ export function registerBenchTrain(bench: Command): void {
           Boolean(o.json),
           r,
           () =>
-            `${r.algo} on ${r.env} (${r.torso}, ${r.numEnvs} envs in ${r.envGroups} group(s), ${r.backend}/${r.device}): ${r.envStepsPerSec.toFixed(0)} env steps/s, ${r.updatesPerSec.toFixed(1)} updates/s over ${r.seconds.toFixed(1)} s${r.profile ? `\n${formatStepProfile(r.profile)}` : ''}`,
+            `${r.algo} on ${r.env} (${r.torso}, ${r.numEnvs} envs in ${r.envGroups} group(s), ${r.backend}/${r.device}, ${r.precision}): ${r.envStepsPerSec.toFixed(0)} env steps/s, ${r.updatesPerSec.toFixed(1)} updates/s over ${r.seconds.toFixed(1)} s${r.profile ? `\n${formatStepProfile(r.profile)}` : ''}`,
         );
       },
     );

@@ -1,9 +1,11 @@
-// `coordrl bench nn --net mlp|minatar`: the cost of the agents' network calls for small networks,
+// `coordrl bench nn --net mlp|minatar|cnn`: the cost of the agents' network calls,
 // compiled (one TensorFlow graph run, src/compiled/) and eager (tfjs ops) side by side, with the
 // breakdown that explains the difference: tfjs kernels and host reads per eager update, replay
 // sampling, inference. Synthetic inputs, no env server.
 //
 // mlp: the agents themselves (DQN, A2C) on a CartPole-shaped env with the 64-64 tanh MLP.
+// cnn: the same agents on Atari-shaped uint8 frames (84x84x4) with the Nature CNN; with
+// --precision bf16 the compiled column runs bf16 mixed precision (src/compiled/precision.ts).
 // minatar: the MinAtar network (conv 16@3x3/1 on 10x10x4, dense 128, relu; Young & Tian 2019),
 // built here as a tfjs model, through the compiled DQN step; eager: the same model's
 // forward/backward/optimizer step with tfjs ops. Its optimizer is the MinAtar DQN preset's
@@ -13,42 +15,58 @@ import { DQN, dqnSchema } from '../../agents/dqn.js';
 import type { AgentContext, AgentEnv, AgentStep } from '../agent.js';
 import { type BackendChoice, initBackend } from '../backend.js';
 import { compiledAvailability } from '../compiled/graph.js';
-import { preferXla, runtimeFor } from '../compiled/runtime.js';
+import type { Precision } from '../compiled/precision.js';
+import { preferXla, runtimeFor, setCompiledPrecision } from '../compiled/runtime.js';
 import { compileDqnStep } from '../compiled/steps.js';
 import { type GraphRunProfile, profileRuns } from '../compiled/trace.js';
 import { FusedAdam } from '../optim/adam.js';
 import { CenteredRMSprop } from '../optim/centered-rmsprop.js';
 import type { SlotOptimizer } from '../optim/slot-optimizer.js';
 import { tf } from '../tf.js';
+import type { TorsoOptions } from '../torsos.js';
 import { Rng } from '../util/rng.js';
 
-export type SmallNet = 'mlp' | 'minatar';
+/** mlp: CartPole's 64-64 MLP; minatar: the MinAtar network; cnn: the agents' Nature CNN on Atari frames. */
+export type AgentNet = 'mlp' | 'minatar' | 'cnn';
 /** The MinAtar bench's optimizer (names as DQN's --optimizer). */
 export const MINATAR_BENCH_OPTIMIZERS = ['centered-rmsprop', 'centered-rmsprop-tf', 'adam'] as const;
 export type MinatarBenchOptimizer = (typeof MINATAR_BENCH_OPTIMIZERS)[number];
 
 export interface Timing {
+  min: number;
   p50: number;
   p95: number;
 }
+/**
+ * One call timed each way: compiled fp32 (null when the addon is not available), compiled bf16
+ * (with --precision bf16 only) and eager, interleaved call by call so a shared machine's load
+ * falls on all of them alike.
+ */
+export interface Row {
+  compiled: Timing | null;
+  bf16?: Timing | null;
+  eager: Timing;
+}
 export interface UpdateBenchResult {
-  net: SmallNet;
+  net: AgentNet;
   backend: string;
   compiled: string;
+  /** bf16: rows carry a compiled bf16 timing beside the fp32 ones (the eager column is fp32). */
+  precision: Precision;
   params: number;
   /** The DQN update's optimizer (mlp: adam, the agents' default). */
   optimizer: string;
   /** DQN update (sample + forward/backward + optimizer step), batch 32, ms. */
-  dqnUpdate: { compiled: Timing | null; eager: Timing };
+  dqnUpdate: Row;
   /** What one eager DQN update costs in calls (the overhead the compiled step removes). */
   eagerDqnUpdate: { kernels: number; hostReads: number };
   replaySampleMs: Timing | null;
   /** Greedy action for one observation, ms. */
-  act: { compiled: Timing | null; eager: Timing } | null;
-  /** A2C update at batch 80 (16 envs x 5 steps) and its batch-16 inference, ms (mlp only). */
-  a2cUpdate: { compiled: Timing | null; eager: Timing } | null;
-  a2cForward16: { compiled: Timing | null; eager: Timing } | null;
-  /** What TensorFlow executed in one compiled DQN update (traced runs): node count, time per op type. */
+  act: Row | null;
+  /** A2C update at batch 80 (16 envs x 5 steps) and its batch-16 inference, ms (mlp and cnn). */
+  a2cUpdate: Row | null;
+  a2cForward16: Row | null;
+  /** What TensorFlow executed in one compiled (fp32) DQN update (traced runs): node count, time per op type. */
   dqnUpdateGraph: GraphRunProfile | null;
   iterations: number;
 }
@@ -70,7 +88,34 @@ function traceRuns(owner: object, n: number, fn: () => void): GraphRunProfile | 
 function timing(times: number[]): Timing {
   const s = [...times].sort((a, b) => a - b);
   const at = (p: number) => s[Math.min(s.length - 1, Math.round(p * (s.length - 1)))];
-  return { p50: at(0.5), p95: at(0.95) };
+  return { min: s[0], p50: at(0.5), p95: at(0.95) };
+}
+
+/** Times the given calls round-robin (after a warm-up of each); null entries stay null. */
+function timeInterleaved(iters: number, fns: ((() => void) | null)[]): (Timing | null)[] {
+  const live = fns.filter((f): f is () => void => f !== null);
+  for (let i = 0; i < Math.max(5, iters / 10); i++) for (const f of live) f();
+  const times = fns.map(() => [] as number[]);
+  for (let i = 0; i < iters; i++) {
+    fns.forEach((f, k) => {
+      if (!f) return;
+      const t = performance.now();
+      f();
+      times[k].push(performance.now() - t);
+    });
+  }
+  return fns.map((f, k) => (f ? timing(times[k]) : null));
+}
+
+/** A row: compiled fp32, compiled bf16 (when given) and eager timed interleaved. */
+function timeRow(
+  iters: number,
+  compiled: (() => void) | null,
+  bf16: (() => void) | null | undefined,
+  eager: () => void,
+): Row {
+  const [c, b, e] = timeInterleaved(iters, [compiled, bf16 ?? null, eager]);
+  return { compiled: c, ...(bf16 !== undefined ? { bf16: b } : {}), eager: e as Timing };
 }
 
 function timeSync(iters: number, fn: () => void): Timing {
@@ -84,11 +129,14 @@ function timeSync(iters: number, fn: () => void): Timing {
   return timing(times);
 }
 
-/** A CartPole-shaped env with synthetic observations (enough to fill a replay buffer). */
-function syntheticEnv(numEnvs: number, shape: number[], nActions: number): AgentEnv {
+/** An env with synthetic observations (enough to fill a replay buffer): CartPole- or Atari-shaped. */
+function syntheticEnv(numEnvs: number, shape: number[], nActions: number, dtype: 'uint8' | 'float32'): AgentEnv {
   const size = shape.reduce((a, b) => a * b, 1);
   const rng = new Rng(5);
-  const obs = () => Float32Array.from({ length: numEnvs * size }, () => rng.next() * 2 - 1);
+  const obs = () =>
+    dtype === 'uint8'
+      ? Uint8Array.from({ length: numEnvs * size }, () => rng.int(256))
+      : Float32Array.from({ length: numEnvs * size }, () => rng.next() * 2 - 1);
   let pending: Int32Array = new Int32Array(numEnvs);
   const step = async (a: Int32Array): Promise<AgentStep> => ({
     obs: obs(),
@@ -98,7 +146,7 @@ function syntheticEnv(numEnvs: number, shape: number[], nActions: number): Agent
   });
   return {
     numEnvs,
-    observationSpace: { shape, dtype: 'float32', size },
+    observationSpace: { shape, dtype, size },
     actionSpace: { n: nActions },
     reset: async () => ({ obs: obs() }),
     step,
@@ -133,56 +181,93 @@ async function countCalls(fn: () => void): Promise<{ kernels: number; hostReads:
   }
 }
 
-async function mlpBench(
+/** What the agents bench builds its DQN and A2C from: CartPole's MLP or the Atari Nature CNN. */
+interface AgentBenchSpec {
+  shape: number[];
+  dtype: 'uint8' | 'float32';
+  nActions: number;
+  torso: TorsoOptions;
+  /** Replay settings that fill the buffer quickly (the CNN's frames are 28 KB each). */
+  dqn: { learningStarts: number; bufferSize: number };
+  precision: Precision;
+}
+
+const MLP_SPEC: Omit<AgentBenchSpec, 'precision'> = {
+  shape: [4],
+  dtype: 'float32',
+  nActions: 2,
+  torso: { kind: 'mlp' },
+  dqn: { learningStarts: 500, bufferSize: 10_000 },
+};
+const CNN_SPEC: Omit<AgentBenchSpec, 'precision' | 'torso'> = {
+  shape: [84, 84, 4],
+  dtype: 'uint8',
+  nActions: 6,
+  dqn: { learningStarts: 100, bufferSize: 1_000 },
+};
+
+async function agentBench(
   iters: number,
-): Promise<Omit<UpdateBenchResult, 'net' | 'backend' | 'compiled' | 'iterations'>> {
-  const make = async (compiled: boolean) => {
-    if (!compiled) process.env.COORDRL_NO_COMPILED = '1';
+  spec: AgentBenchSpec,
+): Promise<Omit<UpdateBenchResult, 'net' | 'backend' | 'compiled' | 'iterations' | 'precision'>> {
+  const size = spec.shape.reduce((a, b) => a * b, 1);
+  const make = async (mode: Precision | 'eager') => {
+    if (mode === 'eager') process.env.COORDRL_NO_COMPILED = '1';
     try {
-      const env = syntheticEnv(1, [4], 2);
+      const env = syntheticEnv(1, spec.shape, spec.nActions, spec.dtype);
+      if (mode !== 'eager') setCompiledPrecision(env, mode);
       const ctx: AgentContext = {
         env,
         rng: new Rng(1),
         seeds: { init: 1 },
-        torso: { kind: 'mlp' },
+        torso: spec.torso,
         progress: () => 0,
         onStep: () => {},
       };
-      const dqn = new DQN(ctx, dqnSchema.parse({ learningStarts: 500, bufferSize: 10_000 }));
+      const dqn = new DQN(ctx, dqnSchema.parse(spec.dqn));
       await dqn.resetEnvs(1);
-      for (let i = 0; i < 600; i++) await dqn.iterate();
+      for (let i = 0; i < spec.dqn.learningStarts + 100; i++) await dqn.iterate();
       const p = dqn as unknown as Private;
       p.update(); // builds the graph (or not) now, under this setting
-      const obs1 = new Float32Array(4).fill(0.1);
+      const obs1 = spec.dtype === 'uint8' ? new Uint8Array(size).fill(100) : new Float32Array(size).fill(0.1);
       dqn.act(obs1, 1);
-      const a2cEnv = syntheticEnv(16, [4], 2);
+      const a2cEnv = syntheticEnv(16, spec.shape, spec.nActions, spec.dtype);
+      if (mode !== 'eager') setCompiledPrecision(a2cEnv, mode);
       const a2c = new A2C({ ...ctx, env: a2cEnv }, a2cSchema.parse({}));
       const rng = new Rng(2);
       const n = 80;
       const batch = {
-        obs: Float32Array.from({ length: n * 4 }, () => rng.next()),
-        actions: Int32Array.from({ length: n }, () => rng.int(2)),
+        obs:
+          spec.dtype === 'uint8'
+            ? Uint8Array.from({ length: n * size }, () => rng.int(256))
+            : Float32Array.from({ length: n * size }, () => rng.next()),
+        actions: Int32Array.from({ length: n }, () => rng.int(spec.nActions)),
         adv: Float32Array.from({ length: n }, () => rng.next() - 0.5),
         ret: Float32Array.from({ length: n }, () => rng.next()),
       };
       const a2cUpdate = () => (a2c as unknown as Private).update(batch.obs, batch.actions, batch.adv, batch.ret);
       a2cUpdate();
-      const obs16 = batch.obs.subarray(0, 16 * 4);
+      const obs16 = batch.obs.subarray(0, 16 * size);
       a2c.net.forward(obs16, 16);
       return { dqn, p, obs1, a2c, a2cUpdate, obs16, env };
     } finally {
       delete process.env.COORDRL_NO_COMPILED;
     }
   };
-  const withCompiled = compiledAvailability().addon ? await make(true) : null;
-  const eager = await make(false);
+  const addon = compiledAvailability().addon !== null;
+  const fp32 = addon ? await make('fp32') : null;
+  // undefined: no bf16 column; null: asked for, but there is no compiled path.
+  const bf16 = spec.precision === 'bf16' ? (addon ? await make('bf16') : null) : undefined;
+  const eager = await make('eager');
+  type Setup = typeof eager;
+  const row = (call: (s: Setup) => void) =>
+    timeRow(iters, fp32 && (() => call(fp32)), bf16 === undefined ? undefined : bf16 && (() => call(bf16)), () =>
+      call(eager),
+    );
   const result = {
     params: eager.dqn.online.model.countParams(),
     optimizer: eager.dqn.hp.optimizer,
-    dqnUpdate: {
-      compiled: withCompiled ? timeSync(iters, () => withCompiled.p.update()) : null,
-      eager: timeSync(iters, () => eager.p.update()),
-    },
+    dqnUpdate: row((s) => s.p.update()),
     eagerDqnUpdate: await countCalls(() => {
       eager.p.update();
     }),
@@ -191,21 +276,12 @@ async function mlpBench(
       const rng = new Rng(3);
       return timeSync(iters, () => eager.p.replay.sample(32, rng, b));
     })(),
-    act: {
-      compiled: withCompiled ? timeSync(iters, () => withCompiled.dqn.act(withCompiled.obs1, 1)) : null,
-      eager: timeSync(iters, () => eager.dqn.act(eager.obs1, 1)),
-    },
-    a2cUpdate: {
-      compiled: withCompiled ? timeSync(iters, withCompiled.a2cUpdate) : null,
-      eager: timeSync(iters, eager.a2cUpdate),
-    },
-    a2cForward16: {
-      compiled: withCompiled ? timeSync(iters, () => withCompiled.a2c.net.forward(withCompiled.obs16, 16)) : null,
-      eager: timeSync(iters, () => eager.a2c.net.forward(eager.obs16, 16)),
-    },
-    dqnUpdateGraph: withCompiled ? traceRuns(withCompiled.env, 30, () => withCompiled.p.update()) : null,
+    act: row((s) => s.dqn.act(s.obs1, 1)),
+    a2cUpdate: row((s) => s.a2cUpdate()),
+    a2cForward16: row((s) => s.a2c.net.forward(s.obs16, 16)),
+    dqnUpdateGraph: fp32 ? traceRuns(fp32.env, 30, () => fp32.p.update()) : null,
   };
-  for (const s of [withCompiled, eager]) {
+  for (const s of [fp32, bf16, eager]) {
     s?.dqn.dispose();
     s?.a2c.dispose();
   }
@@ -231,7 +307,8 @@ function minatarOptimizer(name: MinatarBenchOptimizer): SlotOptimizer {
 async function minatarBench(
   iters: number,
   optimizer: MinatarBenchOptimizer,
-): Promise<Omit<UpdateBenchResult, 'net' | 'backend' | 'compiled' | 'iterations'>> {
+  precision: Precision,
+): Promise<Omit<UpdateBenchResult, 'net' | 'backend' | 'compiled' | 'iterations' | 'precision'>> {
   const nA = 6;
   const shape = [10, 10, 4];
   const asNet = (m: tf.LayersModel) => ({
@@ -252,19 +329,29 @@ async function minatarBench(
     dones: Float32Array.from({ length: B }, () => (rng.next() < 0.02 ? 1 : 0)),
     discounts: new Float32Array(B).fill(0.99),
   };
-  const owner = {};
-  preferXla(owner); // as DQN asks for its MinAtar-sized networks
-  const step = compileDqnStep(owner, {
-    online: asNet(online),
-    target: asNet(target),
-    optimizer: minatarOptimizer(optimizer),
-    obsShape: shape,
-    obsDtype: 'uint8',
-    numActions: nA,
-    double: false,
-    dueling: false,
-    maxGradNorm: 10,
-  });
+  const compiledStep = (p: Precision, on: tf.LayersModel, tg: tf.LayersModel) => {
+    const owner = {};
+    preferXla(owner); // as DQN asks for its MinAtar-sized networks
+    setCompiledPrecision(owner, p);
+    const st = compileDqnStep(owner, {
+      online: asNet(on),
+      target: asNet(tg),
+      optimizer: minatarOptimizer(optimizer),
+      obsShape: shape,
+      obsDtype: 'uint8',
+      numActions: nA,
+      double: false,
+      dueling: false,
+      maxGradNorm: 10,
+    });
+    return st && { step: st, owner };
+  };
+  const fp32Step = compiledStep('fp32', online, target);
+  const step = fp32Step?.step ?? null;
+  // bf16: its own copy of the networks (a graph writes its new weights back into its models).
+  const copies = precision === 'bf16' ? [minatarModel(4, nA), minatarModel(4, nA)] : [];
+  for (const m of copies) m.setWeights(online.getWeights());
+  const bf16Step = copies.length ? (compiledStep('bf16', copies[0], copies[1])?.step ?? null) : undefined;
   // Eager: the same forward/backward and optimizer step with tfjs ops (the DQN loss on the online net).
   const eagerOpt = minatarOptimizer(optimizer);
   const vars = online.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -292,38 +379,50 @@ async function minatarBench(
     loss.dataSync();
     loss.dispose();
   };
-  const compiled = step ? timeSync(iters, () => step.run(batch)) : null;
   const result = {
     params: online.countParams(),
     optimizer,
-    dqnUpdate: { compiled, eager: timeSync(iters, eagerUpdate) },
-    dqnUpdateGraph: step ? traceRuns(owner, 30, () => step.run(batch)) : null,
+    dqnUpdate: timeRow(
+      iters,
+      step && (() => step.run(batch)),
+      bf16Step === undefined ? undefined : bf16Step && (() => bf16Step.run(batch)),
+      eagerUpdate,
+    ),
+    dqnUpdateGraph: fp32Step ? traceRuns(fp32Step.owner, 30, () => fp32Step.step.run(batch)) : null,
     eagerDqnUpdate: await countCalls(eagerUpdate),
     replaySampleMs: null,
     act: null,
     a2cUpdate: null,
     a2cForward16: null,
   };
-  tf.dispose([online, target].flatMap((m) => m.weights.map((w) => w.read())));
+  tf.dispose([online, target, ...copies].flatMap((m) => m.weights.map((w) => w.read())));
   return result;
 }
 
 export async function benchUpdates(opts: {
-  net: SmallNet;
+  net: AgentNet;
   backend: BackendChoice;
   iters: number;
   /** --net minatar only (default: the MinAtar DQN preset's centered-rmsprop). */
   optimizer?: MinatarBenchOptimizer;
+  /** --net cnn: the Nature CNN's torso (default conv). */
+  torso?: 'conv' | 'coordconv';
+  /** The compiled graphs' precision (default fp32). */
+  precision?: Precision;
 }): Promise<UpdateBenchResult> {
   const info = await initBackend(opts.backend);
+  const precision = opts.precision ?? 'fp32';
   const r =
     opts.net === 'mlp'
-      ? await mlpBench(opts.iters)
-      : await minatarBench(opts.iters, opts.optimizer ?? 'centered-rmsprop');
+      ? await agentBench(opts.iters, { ...MLP_SPEC, precision })
+      : opts.net === 'cnn'
+        ? await agentBench(opts.iters, { ...CNN_SPEC, torso: { kind: opts.torso ?? 'conv' }, precision })
+        : await minatarBench(opts.iters, opts.optimizer ?? 'centered-rmsprop', precision);
   return {
     net: opts.net,
     backend: info.backend,
     compiled: compiledAvailability().reason,
+    precision,
     ...r,
     iterations: opts.iters,
   };
@@ -331,10 +430,19 @@ export async function benchUpdates(opts: {
 
 export function formatUpdates(r: UpdateBenchResult): string {
   const t = (x: Timing | null) => (x ? `${x.p50.toFixed(3)} ms (p95 ${x.p95.toFixed(3)})` : 'n/a');
-  const row = (name: string, v: { compiled: Timing | null; eager: Timing } | null) =>
-    v ? [`  ${name.padEnd(30)} compiled ${t(v.compiled)}   eager ${t(v.eager)}`] : [];
+  const row = (name: string, v: Row | null) =>
+    v
+      ? [
+          `  ${name.padEnd(30)} compiled ${t(v.compiled)}${v.bf16 !== undefined ? `   compiled bf16 ${t(v.bf16)}` : ''}   eager ${t(v.eager)}`,
+        ]
+      : [];
+  const title = {
+    mlp: 'MLP 64-64 (CartPole shape)',
+    minatar: 'MinAtar net (10x10x4, conv 16@3x3, dense 128)',
+    cnn: 'Nature CNN (84x84x4 uint8 frames, 6 actions)',
+  }[r.net];
   return [
-    `${r.net === 'mlp' ? 'MLP 64-64 (CartPole shape)' : 'MinAtar net (10x10x4, conv 16@3x3, dense 128)'}, ${r.params.toLocaleString()} params, on ${r.backend}; compiled steps ${r.compiled}`,
+    `${title}, ${r.params.toLocaleString()} params, on ${r.backend}; compiled steps ${r.compiled}`,
     ...row(`DQN update, batch 32, ${r.optimizer}`, r.dqnUpdate),
     `  ${''.padEnd(30)} eager: ${r.eagerDqnUpdate.kernels} tfjs kernels, ${r.eagerDqnUpdate.hostReads} host reads per update`,
     ...(r.replaySampleMs ? [`  ${'replay sample, batch 32'.padEnd(30)} ${t(r.replaySampleMs)}`] : []),

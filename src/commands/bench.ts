@@ -1,6 +1,7 @@
 // `coordrl bench ...`: benchmarks that print numbers (and JSON), never timed unit tests.
 import { type Command, Option } from 'commander';
 import { type BackendChoice, initBackend } from '../backend.js';
+import { PRECISIONS, type Precision } from '../compiled/precision.js';
 import { floatInput, nativeOps } from '../native/tf-native.js';
 import { FusedAdam } from '../optim/adam.js';
 import { tf } from '../tf.js';
@@ -8,11 +9,11 @@ import { applyTorso, countParams, type TorsoKind } from '../torsos.js';
 import { positiveInt, UsageError } from '../util/cli-errors.js';
 import { printResult } from '../util/output.js';
 import {
+  type AgentNet,
   benchUpdates,
   formatUpdates,
   MINATAR_BENCH_OPTIMIZERS,
   type MinatarBenchOptimizer,
-  type SmallNet,
 } from './bench-updates.js';
 import { backendOption, jsonOption } from './options.js';
 
@@ -121,16 +122,25 @@ export function registerBench(program: Command, more: BenchRegistrar[] = []): vo
   bench
     .command('nn')
     .description(
-      'time one Adam train step (batch 32) and batch-8 inference of the Nature CNN on the active backend; ' +
-        "with --net mlp|minatar, the agents' updates and inference of a small network, compiled and eager",
+      'time one eager Adam train step (batch 32) and batch-8 inference of the Nature CNN on the active backend; ' +
+        "with --net mlp|minatar|cnn, the agents' updates and inference, compiled and eager",
     )
     .addOption(
-      new Option('--net <kind>', 'nature: the Nature CNN; mlp: CartPole 64-64 MLP; minatar: the MinAtar network')
-        .choices(['nature', 'mlp', 'minatar'])
+      new Option(
+        '--net <kind>',
+        "nature: the Nature CNN, eager; cnn: the agents' Nature CNN calls on 84x84x4 frames; mlp: CartPole 64-64 MLP; minatar: the MinAtar network",
+      )
+        .choices(['nature', 'cnn', 'mlp', 'minatar'])
         .default('nature'),
     )
     .addOption(
-      new Option('--torso <kind>', 'network torso (--net nature)').choices(['conv', 'coordconv']).default('conv'),
+      new Option('--torso <kind>', 'network torso (--net nature|cnn)').choices(['conv', 'coordconv']).default('conv'),
+    )
+    .addOption(
+      new Option(
+        '--precision <p>',
+        '--net cnn|mlp|minatar: bf16 adds a compiled-bf16 column (updates in bfloat16 mixed precision, fp32 weights)',
+      ).choices([...PRECISIONS]),
     )
     .addOption(
       new Option(
@@ -145,9 +155,10 @@ export function registerBench(program: Command, more: BenchRegistrar[] = []): vo
     .addOption(jsonOption())
     .action(
       async (o: {
-        net: 'nature' | SmallNet;
+        net: 'nature' | AgentNet;
         torso: TorsoKind;
         optimizer?: MinatarBenchOptimizer;
+        precision?: Precision;
         iters: number;
         trainBatch: number;
         inferBatch: number;
@@ -159,12 +170,24 @@ export function registerBench(program: Command, more: BenchRegistrar[] = []): vo
             `--optimizer applies to --net minatar only (got --net ${o.net}); drop it or pass --net minatar`,
           );
         }
+        if (o.precision !== undefined && o.net === 'nature') {
+          throw new UsageError(
+            '--precision applies to the compiled calls (--net cnn|mlp|minatar); --net nature times eager tfjs ops',
+          );
+        }
+        if (o.torso !== 'conv' && o.net !== 'nature' && o.net !== 'cnn') {
+          throw new UsageError(`--torso applies to --net nature|cnn (got --net ${o.net}); drop it`);
+        }
         if (o.net !== 'nature') {
           const u = await benchUpdates({
             net: o.net,
             backend: o.backend,
-            iters: Math.max(o.iters, 200),
+            // The small nets' calls take microseconds to milliseconds: at least 200 for stable
+            // percentiles; a CNN update takes tens of milliseconds.
+            iters: o.net === 'cnn' ? o.iters : Math.max(o.iters, 200),
             optimizer: o.optimizer,
+            torso: o.torso === 'coordconv' ? 'coordconv' : 'conv',
+            precision: o.precision,
           });
           printResult(Boolean(o.json), u, () => formatUpdates(u));
           return;

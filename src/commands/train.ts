@@ -58,7 +58,7 @@ export function registerTrain(program: Command): void {
       printResult(Boolean(flags.json), d, () =>
         [
           `${config.algo} on ${config.env}, torso ${d.torso}`,
-          `  network: ${d.network}`,
+          `  network: ${d.network}${config.precision === 'bf16' ? ' (compiled graphs in bf16 mixed precision)' : ''}`,
           ...Object.entries(d.params).map(([k, v]) => `  ${k}: ${v.toLocaleString()} parameters`),
           `  budget: ${d.budgetSteps.toLocaleString()} steps (${d.budgetFrames.toLocaleString()} frames)`,
           `  memory: about ${formatBytes(d.memory.totalBytes)}`,

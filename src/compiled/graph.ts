@@ -41,7 +41,7 @@ interface TfGraphAddon {
 }
 
 /** TensorFlow's TF_DataType codes. */
-export const DT = { float: 1, int32: 3, uint8: 4, int64: 9, bool: 10, resource: 20 } as const;
+export const DT = { float: 1, int32: 3, uint8: 4, int64: 9, bool: 10, bfloat16: 14, resource: 20 } as const;
 
 const ADDON_PATH = path.join('native', 'tfgraph', 'build', 'Release', 'coordrl_tfgraph.node');
 let cached: { addon: TfGraphAddon | null; reason: string } | null = null;

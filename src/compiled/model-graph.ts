@@ -17,10 +17,25 @@ interface LayerNode {
 }
 type TopoLayer = tf.layers.Layer & { inboundNodes: LayerNode[] };
 
-/** The model's outputs as graph outputs, given its input and how to read a weight. */
-export function buildForward(g: Graph, model: tf.LayersModel, input: Out, readWeight: (v: tf.Variable) => Out): Out[] {
+/**
+ * The model's outputs as float32 graph outputs, given its float32 input and how to read a weight.
+ * `compute` 'bf16': mixed precision, as PyTorch's autocast does it: the input and each weight read
+ * are cast to bfloat16, every layer runs in bfloat16 (oneDNN's AMX/AVX512-BF16 kernels for the
+ * convolutions and matmuls), and the outputs are cast back, so losses, gradients reaching the fp32
+ * variables (through the Casts' gradients) and the optimizer stay float32.
+ */
+export function buildForward(
+  g: Graph,
+  model: tf.LayersModel,
+  input: Out,
+  readWeight: (v: tf.Variable) => Out,
+  compute: 'fp32' | 'bf16' = 'fp32',
+): Out[] {
   if (model.inputs.length !== 1) throw new UncompilableModelError('only single-input models compile');
-  const values = new Map<number, Out>([[model.inputs[0].id, input]]);
+  const t = compute === 'bf16' ? DT.bfloat16 : DT.float;
+  const toT = (x: Out): Out => (t === DT.float ? x : g.cast(x, DT.float, t));
+  const read = (v: tf.Variable): Out => toT(readWeight(v));
+  const values = new Map<number, Out>([[model.inputs[0].id, toT(input)]]);
   for (const layer of model.layers as TopoLayer[]) {
     if (layer.getClassName() === 'InputLayer') continue;
     if (layer.inboundNodes.length !== 1) throw new UncompilableModelError(`layer ${layer.name} is shared`);
@@ -28,12 +43,12 @@ export function buildForward(g: Graph, model: tf.LayersModel, input: Out, readWe
     const x = values.get(node.inputTensors[0]?.id ?? -1);
     if (node.inputTensors.length !== 1 || !x)
       throw new UncompilableModelError(`layer ${layer.name}: one input expected`);
-    values.set(node.outputTensors[0].id, compileLayer(g, layer, x, readWeight));
+    values.set(node.outputTensors[0].id, compileLayer(g, layer, x, read, t));
   }
   return model.outputs.map((o) => {
     const v = values.get(o.id);
     if (!v) throw new UncompilableModelError('model output not reached');
-    return v;
+    return t === DT.float ? v : g.cast(v, t, DT.float);
   });
 }
 
@@ -45,10 +60,10 @@ function weightsOf(layer: tf.layers.Layer, readWeight: (v: tf.Variable) => Out):
   return { kernel: ws[0], bias: useBias ? ws[1] : null };
 }
 
-function activation(g: Graph, x: Out, name: unknown, layer: string): Out {
+function activation(g: Graph, x: Out, name: unknown, layer: string, t: number): Out {
   if (name === undefined || name === null || name === 'linear') return x;
-  if (name === 'relu') return g.relu(x);
-  if (name === 'tanh') return g.tanh(x);
+  if (name === 'relu') return g.out('Relu', [x], [['T', 'type', t]]);
+  if (name === 'tanh') return g.out('Tanh', [x], [['T', 'type', t]]);
   throw new UncompilableModelError(`layer ${layer}: activation ${String(name)} is not compiled`);
 }
 
@@ -59,14 +74,15 @@ function pair(v: unknown): [number, number] {
 }
 
 /** AddCoords in NHWC: the constant coordinate map broadcast over the batch, appended as channels. */
-function addCoords(g: Graph, x: Out, withR: boolean, layer: string): Out {
+function addCoords(g: Graph, x: Out, withR: boolean, layer: string, t: number): Out {
   const shape = g.shape(x);
   if (shape?.length !== 4 || shape.slice(1).some((d) => d < 0)) {
     throw new UncompilableModelError(`layer ${layer}: AddCoords needs a known [h, w, c]`);
   }
   const [, h, w] = shape;
   const c = coordChannelCount(withR);
-  const coords = g.constF(coordinateValues(h, w, withR, 'channelsLast'), [1, h, w, c]);
+  const coords32 = g.constF(coordinateValues(h, w, withR, 'channelsLast'), [1, h, w, c]);
+  const coords = t === DT.float ? coords32 : g.cast(coords32, DT.float, t);
   const batch = g.out(
     'Slice',
     [
@@ -75,7 +91,7 @@ function addCoords(g: Graph, x: Out, withR: boolean, layer: string): Out {
         [x],
         [
           ['out_type', 'type', DT.int32],
-          ['T', 'type', DT.float],
+          ['T', 'type', t],
         ],
       ),
       g.constI([0]),
@@ -99,7 +115,7 @@ function addCoords(g: Graph, x: Out, withR: boolean, layer: string): Out {
     'BroadcastTo',
     [coords, target],
     [
-      ['T', 'type', DT.float],
+      ['T', 'type', t],
       ['Tidx', 'type', DT.int32],
     ],
   );
@@ -108,21 +124,40 @@ function addCoords(g: Graph, x: Out, withR: boolean, layer: string): Out {
     [[x, tiled], g.constI([3], [])],
     [
       ['N', 'int', 2],
-      ['T', 'type', DT.float],
+      ['T', 'type', t],
       ['Tidx', 'type', DT.int32],
     ],
   );
 }
 
-function compileLayer(g: Graph, layer: tf.layers.Layer, x: Out, readWeight: (v: tf.Variable) => Out): Out {
+/** One layer's ops, all of element type `t` (DT.float or DT.bfloat16). */
+function compileLayer(g: Graph, layer: tf.layers.Layer, x: Out, readWeight: (v: tf.Variable) => Out, t: number): Out {
   const cls = layer.getClassName();
   const cfg = layer.getConfig();
+  const biasAdd = (y: Out, b: Out) =>
+    g.out(
+      'BiasAdd',
+      [y, b],
+      [
+        ['T', 'type', t],
+        ['data_format', 'string', 'NHWC'],
+      ],
+    );
+  const scalar = (v: number) => (t === DT.float ? g.constF(v) : g.cast(g.constF(v), DT.float, t));
   switch (cls) {
     case 'Dense': {
       const { kernel, bias } = weightsOf(layer, readWeight);
       if (g.shape(x)?.length !== 2) throw new UncompilableModelError(`layer ${layer.name}: Dense on rank != 2`);
-      const y = g.matmul(x, kernel);
-      return activation(g, bias ? g.biasAdd(y, bias) : y, cfg.activation, layer.name);
+      const y = g.out(
+        'MatMul',
+        [x, kernel],
+        [
+          ['T', 'type', t],
+          ['transpose_a', 'bool', false],
+          ['transpose_b', 'bool', false],
+        ],
+      );
+      return activation(g, bias ? biasAdd(y, bias) : y, cfg.activation, layer.name, t);
     }
     case 'Conv2D':
     case 'CoordConv2D': {
@@ -133,13 +168,13 @@ function compileLayer(g: Graph, layer: tf.layers.Layer, x: Out, readWeight: (v: 
       const [dh, dw] = pair(cfg.dilationRate ?? 1);
       const padding = cfg.padding === 'same' ? 'SAME' : cfg.padding === 'valid' ? 'VALID' : null;
       if (!padding) throw new UncompilableModelError(`layer ${layer.name}: padding ${String(cfg.padding)}`);
-      const input = cls === 'CoordConv2D' ? addCoords(g, x, cfg.withR === true, layer.name) : x;
+      const input = cls === 'CoordConv2D' ? addCoords(g, x, cfg.withR === true, layer.name, t) : x;
       const { kernel, bias } = weightsOf(layer, readWeight);
       const y = g.out(
         'Conv2D',
         [input, kernel],
         [
-          ['T', 'type', DT.float],
+          ['T', 'type', t],
           ['strides', 'ints', [1, sh, sw, 1]],
           ['padding', 'string', padding],
           ['data_format', 'string', 'NHWC'],
@@ -147,27 +182,27 @@ function compileLayer(g: Graph, layer: tf.layers.Layer, x: Out, readWeight: (v: 
           ['use_cudnn_on_gpu', 'bool', true],
         ],
       );
-      return activation(g, bias ? g.biasAdd(y, bias) : y, cfg.activation, layer.name);
+      return activation(g, bias ? biasAdd(y, bias) : y, cfg.activation, layer.name, t);
     }
     case 'AddCoords':
       if ((cfg.dataFormat ?? 'channelsLast') !== 'channelsLast') {
         throw new UncompilableModelError(`layer ${layer.name}: only channels-last AddCoords compiles`);
       }
-      return addCoords(g, x, cfg.withR === true, layer.name);
+      return addCoords(g, x, cfg.withR === true, layer.name, t);
     case 'Flatten': {
       const shape = g.shape(x);
       if (!shape || shape.slice(1).some((d) => d < 0))
         throw new UncompilableModelError(`layer ${layer.name}: unknown shape`);
-      return g.reshape(x, [-1, shape.slice(1).reduce((a, b) => a * b, 1)]);
+      return g.reshape(x, [-1, shape.slice(1).reduce((a, b) => a * b, 1)], t);
     }
     case 'Rescaling': {
       const scale = Number(cfg.scale ?? 1);
       const offset = Number(cfg.offset ?? 0);
-      const y = g.mul(x, g.constF(scale));
-      return offset === 0 ? y : g.add(y, g.constF(offset));
+      const y = g.out('Mul', [x, scalar(scale)], [['T', 'type', t]]);
+      return offset === 0 ? y : g.out('AddV2', [y, scalar(offset)], [['T', 'type', t]]);
     }
     case 'Activation':
-      return activation(g, x, cfg.activation, layer.name);
+      return activation(g, x, cfg.activation, layer.name, t);
     default:
       throw new UncompilableModelError(`layer ${layer.name} (${cls}) is not compiled`);
   }

@@ -6,7 +6,9 @@
 // its new weights back into them, and before each call any variable whose data changed since it
 // was last synced (detected by its data id, as the fused optimizers do) is uploaded again.
 import { tf } from '../tf.js';
-import { DT, Graph, loadTfGraph, type Out } from './graph.js';
+import { note } from '../util/output.js';
+import { compiledAvailability, DT, Graph, loadTfGraph, type Out } from './graph.js';
+import { cpuBf16Support, type Precision } from './precision.js';
 
 /** A resource variable in the graph: its handle, an assign fed from a placeholder, a plain read. */
 export interface GraphVariable {
@@ -30,7 +32,11 @@ export class CompiledRuntime {
   /** Whether the session clusters the graph with XLA (see preferXla). */
   readonly xla: boolean;
 
-  constructor(addon: NonNullable<ReturnType<typeof loadTfGraph>>, xla = false) {
+  constructor(
+    addon: NonNullable<ReturnType<typeof loadTfGraph>>,
+    xla = false,
+    readonly precision: Precision = 'fp32',
+  ) {
     this.xla = xla;
     this.g = new Graph(addon, xla ? XLA_JIT_CONFIG : undefined);
   }
@@ -99,6 +105,37 @@ export class CompiledRuntime {
 }
 
 const runtimes = new WeakMap<object, CompiledRuntime | null>();
+const precisions = new WeakMap<object, Precision>();
+
+/**
+ * The precision of the updates that `owner`'s graph compiles (default fp32; inference is always
+ * fp32). Set it before the first compiled call: the runtime takes it when it is made.
+ */
+export function setCompiledPrecision(owner: object, precision: Precision): void {
+  const rt = runtimes.get(owner);
+  if (rt && rt.precision !== precision) {
+    throw new Error(`compiled runtime: precision ${precision} asked after the graph was built as ${rt.precision}`);
+  }
+  precisions.set(owner, precision);
+}
+
+/**
+ * The precision a run asked for, as it can run here: bf16 needs the compiled graphs and a CPU with
+ * bf16 arithmetic (elsewhere oneDNN emulates it, slower than fp32); otherwise a one-line note and fp32.
+ */
+export function usablePrecision(asked: Precision): Precision {
+  if (asked === 'fp32') return 'fp32';
+  const { addon, reason } = compiledAvailability();
+  if (!addon) {
+    note(`--precision bf16 ignored: it applies to the compiled TensorFlow graphs, which are ${reason}; running fp32`);
+    return 'fp32';
+  }
+  if (!cpuBf16Support()) {
+    note('--precision bf16 ignored: this CPU has neither AMX-BF16 nor AVX512-BF16; running fp32');
+    return 'fp32';
+  }
+  return 'bf16';
+}
 
 /**
  * The runtime shared by everything keyed on `owner` (an agent's env: its networks and its update
@@ -107,7 +144,7 @@ const runtimes = new WeakMap<object, CompiledRuntime | null>();
 export function runtimeFor(owner: object): CompiledRuntime | null {
   if (runtimes.has(owner)) return runtimes.get(owner) ?? null;
   const addon = loadTfGraph();
-  const rt = addon ? new CompiledRuntime(addon, xlaWanted(owner)) : null;
+  const rt = addon ? new CompiledRuntime(addon, xlaWanted(owner), precisions.get(owner) ?? 'fp32') : null;
   runtimes.set(owner, rt);
   return rt;
 }

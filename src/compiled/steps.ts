@@ -47,8 +47,13 @@ function obsSpec(obs: Obs, batch: number, shape: readonly number[]): [number, nu
   return [obs instanceof Uint8Array ? DT.uint8 : DT.float, [batch, ...shape], obs];
 }
 
-function forwardOf(rt: CompiledRuntime, net: CompilableNet, x: Out): Out[] {
-  return buildForward(rt.g, net.model, x, (v) => rt.mirror(v).read);
+/**
+ * The network's outputs (float32). `training`: the forward passes of an update, which run at the
+ * runtime's precision (bf16: mixed precision, model-graph.ts); inference always runs fp32, where
+ * casting the weights on every call costs more than a small batch gains (docs/speed.md).
+ */
+function forwardOf(rt: CompiledRuntime, net: CompilableNet, x: Out, training = true): Out[] {
+  return buildForward(rt.g, net.model, x, (v) => rt.mirror(v).read, training ? rt.precision : 'fp32');
 }
 
 /** Inference: the model's outputs for a batch of observations, one graph run. */
@@ -64,7 +69,7 @@ export class CompiledForward {
   ) {
     const { feed, x } = obsInput(rt.g, shape, dtype);
     this.feed = feed;
-    this.outs = forwardOf(rt, net, x);
+    this.outs = forwardOf(rt, net, x, false);
   }
 
   run(obs: Obs, batch: number): Float32Array[] {

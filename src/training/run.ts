@@ -7,6 +7,7 @@ import { A2C } from '../../agents/a2c.js';
 import { DQN } from '../../agents/dqn.js';
 import { type AgentContext, type AgentEnv, NonFiniteLossError, type TrainableAgent } from '../agent.js';
 import { type BackendInfo, initBackend } from '../backend.js';
+import { setCompiledPrecision, usablePrecision } from '../compiled/runtime.js';
 import { budgetSteps, frameSkipFor, isAtari, isMinAtar, MAX_COUNT, validate } from '../config.js';
 import { ALGOS, type Algo, type RunConfig, runConfigKeys, runConfigSchema } from '../run-config.js';
 import { tf } from '../tf.js';
@@ -330,6 +331,8 @@ async function execute(
   const stop = new StopSignal().install();
   let agent: TrainableAgent | null = null;
   try {
+    // The agent's graphs are keyed on its env: their precision is set before the agent builds them.
+    setCompiledPrecision(env, usablePrecision(config.precision));
     const ctx: AgentContext = {
       env,
       rng,

@@ -48,6 +48,23 @@ function expectClose(a: Float32Array[], b: Float32Array[], tol: number): void {
   });
 }
 
+/** Both runs took the same steps: per-update scalars to `digits` places, final weights and slots to `tol`. */
+function expectSameSteps(
+  c: { scalars: Record<string, number>[]; weights: Float32Array[] },
+  e: { scalars: Record<string, number>[]; weights: Float32Array[] },
+  keys: string[],
+  digits: number,
+  tol: number,
+): void {
+  expect(c.scalars.length).toBe(e.scalars.length);
+  c.scalars.forEach((s, i) => {
+    for (const k of keys) expect(s[k], `${k} of update ${i}`).toBeCloseTo(e.scalars[i][k], digits);
+  });
+  expectClose(c.weights, e.weights, tol);
+}
+
+const DQN_SCALARS = ['loss', 'gradNorm', 'meanQ'];
+
 /** Runs `updates` DQN updates on identical agents, compiled and eager; returns both results. */
 async function dqnPair(
   shape: number[],
@@ -88,10 +105,7 @@ describe('compiled graph steps', () => {
     const [c, e] = await dqnPair([4], 'float32', { kind: 'mlp' }, {}, 6);
     expect(c.compiled).toBe(true);
     expect(e.compiled).toBe(false);
-    c.scalars.forEach((s, i) => {
-      for (const k of ['loss', 'gradNorm', 'meanQ']) expect(s[k]).toBeCloseTo(e.scalars[i][k], 4);
-    });
-    expectClose(c.weights, e.weights, 1e-3);
+    expectSameSteps(c, e, DQN_SCALARS, 4, 1e-3);
   }, 60_000);
 
   it('Double DQN with a dueling head (MLP, relu): the same', async () => {
@@ -103,22 +117,16 @@ describe('compiled graph steps', () => {
       6,
     );
     expect(c.compiled).toBe(true);
-    c.scalars.forEach((s, i) => {
-      for (const k of ['loss', 'gradNorm', 'meanQ']) expect(s[k]).toBeCloseTo(e.scalars[i][k], 4);
-    });
-    expectClose(c.weights, e.weights, 1e-3);
+    expectSameSteps(c, e, DQN_SCALARS, 4, 1e-3);
   }, 60_000);
 
   it('DQN on uint8 frames with the CoordConv torso (Rescaling, CoordConv2D, Conv2D, Flatten): the same', async () => {
     const [c, e] = await dqnPair([84, 84, 4], 'uint8', { kind: 'coordconv', hidden: [32] }, {}, 2);
     expect(c.compiled).toBe(true);
-    c.scalars.forEach((s, i) => {
-      for (const k of ['loss', 'gradNorm', 'meanQ']) expect(s[k]).toBeCloseTo(e.scalars[i][k], 3);
-    });
-    expectClose(c.weights, e.weights, 1e-2);
+    expectSameSteps(c, e, DQN_SCALARS, 3, 1e-2);
   }, 120_000);
 
-  it('the MinAtar preset (centered RMSprop, PyTorch form, no clipping; CoordConv MinAtar net on 0/1 grids): the same', async () => {
+  it('centered RMSprop, PyTorch form (the MinAtar preset, with momentum 0.95 to exercise its slot), unclipped, CoordConv MinAtar net: the same', async () => {
     const [c, e] = await dqnPair(
       [10, 10, 4],
       'uint8',
@@ -131,12 +139,9 @@ describe('compiled graph steps', () => {
     expect(e.compiled).toBe(false);
     // Saved state: iterations + ms, mg, mom for each of the 6 variables, after the 6 model weights.
     expect(c.weights.length).toBe(6 + 1 + 3 * 6);
-    c.scalars.forEach((s, i) => {
-      for (const k of ['loss', 'gradNorm', 'meanQ']) expect(s[k]).toBeCloseTo(e.scalars[i][k], 4);
-    });
     // Unclipped: the gradient norm is well above 0, so a zero step would show in the weights.
     expect(c.scalars[0].gradNorm).toBeGreaterThan(0.01);
-    expectClose(c.weights, e.weights, 1e-3);
+    expectSameSteps(c, e, DQN_SCALARS, 4, 1e-3);
   }, 60_000);
 
   it('centered RMSprop, TensorFlow form (epsilon inside the root, fused kernel), clipped: the same', async () => {
@@ -149,19 +154,13 @@ describe('compiled graph steps', () => {
     );
     expect(c.compiled).toBe(true);
     expect(e.compiled).toBe(false);
-    c.scalars.forEach((s, i) => {
-      for (const k of ['loss', 'gradNorm', 'meanQ']) expect(s[k]).toBeCloseTo(e.scalars[i][k], 4);
-    });
-    expectClose(c.weights, e.weights, 1e-3);
+    expectSameSteps(c, e, DQN_SCALARS, 4, 1e-3);
   }, 60_000);
 
   it('a max grad norm of 0 means no clipping in the compiled step too (Adam, MLP)', async () => {
     const [c, e] = await dqnPair([4], 'float32', { kind: 'mlp' }, { maxGradNorm: 0, lr: 1e-3 }, 4);
     expect(c.compiled).toBe(true);
-    c.scalars.forEach((s, i) => {
-      for (const k of ['loss', 'gradNorm', 'meanQ']) expect(s[k]).toBeCloseTo(e.scalars[i][k], 4);
-    });
-    expectClose(c.weights, e.weights, 1e-3);
+    expectSameSteps(c, e, DQN_SCALARS, 4, 1e-3);
   }, 60_000);
 
   it('A2C (MLP): compiled and eager updates give the same losses, weights and RMSprop slots', async () => {
@@ -184,12 +183,7 @@ describe('compiled graph steps', () => {
       agent.dispose();
     }
     const [c, e] = results;
-    c.scalars.forEach((s, i) => {
-      for (const k of ['loss', 'gradNorm', 'policyLoss', 'valueLoss', 'entropy']) {
-        expect(s[k]).toBeCloseTo(e.scalars[i][k], 4);
-      }
-    });
-    expectClose(c.weights, e.weights, 1e-3);
+    expectSameSteps(c, e, ['loss', 'gradNorm', 'policyLoss', 'valueLoss', 'entropy'], 4, 1e-3);
   }, 60_000);
 
   it('inference follows weights changed outside the graph (setWeights), and COORDRL_NO_COMPILED=1 turns it off', () => {

@@ -12,7 +12,7 @@
 // (centered RMSprop, PyTorch form) unless --optimizer says otherwise.
 import { A2C, a2cSchema } from '../../agents/a2c.js';
 import { DQN, dqnSchema } from '../../agents/dqn.js';
-import type { AgentContext, AgentEnv, AgentStep } from '../agent.js';
+import type { AgentContext, AgentEnv } from '../agent.js';
 import { type BackendChoice, initBackend } from '../backend.js';
 import { compiledAvailability } from '../compiled/graph.js';
 import type { Precision } from '../compiled/precision.js';
@@ -24,6 +24,7 @@ import { CenteredRMSprop } from '../optim/centered-rmsprop.js';
 import type { SlotOptimizer } from '../optim/slot-optimizer.js';
 import { tf } from '../tf.js';
 import type { TorsoOptions } from '../torsos.js';
+import { scriptedEnv } from '../training/scripted-env.js';
 import { Rng } from '../util/rng.js';
 
 /** mlp: CartPole's 64-64 MLP; minatar: the MinAtar network; cnn: the agents' Nature CNN on Atari frames. */
@@ -133,32 +134,20 @@ function timeSync(iters: number, fn: () => void): Timing {
   return timing(times);
 }
 
-/** An env with synthetic observations (enough to fill a replay buffer): CartPole- or Atari-shaped. */
+/** An env with random observations (enough to fill a replay buffer): CartPole- or Atari-shaped. */
 function syntheticEnv(numEnvs: number, shape: number[], nActions: number, dtype: 'uint8' | 'float32'): AgentEnv {
-  const size = shape.reduce((a, b) => a * b, 1);
   const rng = new Rng(5);
-  const obs = () =>
-    dtype === 'uint8'
-      ? Uint8Array.from({ length: numEnvs * size }, () => rng.int(256))
-      : Float32Array.from({ length: numEnvs * size }, () => rng.next() * 2 - 1);
-  let pending: Int32Array = new Int32Array(numEnvs);
-  const step = async (a: Int32Array): Promise<AgentStep> => ({
-    obs: obs(),
-    rewards: Float32Array.from(a, () => 1),
-    terminated: Uint8Array.from(a, () => (rng.next() < 0.05 ? 1 : 0)),
-    truncated: new Uint8Array(numEnvs),
-  });
-  return {
+  return scriptedEnv({
     numEnvs,
-    observationSpace: { shape, dtype, size },
-    actionSpace: { n: nActions },
-    reset: async () => ({ obs: obs() }),
-    step,
-    stepAsync: (a) => {
-      pending = a;
+    shape,
+    dtype,
+    nActions,
+    observe: (o) => {
+      for (let i = 0; i < o.length; i++) o[i] = dtype === 'uint8' ? rng.int(256) : rng.next() * 2 - 1;
     },
-    stepWait: () => step(pending),
-  };
+    reward: () => 1,
+    terminated: () => rng.next() < 0.05,
+  });
 }
 
 type Private = { update(...a: unknown[]): Record<string, number>; replay: DQN['replay'] };

@@ -183,6 +183,8 @@ class EpisodeTracker:
 class EnvGroup:
     """A vector of `num_envs` environments stepped together. Not thread-safe: one worker thread owns it."""
 
+    tracker: EpisodeTracker
+
     kind: str
     env_name: str
     num_envs: int
@@ -229,6 +231,31 @@ class EnvGroup:
                 + (f" ({bad.size} out of range)" if bad.size > 1 else ""),
             )
         return a
+
+    def _finish_step(
+        self,
+        obs: npt.NDArray[Any],
+        rewards: npt.NDArray[np.float32],
+        term: npt.NDArray[np.bool_],
+        trunc: npt.NDArray[np.bool_],
+        *,
+        final_index: npt.NDArray[np.int64],
+        final_obs: npt.NDArray[Any] | None,
+    ) -> StepOut:
+        """The reply of a step in a group without lives (every end is an episode end), with the
+        episode statistics of `self.tracker` updated."""
+        self.tracker.add(rewards)
+        episodes = self.tracker.finish(term | trunc, trunc)
+        return StepOut(
+            obs=obs,
+            rewards=rewards,
+            terminated=term.view(np.uint8),
+            truncated=trunc.view(np.uint8),
+            lives=None,
+            episodes=episodes,
+            final_index=final_index,
+            final_obs=final_obs,
+        )
 
     def reset(self, seed: int | None) -> ResetOut:
         raise NotImplementedError
@@ -517,10 +544,7 @@ class MinAtarGroup(EnvGroup):
             term[i] = done
         self.steps += 1
         trunc = ~term & (self.steps >= self.max_steps)
-        ended = term | trunc
-        self.tracker.add(rewards)
-        episodes = self.tracker.finish(ended, trunc)
-        final_index = np.flatnonzero(ended)
+        final_index = np.flatnonzero(term | trunc)
         final_obs = None
         if final_index.size:
             if self.final_obs_wanted:
@@ -530,16 +554,7 @@ class MinAtarGroup(EnvGroup):
             for i in final_index.tolist():
                 self.envs[i].reset()
             self.steps[final_index] = 0
-        return StepOut(
-            obs=self._states(),
-            rewards=rewards,
-            terminated=term.view(np.uint8),
-            truncated=trunc.view(np.uint8),
-            lives=None,
-            episodes=episodes,
-            final_index=final_index,
-            final_obs=final_obs,
-        )
+        return self._finish_step(self._states(), rewards, term, trunc, final_index=final_index, final_obs=final_obs)
 
     def close(self) -> None:
         self.envs = []
@@ -617,21 +632,9 @@ class GymGroup(EnvGroup):
                     finals.append(np.asarray(o).reshape(self.obs_shape))
                 o, _ = env.reset()
             obs[i] = np.asarray(o).reshape(self.obs_shape)
-        self.tracker.add(rewards)
-        ended = term | trunc
-        episodes = self.tracker.finish(ended, trunc)
-        final_index = np.flatnonzero(ended)
+        final_index = np.flatnonzero(term | trunc)
         final_obs = np.stack(finals).astype(self.obs_dtype, copy=False) if finals else None
-        return StepOut(
-            obs=obs,
-            rewards=rewards,
-            terminated=term.view(np.uint8),
-            truncated=trunc.view(np.uint8),
-            lives=None,
-            episodes=episodes,
-            final_index=final_index,
-            final_obs=final_obs,
-        )
+        return self._finish_step(obs, rewards, term, trunc, final_index=final_index, final_obs=final_obs)
 
     def close(self) -> None:
         for env in self.envs:

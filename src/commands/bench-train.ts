@@ -35,7 +35,7 @@ export interface TrainBenchResult {
   precision: Precision;
 }
 
-export async function benchTrain(opts: {
+export interface BenchTrainOptions {
   algo: 'a2c' | 'dqn';
   env: string;
   torso: string;
@@ -43,14 +43,16 @@ export async function benchTrain(opts: {
   warmup: number;
   numEnvs?: number;
   learningStarts: number;
-  /** a2c: false turns the pipelined rollout off (--no-pipeline). */
+  /** a2c: the pipelined rollout (--pipeline) on or off; unset: the run default (off). */
   pipeline?: boolean;
   /** Called when measuring starts, after the warm-up, and when it ends (profilers: `bench rollout`). */
   onMeasureStart?: (agent: TrainableAgent, env: BridgeVecEnv) => void;
   onMeasureEnd?: () => void;
   profile?: boolean;
   precision?: Precision;
-}): Promise<TrainBenchResult> {
+}
+
+export async function benchTrain(opts: BenchTrainOptions): Promise<TrainBenchResult> {
   const flags: Record<string, unknown> = { algo: opts.algo, env: opts.env, torso: opts.torso };
   if (opts.numEnvs !== undefined) flags.numEnvs = opts.numEnvs;
   if (opts.algo === 'dqn') flags.learningStarts = opts.learningStarts;
@@ -147,27 +149,13 @@ export function registerBenchTrain(bench: Command): void {
       ]),
     )
     .addOption(jsonOption())
-    .action(
-      async (o: {
-        precision?: Precision;
-        algo: 'a2c' | 'dqn';
-        env: string;
-        torso: string;
-        seconds: number;
-        warmup: number;
-        numEnvs?: number;
-        learningStarts: number;
-        pipeline?: boolean;
-        profile?: boolean;
-        json?: boolean;
-      }) => {
-        const r = await benchTrain(o);
-        printResult(
-          Boolean(o.json),
-          r,
-          () =>
-            `${r.algo} on ${r.env} (${r.torso}, ${r.numEnvs} envs in ${r.envGroups} group(s), ${r.backend}/${r.device}, ${r.precision}): ${r.envStepsPerSec.toFixed(0)} env steps/s, ${r.updatesPerSec.toFixed(1)} updates/s over ${r.seconds.toFixed(1)} s${r.profile ? `\n${formatStepProfile(r.profile)}` : ''}`,
-        );
-      },
-    );
+    .action(async (o: Omit<BenchTrainOptions, 'onMeasureStart' | 'onMeasureEnd'> & { json?: boolean }) => {
+      const r = await benchTrain(o);
+      printResult(
+        Boolean(o.json),
+        r,
+        () =>
+          `${r.algo} on ${r.env} (${r.torso}, ${r.numEnvs} envs in ${r.envGroups} group(s), ${r.backend}/${r.device}, ${r.precision}): ${r.envStepsPerSec.toFixed(0)} env steps/s, ${r.updatesPerSec.toFixed(1)} updates/s over ${r.seconds.toFixed(1)} s${r.profile ? `\n${formatStepProfile(r.profile)}` : ''}`,
+      );
+    });
 }

@@ -28,10 +28,10 @@ from ale_py.vector_env import AtariVectorEnv
 from stable_baselines3 import A2C, DQN
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.sb2_compat.rmsprop_tf_like import RMSpropTFLike
-from stable_baselines3.common.vec_env import VecEnv
+from vec_env_base import WholeVecEnv
 
 
-class AleVectorAdapter(VecEnv):
+class AleVectorAdapter(WholeVecEnv):
     """ale-py's AtariVectorEnv behind SB3's VecEnv interface (same-step autoreset)."""
 
     def __init__(self, game: str, num_envs: int, seed: int) -> None:
@@ -66,18 +66,6 @@ class AleVectorAdapter(VecEnv):
 
     def close(self) -> None:
         self.env.close()
-
-    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        return [None] * self.num_envs
-
-    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-        return None
-
-    def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list[Any]:
-        return [None] * self.num_envs
-
-    def env_is_wrapped(self, wrapper_class: Any, indices: Any = None) -> list[bool]:
-        return [False] * self.num_envs
 
 
 class StopAfter(BaseCallback):

@@ -18,11 +18,11 @@ import numpy as np
 import torch
 from gymnasium import spaces
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
-from stable_baselines3.common.vec_env import VecEnv
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python-bridge"))
 from coordrl_bridge.games import resolve_env
 from coordrl_bridge.hosting import EnvGroup, make_group
+from vec_env_base import WholeVecEnv
 
 
 class MinAtarNet(BaseFeaturesExtractor):
@@ -52,7 +52,7 @@ POLICY_KWARGS: dict[str, Any] = {
 }
 
 
-class MinAtarVecEnv(VecEnv):
+class MinAtarVecEnv(WholeVecEnv):
     """`num_envs` MinAtar games of the bridge's MinAtarGroup (NCHW uint8 0/1, raw rewards) as an SB3 VecEnv."""
 
     def __init__(self, env: str, num_envs: int, seed: int) -> None:
@@ -85,18 +85,6 @@ class MinAtarVecEnv(VecEnv):
 
     def close(self) -> None:
         self.group.close()
-
-    def get_attr(self, attr_name: str, indices: Any = None) -> list[Any]:
-        return [None] * self.num_envs
-
-    def set_attr(self, attr_name: str, value: Any, indices: Any = None) -> None:
-        return None
-
-    def env_method(self, method_name: str, *args: Any, indices: Any = None, **kwargs: Any) -> list[Any]:
-        return [None] * self.num_envs
-
-    def env_is_wrapped(self, wrapper_class: Any, indices: Any = None) -> list[bool]:
-        return [False] * self.num_envs
 
 
 def minatar_epsilon(learning_starts: int, exploration_steps: int, total_timesteps: int) -> Any:

@@ -437,6 +437,8 @@ interface SynthRun {
   score?: number;
   /** Scores logged at frames 4000, 8000, ...; default a line through the final score. */
   curve?: number[];
+  /** The training-window score recorded beside an evaluated final score (default none). */
+  trainScore?: number;
 }
 
 /** An experiment on disk as if run: config.json, metrics.jsonl and final.json per run. */
@@ -468,7 +470,7 @@ function synthExperiment(
         score: s.score,
         checkpointStep: 1000,
         eval: null,
-        trainScore: null,
+        trainScore: s.trainScore ?? null,
       };
       writeFileSync(path.join(runDir, FINAL_FILE), JSON.stringify(final));
     }
@@ -530,6 +532,31 @@ describe('experiment summary', () => {
     expect(agg?.profile.arms[0].points[0].estimate).toBeLessThanOrEqual(1);
     // Deterministic: the same numbers twice.
     expect(summarizeExperiment(dir, { reps: 500 }).comparisons).toEqual(s.comparisons);
+  });
+
+  it('--score train: the statistics use the training-window scores beside the evaluated ones, and say so', () => {
+    // Evaluation says conv is better, the training windows say coordconv is: the choice must show.
+    const dir = synthExperiment(spec4, (_game, arm, seed) => ({
+      score: arm === 'conv' ? 10 + seed : 1 + seed,
+      trainScore: arm === 'conv' ? 2 + seed : 20 + seed,
+    }));
+    const byEval = summarizeExperiment(dir, { reps: 200 });
+    const byTrain = summarizeExperiment(dir, { reps: 200, score: 'train' });
+    expect(byEval.scores.source).toBe('eval');
+    expect(byTrain.scores.source).toBe('train-window');
+    expect(byTrain.scores.note).toMatch(/last 100 training episodes/);
+    const pong = (s: typeof byEval) => s.games.find((g) => g.game === 'pong');
+    expect(pong(byEval)?.arms.map((a) => a.mean)).toEqual([12.5, 3.5]);
+    expect(pong(byTrain)?.arms.map((a) => a.mean)).toEqual([4.5, 22.5]);
+    expect(pong(byTrain)?.comparisons[0].higher).toBe('b');
+    expect(byTrain.runs.every((r) => r.status === 'done')).toBe(true);
+    // A run finished without a recorded training score is missing from the train summary, not zero.
+    const runDir = path.join(dir, readManifest(dir).runs[0].dir);
+    const final = JSON.parse(readFileSync(path.join(runDir, FINAL_FILE), 'utf8'));
+    writeFileSync(path.join(runDir, FINAL_FILE), JSON.stringify({ ...final, trainScore: null }));
+    const partly = summarizeExperiment(dir, { reps: 200, score: 'train' });
+    expect(partly.progress.done).toBe(15);
+    expect(partly.progress.missing[0].detail).toMatch(/without a training-window score/);
   });
 
   it('averages learning curves on a common frames grid with a bootstrap band', () => {

@@ -6,11 +6,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import { registerReport, TRAIN_REPORT_DIR } from '../src/commands/report.js';
 import { parseArms } from '../src/experiments/arms.js';
 import { createExperiment, FINAL_FILE, type FinalFile } from '../src/experiments/manifest.js';
 import { prefixIds, svgToImage } from '../src/report/charts.js';
 import { shellLine } from '../src/report/html.js';
 import { writeReport } from '../src/report/index.js';
+import { runCli } from './helpers/in-process-cli.js';
 
 const CHROMIUM = process.env.COORDRL_CHROMIUM ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -167,6 +169,26 @@ describe('coordrl report', () => {
     expect(html).toContain('Scores: reference-normalised.');
     expect(html).toContain('random 0.38, the MinAtar paper&#39;s DQN at 5M frames 10.');
     expect(html).not.toContain('human-normalised');
+  });
+
+  it('coordrl report --score train: the training-window verdict in report-train/, the default report untouched', async () => {
+    const dir = synthExperiment({ envs: ['minatar/breakout'] });
+    const first = JSON.parse(await runCli([registerReport], ['report', dir, '--reps', '100', '--no-png', '--json']));
+    const train = JSON.parse(
+      await runCli([registerReport], ['report', dir, '--reps', '100', '--no-png', '--score', 'train', '--json']),
+    );
+    expect(first.scores.source).toBe('eval');
+    expect(train.scores.source).toBe('train-window');
+    expect(train.files.summary).toBe(path.join(dir, TRAIN_REPORT_DIR, 'summary.json'));
+    expect(JSON.parse(readFileSync(path.join(dir, 'summary.json'), 'utf8')).scores.source).toBe('eval');
+    // The synthetic evaluation adds 1 to coordconv's training score: the two reports differ by it.
+    const mean = (s: { games: { arms: { mean: number }[] }[] }, arm: number) => s.games[0].arms[arm].mean;
+    expect(mean(first, 1) - mean(train, 1)).toBeCloseTo(1, 9);
+    expect(mean(first, 0)).toBeCloseTo(mean(train, 0), 9);
+    expect(readFileSync(train.files.html, 'utf8')).toContain('last 100 training episodes');
+    await expect(runCli([registerReport], ['report', dir, '--score', 'best'], { quietStderr: true })).rejects.toThrow(
+      /Allowed choices are final, train/,
+    );
   });
 
   it('draws a sensible performance profile when every run has the same score', async () => {

@@ -28,7 +28,14 @@ import { defaultBudget, RUN_VERSIONS_FILE, type RunFile, type RunVersions } from
 import { Rng } from '../util/rng.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { type Arm, configDiff } from './arms.js';
-import { type ManifestRun, readFinal, readManifest, readRunConfigFile, type ScoreSource } from './manifest.js';
+import {
+  type FinalFile,
+  type ManifestRun,
+  readFinal,
+  readManifest,
+  readRunConfigFile,
+  type ScoreSource,
+} from './manifest.js';
 
 export const SUMMARY_FORMAT = 'coordrl-ab-summary';
 /** Runs per arm below which no verdict is drawn at all. */
@@ -222,6 +229,13 @@ export interface SummaryOptions {
   gridPoints?: number;
   /** Versions of the machine making the summary (default: coordrl and Node only). */
   versions?: ReportVersions;
+  /**
+   * Which score of a finished run the statistics use: `final` (default), the score the run was
+   * finished with (greedy evaluation when the experiment evaluates); `train`, the mean of its last 100
+   * training episodes at the end of training (the policy as it explores: A2C's sampled actions,
+   * DQN's epsilon-greedy), recorded beside every final score.
+   */
+  score?: 'final' | 'train';
 }
 
 /** "1 run", "2 runs": the count with the right form of the noun. */
@@ -448,6 +462,13 @@ function describeMissing(expDir: string, run: ManifestRun): MissingRun {
   };
 }
 
+/** The score of a finished run that the summary uses (null: the run has no such score). */
+function pickScore(f: FinalFile, which: 'final' | 'train'): { score: number; source: ScoreSource } | null {
+  if (which === 'final' || f.source === 'train-window') return { score: f.score, source: f.source };
+  const t = f.trainScore;
+  return typeof t === 'number' && Number.isFinite(t) ? { score: t, source: 'train-window' } : null;
+}
+
 export function summarizeExperiment(expDir: string, opts: SummaryOptions = {}): Summary {
   const reps = opts.reps ?? 2000;
   const seed = opts.seed ?? 0;
@@ -463,14 +484,18 @@ export function summarizeExperiment(expDir: string, opts: SummaryOptions = {}): 
   const sources = new Set<ScoreSource>();
   for (const run of m.runs) {
     const f = readFinal(path.join(expDir, run.dir));
-    if (f) {
+    const picked = f ? pickScore(f, opts.score ?? 'final') : null;
+    if (f && picked) {
       finals.set(run.id, {
         seed: run.seed,
-        score: f.score,
-        normalized: normalizedScore(run.env, f.score),
-        source: f.source,
+        score: picked.score,
+        normalized: normalizedScore(run.env, picked.score),
+        source: picked.source,
       });
-      sources.add(f.source);
+      sources.add(picked.source);
+    } else if (f) {
+      const base = { id: run.id, game: run.game, arm: run.arm, seed: run.seed };
+      missing.push({ ...base, status: 'partial', detail: 'finished without a training-window score' });
     } else missing.push(describeMissing(expDir, run));
   }
 

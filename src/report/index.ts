@@ -52,13 +52,15 @@ export function reportVersions(): ReportVersions {
 
 export async function writeReport(
   expDir: string,
-  opts: SummaryOptions & { png?: boolean } = {},
+  opts: SummaryOptions & { png?: boolean /** where the files go (default: expDir) */; outDir?: string } = {},
 ): Promise<ReportResult> {
   const summary = summarizeExperiment(expDir, { ...opts, versions: opts.versions ?? reportVersions() });
+  const outDir = opts.outDir ?? expDir;
+  mkdirSync(outDir, { recursive: true });
   const charts = reportCharts(summary);
   const svgs = new Map<string, string>();
   for (const [i, c] of charts.entries()) svgs.set(c.name, await renderSvg(c.spec, `c${i}-`));
-  const plotsDir = path.join(expDir, 'plots');
+  const plotsDir = path.join(outDir, 'plots');
   const plots: string[] = [];
   if (opts.png !== false) {
     mkdirSync(plotsDir, { recursive: true });
@@ -74,9 +76,9 @@ export async function writeReport(
       plots.push(file);
     }
   }
-  const summaryFile = path.join(expDir, 'summary.json');
+  const summaryFile = path.join(outDir, 'summary.json');
   writeJsonAtomic(summaryFile, summary);
-  const htmlFile = path.join(expDir, 'report.html');
+  const htmlFile = path.join(outDir, 'report.html');
   const tmp = `${htmlFile}.tmp-${process.pid}`;
   writeFileSync(tmp, renderHtml(summary, svgs, { plotsDir: plots.length ? 'plots/' : undefined }));
   renameSync(tmp, htmlFile);

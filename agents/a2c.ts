@@ -226,6 +226,11 @@ export class A2C implements TrainableAgent {
     return argMaxRows(this.net.forward(obs, n).policy, n);
   }
 
+  /** Actions sampled from the policy, as in the rollout (evaluation with `--policy sample`). */
+  sampleActions(obs: Uint8Array | Float32Array, n: number, rng: { next(): number }): Int32Array {
+    return sampleCategorical(this.net.forward(obs, n).policy, n, this.ctx.env.actionSpace.n, rng);
+  }
+
   checkpointParts(): CheckpointParts {
     return {
       models: { policy: this.net.model },

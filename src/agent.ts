@@ -85,6 +85,11 @@ export interface TrainableAgent {
   iterate(): Promise<IterationStats>;
   /** Greedy (no exploration) actions for evaluation. */
   act(obs: Uint8Array | Float32Array, n: number): Int32Array;
+  /**
+   * Actions drawn from the policy itself, with `rng` (agents with a stochastic policy: A2C). For
+   * evaluating the policy as it was trained: a greedy actor-critic policy can play far worse.
+   */
+  sampleActions?(obs: Uint8Array | Float32Array, n: number, rng: { next(): number }): Int32Array;
   checkpointParts(): CheckpointParts;
   /** After models and optimizer were restored in place: the agent's own counters (and buffer). */
   restoreCounters(counters: Record<string, number>, replay?: ReplayBuffer): void;

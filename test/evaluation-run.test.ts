@@ -55,6 +55,18 @@ describe('coordrl eval', () => {
     ).toBe('step-000001000');
     expect(JSON.parse(coordrl('eval', runDir, '--episodes', '1', '--json').stdout).checkpoint).toBe('step-000002000');
 
+    // Sampled actions: said in the result, reproducible from the seed, and not mixed with --epsilon.
+    const sampled = () => coordrl('eval', runDir, '--policy', 'sample', '--episodes', '4', '--seed', '7', '--json');
+    const s1 = sampled();
+    expect(s1.code, s1.stderr.join('\n')).toBe(0);
+    const sp = JSON.parse(s1.stdout);
+    expect(sp.policy).toBe('sample');
+    expect(ev.policy).toBe('greedy');
+    expect(JSON.parse(sampled().stdout).scores).toEqual(sp.scores);
+    const mixed = coordrl('eval', runDir, '--policy', 'sample', '--epsilon', '0.1');
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr.join('\n')).toMatch(/--epsilon adds noise to greedy play/);
+
     const bad = coordrl('eval', runDir, '--checkpoint', 'step-42');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toHaveLength(1);

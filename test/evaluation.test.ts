@@ -2,8 +2,12 @@
 // episode lengths differ a lot between envs: the first-N-finished rule would fill the sample with
 // the short episodes of env 0 and report their score.
 import { describe, expect, it } from 'vitest';
+import { A2C, a2cSchema } from '../agents/a2c.js';
 import type { AgentEnv, AgentStep } from '../src/agent.js';
+import { initBackend } from '../src/backend.js';
 import { episodeQuota, playEpisodes, spread } from '../src/training/evaluation.js';
+import { Rng } from '../src/util/rng.js';
+import { fakeEnv } from './helpers/fake-env.js';
 
 /** Env k plays episodes of `lengths[k][j % len]` steps and scores its length (deterministic). */
 function scriptedEnv(lengths: number[][]): AgentEnv & { steps: number } {
@@ -110,4 +114,63 @@ describe('evaluation episode quota', () => {
     expect(spread([1, 2, 3, 4]).std).toBeCloseTo(Math.sqrt(1.25), 12);
     expect(spread([7]).std).toBe(0);
   });
+});
+
+describe('evaluation policies of A2C', () => {
+  it('act is the argmax of the policy; sampleActions draws from softmax(logits) with the given RNG', async () => {
+    await initBackend('tensorflow');
+    const nA = 4;
+    const rows = 8;
+    const agent = new A2C(
+      {
+        env: fakeEnv([3], 'float32', rows, nA),
+        rng: new Rng(1),
+        seeds: { init: 5 },
+        torso: { kind: 'mlp' },
+        progress: () => 0,
+        onStep: () => {},
+      },
+      a2cSchema.parse({ numEnvs: rows }),
+    );
+    try {
+      // Policy-head weights scaled up so the policy is far from uniform and from deterministic.
+      const model = agent.checkpointParts().models.policy;
+      const head = model.getLayer('policy');
+      const [k, b] = head.getWeights();
+      head.setWeights([k.mul(150), b]);
+      const obs = Float32Array.from({ length: rows * 3 }, (_, i) => Math.sin(i));
+      const net = (agent as unknown as { net: { forward(o: Float32Array, n: number): { policy: Float32Array } } }).net;
+      const logits = net.forward(obs, rows).policy;
+      const probs: number[][] = [];
+      for (let r = 0; r < rows; r++) {
+        const l = Array.from(logits.subarray(r * nA, (r + 1) * nA));
+        const e = l.map((x) => Math.exp(x - Math.max(...l)));
+        const z = e.reduce((a, c) => a + c, 0);
+        probs.push(e.map((x) => x / z));
+      }
+      const greedy = agent.act(obs, rows);
+      for (let r = 0; r < rows; r++) expect(greedy[r]).toBe(probs[r].indexOf(Math.max(...probs[r])));
+      // Some row must be genuinely stochastic for the test to mean anything.
+      expect(Math.max(...probs.map((p) => 1 - Math.max(...p)))).toBeGreaterThan(0.2);
+
+      const draws = 4000;
+      const counts = probs.map(() => new Array<number>(nA).fill(0));
+      const rng = new Rng(9);
+      for (let i = 0; i < draws; i++) {
+        const a = agent.sampleActions(obs, rows, rng);
+        for (let r = 0; r < rows; r++) counts[r][a[r]]++;
+      }
+      for (let r = 0; r < rows; r++) {
+        for (let a = 0; a < nA; a++) {
+          const q = probs[r][a];
+          const sd = Math.sqrt((q * (1 - q)) / draws);
+          expect(Math.abs(counts[r][a] / draws - q), `row ${r} action ${a}`).toBeLessThan(4 * sd + 1e-3);
+        }
+      }
+      // The same RNG state gives the same draws.
+      expect(agent.sampleActions(obs, rows, new Rng(3))).toEqual(agent.sampleActions(obs, rows, new Rng(3)));
+    } finally {
+      agent.dispose();
+    }
+  }, 60_000);
 });

@@ -6,7 +6,15 @@ import { dqnSchema } from '../../agents/dqn.js';
 import { commonSchema, MAX_ENVS, optionsFromSchemas } from '../config.js';
 import { ALGOS, resolveRunConfig } from '../run-config.js';
 import { checkRunMemory, formatBytes } from '../training/memory.js';
-import { describeRun, type EvalResult, evaluateRun, resumeRun, runInfo, startRun } from '../training/run.js';
+import {
+  describeRun,
+  type EvalPolicy,
+  type EvalResult,
+  evaluateRun,
+  resumeRun,
+  runInfo,
+  startRun,
+} from '../training/run.js';
 import { parseCount, positiveInt, UsageError } from '../util/cli-errors.js';
 import { printResult } from '../util/output.js';
 import { jsonOption } from './options.js';
@@ -132,6 +140,14 @@ export function registerTrain(program: Command): void {
       if (!(x >= 0 && x <= 1)) throw new UsageError(`--epsilon must be in [0, 1], got '${v}'`);
       return x;
     })
+    .addOption(
+      new Option(
+        '--policy <how>',
+        'greedy: the most likely action (DQN: the best Q); sample: actions drawn from the policy, as it was trained (A2C)',
+      )
+        .choices(['greedy', 'sample'])
+        .default('greedy'),
+    )
     .addOption(jsonOption())
     .action(
       async (
@@ -142,9 +158,15 @@ export function registerTrain(program: Command): void {
           seed?: number;
           epsilon?: number;
           checkpoint?: string;
+          policy: EvalPolicy;
           json?: boolean;
         },
       ) => {
+        if (flags.policy === 'sample' && flags.epsilon !== undefined) {
+          throw new UsageError(
+            '--epsilon adds noise to greedy play; --policy sample draws every action from the policy',
+          );
+        }
         const r = await evaluateRun(path.resolve(dir), flags);
         printResult(Boolean(flags.json), r, () => describeEval(r));
       },
@@ -166,7 +188,7 @@ function describeEval(r: EvalResult): string {
   const plural = (n: number, w: string) => `${n} ${w}${n === 1 ? '' : 's'}`;
   const s = r.lengthSteps;
   return [
-    `${plural(r.episodes, 'episode')} of ${r.env} (${plural(r.numEnvs, 'env')}, quota ${r.quota.join('/')}) from checkpoint ${r.checkpoint} (step ${r.checkpointStep.toLocaleString()})`,
+    `${plural(r.episodes, 'episode')} of ${r.env} (${plural(r.numEnvs, 'env')}, quota ${r.quota.join('/')}) from checkpoint ${r.checkpoint} (step ${r.checkpointStep.toLocaleString()}), ${r.policy === 'sample' ? 'actions sampled from the policy' : r.epsilon > 0 ? `epsilon-greedy (${r.epsilon})` : 'greedy'}`,
     `  score: mean ${f(r.mean)} +/- ${f(r.std)} (std), median ${f(r.median)}, min ${f(r.min)}, max ${f(r.max)}`,
     `  length: mean ${f(s.mean)} steps (${f(r.lengthFrames.mean)} frames) +/- ${f(s.std)}, median ${f(s.median)}, min ${f(s.min)}, max ${f(s.max)} steps`,
   ].join('\n');

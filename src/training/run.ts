@@ -448,6 +448,9 @@ async function execute(
   }
 }
 
+/** How evaluation picks actions (`coordrl eval --policy`). */
+export type EvalPolicy = 'greedy' | 'sample';
+
 export interface EvalResult {
   env: string;
   /** The checkpoint played (its directory name) and its step. */
@@ -458,6 +461,8 @@ export interface EvalResult {
   /** Episodes counted per env (env i: floor((episodes + i) / numEnvs), as SB3's evaluate_policy). */
   quota: number[];
   seed: number;
+  /** greedy: the agent's best action (with `epsilon` noise); sample: actions drawn from its policy. */
+  policy: EvalPolicy;
   epsilon: number;
   /** Raw scores in the order the counted episodes finished. */
   scores: number[];
@@ -479,7 +484,14 @@ export interface EvalResult {
  */
 export async function evaluateRun(
   runDir: string,
-  opts: { episodes: number; numEnvs: number; seed?: number; epsilon?: number; checkpoint?: string },
+  opts: {
+    episodes: number;
+    numEnvs: number;
+    seed?: number;
+    epsilon?: number;
+    checkpoint?: string;
+    policy?: EvalPolicy;
+  },
 ): Promise<EvalResult> {
   const run = readRunFile(runDir);
   const config = { ...run.config, lifeLoss: false };
@@ -509,11 +521,19 @@ export async function evaluateRun(
       await state.restoreAgent(agent, { modelsOnly: true });
       const eps = opts.epsilon ?? 0;
       const nA = env.actionSpace.n;
-      const perEpisode = await playEpisodes(
-        env,
-        (obs) => agent.act(obs, numEnvs).map((a) => (eps > 0 && rng.next() < eps ? rng.int(nA) : a)),
-        { episodes: opts.episodes, seed, frameSkip: run.frameSkip },
-      );
+      const policy = opts.policy ?? 'greedy';
+      const sample = agent.sampleActions?.bind(agent);
+      if (policy === 'sample' && !sample) {
+        throw new UsageError(
+          `--policy sample needs an agent with a stochastic policy (a2c); ${config.algo}'s evaluation is greedy, with --epsilon for noise`,
+        );
+      }
+      const choose =
+        policy === 'sample' && sample
+          ? (obs: Uint8Array | Float32Array) => sample(obs, numEnvs, rng)
+          : (obs: Uint8Array | Float32Array) =>
+              agent.act(obs, numEnvs).map((a) => (eps > 0 && rng.next() < eps ? rng.int(nA) : a));
+      const perEpisode = await playEpisodes(env, choose, { episodes: opts.episodes, seed, frameSkip: run.frameSkip });
       const scores = perEpisode.map((e) => e.score);
       return {
         env: config.env,
@@ -523,6 +543,7 @@ export async function evaluateRun(
         numEnvs,
         quota: episodeQuota(opts.episodes, numEnvs),
         seed,
+        policy,
         epsilon: eps,
         scores,
         ...spread(scores),

@@ -66,11 +66,6 @@ function stopwatch(times: RolloutTimes | undefined): (part: Part, step?: AgentSt
   };
 }
 
-/** How many groups the env is stepped in by `collectRollout` with `pipeline` on. */
-export function pipelineGroups(env: AgentEnv): number {
-  return env.groups?.length ?? 1;
-}
-
 /**
  * Steps the envs nSteps times from `obs` (all envs, in slot order), calling the hooks, and returns
  * the observations after the last step (all envs). Pipelined when `pipeline` is set and the env

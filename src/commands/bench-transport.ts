@@ -14,8 +14,8 @@ import { bridgeDir, defaultPython } from '../../envs/paths.js';
 import { decodeHeader, encodeHeader } from '../../envs/protocol.js';
 import { positiveInt, UsageError, UserFacingError } from '../util/cli-errors.js';
 import { note, printResult } from '../util/output.js';
-import { percentile } from './bench.js';
 import { jsonOption } from './options.js';
+import { percentile } from './percentile.js';
 
 export interface LatencyStats {
   p50Us: number;

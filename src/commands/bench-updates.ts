@@ -26,6 +26,7 @@ import { tf } from '../tf.js';
 import type { TorsoOptions } from '../torsos.js';
 import { scriptedEnv } from '../training/scripted-env.js';
 import { Rng } from '../util/rng.js';
+import { percentile } from './percentile.js';
 
 /** mlp: CartPole's 64-64 MLP; minatar: the MinAtar network; cnn: the agents' Nature CNN on Atari frames. */
 export type AgentNet = 'mlp' | 'minatar' | 'cnn';
@@ -88,8 +89,7 @@ function traceRuns(owner: object, n: number, fn: () => void): GraphRunProfile | 
 
 function timing(times: number[]): Timing {
   const s = [...times].sort((a, b) => a - b);
-  const at = (p: number) => s[Math.min(s.length - 1, Math.round(p * (s.length - 1)))];
-  return { min: s[0], p50: at(0.5), p95: at(0.95) };
+  return { min: s[0], p50: percentile(s, 50), p95: percentile(s, 95) };
 }
 
 /** Times the given calls round-robin (after a warm-up of each); null entries stay null. */

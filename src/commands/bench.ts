@@ -16,14 +16,9 @@ import {
   type MinatarBenchOptimizer,
 } from './bench-updates.js';
 import { backendOption, jsonOption } from './options.js';
+import { percentile } from './percentile.js';
 
 export type BenchRegistrar = (bench: Command) => void;
-
-export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.round((p / 100) * (sorted.length - 1))));
-  return sorted[i];
-}
 
 async function timeIt(iters: number, warmup: number, fn: () => Promise<void> | void): Promise<number[]> {
   for (let i = 0; i < warmup; i++) await fn();

@@ -522,17 +522,16 @@ export async function evaluateRun(
       const eps = opts.epsilon ?? 0;
       const nA = env.actionSpace.n;
       const policy = opts.policy ?? 'greedy';
-      const sample = agent.sampleActions?.bind(agent);
+      const sample = policy === 'sample' ? agent.sampleActions?.bind(agent) : undefined;
       if (policy === 'sample' && !sample) {
         throw new UsageError(
           `--policy sample needs an agent with a stochastic policy (a2c); ${config.algo}'s evaluation is greedy, with --epsilon for noise`,
         );
       }
-      const choose =
-        policy === 'sample' && sample
-          ? (obs: Uint8Array | Float32Array) => sample(obs, numEnvs, rng)
-          : (obs: Uint8Array | Float32Array) =>
-              agent.act(obs, numEnvs).map((a) => (eps > 0 && rng.next() < eps ? rng.int(nA) : a));
+      const choose = sample
+        ? (obs: Uint8Array | Float32Array) => sample(obs, numEnvs, rng)
+        : (obs: Uint8Array | Float32Array) =>
+            agent.act(obs, numEnvs).map((a) => (eps > 0 && rng.next() < eps ? rng.int(nA) : a));
       const perEpisode = await playEpisodes(env, choose, { episodes: opts.episodes, seed, frameSkip: run.frameSkip });
       const scores = perEpisode.map((e) => e.score);
       return {

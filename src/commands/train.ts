@@ -116,7 +116,7 @@ export function registerTrain(program: Command): void {
   program
     .command('eval')
     .description(
-      "play the saved policy without exploration, life-loss signal or reward clipping; report raw scores (a fixed quota of episodes per env, as SB3's evaluate_policy)",
+      "play the saved policy (greedy unless --policy sample or --epsilon) without life-loss signal or reward clipping; report raw scores (a fixed quota of episodes per env, as SB3's evaluate_policy)",
     )
     .argument('<run-dir>', 'the run directory')
     .option(

@@ -12,6 +12,7 @@ import { registerBenchTrain } from './commands/bench-train.js';
 import { registerBenchTransport } from './commands/bench-transport.js';
 import { registerDoctor } from './commands/doctor.js';
 import { registerPlot } from './commands/plot.js';
+import { registerPower } from './commands/power.js';
 import { registerReport } from './commands/report.js';
 import { registerServe } from './commands/serve.js';
 import { registerToy } from './commands/toy.js';
@@ -25,6 +26,7 @@ const registrars: CommandRegistrar[] = [
   registerTrain,
   registerAb,
   registerReport,
+  registerPower,
   registerPlot,
   registerToy,
   registerServe,

@@ -52,6 +52,26 @@ describe('probability of improvement', () => {
     expect(probabilityOfImprovement([[1, 2, 3]], [[1, 2, 3]])).toBeCloseTo(0.5, 12);
   });
 
+  it('equals the pairwise count bit for bit (ties, unequal runs, several tasks)', () => {
+    const brute = (x: number[][], y: number[][]) =>
+      x.reduce((t, xs, k) => {
+        let s = 0;
+        for (const a of xs) for (const b of y[k]) s += b > a ? 1 : b === a ? 0.5 : 0;
+        return t + s / (xs.length * y[k].length);
+      }, 0) / x.length;
+    let state = 12345;
+    const draw = () => {
+      state = (state * 1103515245 + 12345) % 2 ** 31;
+      return state % 7; // few values: many ties
+    };
+    for (let trial = 0; trial < 50; trial++) {
+      const tasks = 1 + (trial % 4);
+      const x = Array.from({ length: tasks }, (_, k) => Array.from({ length: 1 + ((trial + k) % 9) }, draw));
+      const y = Array.from({ length: tasks }, (_, k) => Array.from({ length: 1 + ((trial * 3 + k) % 11) }, draw));
+      expect(probabilityOfImprovement(x, y)).toBe(brute(x, y));
+    }
+  });
+
   it('has a CI that contains the estimate and is degenerate when arms never overlap', () => {
     const ci = probabilityOfImprovementCI([[1, 2, 3]], [[4, 5, 6]], { seed: 3, reps: 500 });
     expect(ci).toEqual({ estimate: 1, lo: 1, hi: 1 });

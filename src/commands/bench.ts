@@ -14,9 +14,9 @@ import {
   formatUpdates,
   MINATAR_BENCH_OPTIMIZERS,
   type MinatarBenchOptimizer,
-} from './bench-updates.js';
+} from '../bench/updates.js';
 import { backendOption, jsonOption } from './options.js';
-import { percentile } from './percentile.js';
+import { percentile } from '../bench/percentile.js';
 
 export type BenchRegistrar = (bench: Command) => void;
 

@@ -14,7 +14,7 @@ import { bridgeDir, defaultPython } from '../../envs/paths.js';
 import { decodeHeader, encodeHeader } from '../../envs/protocol.js';
 import { positiveInt, UsageError, UserFacingError } from '../util/cli-errors.js';
 import { note, printResult } from '../util/output.js';
-import { jsonOption } from './options.js';
+import { jsonOption } from '../commands/options.js';
 import { percentile } from './percentile.js';
 
 export interface LatencyStats {

@@ -9,8 +9,8 @@ import { isImageEnv } from '../config.js';
 import { newRolloutTimes, type RolloutTimes } from '../rollout.js';
 import { parseCount, positiveNumber } from '../util/cli-errors.js';
 import { printResult } from '../util/output.js';
-import { benchTrain, type TrainBenchResult } from './bench-train.js';
-import { jsonOption } from './options.js';
+import { benchTrain, type TrainBenchResult } from './train.js';
+import { jsonOption } from '../commands/options.js';
 
 export interface RolloutProfile extends TrainBenchResult {
   nSteps: number;

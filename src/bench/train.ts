@@ -12,7 +12,7 @@ import { resolveTorso } from '../training/run.js';
 import { parseCount, positiveNumber } from '../util/cli-errors.js';
 import { note, printResult } from '../util/output.js';
 import { Rng } from '../util/rng.js';
-import { jsonOption } from './options.js';
+import { jsonOption } from '../commands/options.js';
 import { formatStepProfile, type StepProfile, startStepProfile } from './step-profile.js';
 
 export interface TrainBenchResult {

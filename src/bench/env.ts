@@ -4,12 +4,12 @@
 // actions are chosen). The raw run is AtariVectorEnv.step in a Python loop with all cores.
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import type { Command } from 'commander';
 import { makeVecEnv } from '../../envs/make.js';
 import { bridgeDir, defaultPython } from '../../envs/paths.js';
 import type { AtariOptions } from '../../envs/types.js';
-import { positiveInt, positiveNumber, UsageError, UserFacingError } from '../util/cli-errors.js';
-import { note, printResult } from '../util/output.js';
+import { UsageError, UserFacingError } from '../util/cli-errors.js';
+import { note } from '../util/output.js';
+import { percentile } from './timing.js';
 
 export interface BenchEnvOptions {
   env: string;
@@ -55,10 +55,6 @@ function busy(ms: number): void {
   while (performance.now() < end) {
     // spin
   }
-}
-
-function percentile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
 async function runRaw(opts: BenchEnvOptions, seconds: number, threads: number): Promise<number> {
@@ -122,8 +118,8 @@ export async function benchEnv(opts: BenchEnvOptions): Promise<BenchEnvResult> {
     for (let i = 0; i < opts.pings; i++) rtt.push(await server.ping());
     rtt.sort((a, b) => a - b);
     const roundTripMs = {
-      p50: percentile(rtt, 0.5),
-      p95: percentile(rtt, 0.95),
+      p50: percentile(rtt, 50, 'floor'),
+      p95: percentile(rtt, 95, 'floor'),
       mean: rtt.reduce((a, b) => a + b, 0) / rtt.length,
     };
 
@@ -218,84 +214,14 @@ export async function benchEnv(opts: BenchEnvOptions): Promise<BenchEnvResult> {
   }
 }
 
-export function registerBenchEnv(bench: Command): void {
-  bench
-    .command('env')
-    .description(
-      'env steps/s through the Python bridge vs. the raw vector env in Python (random actions), and round-trip latency',
-    )
-    .option('--env <name>', "game or Gymnasium id: pong, breakout, ALE/MsPacman-v5, 'CartPole-v1', ...", 'pong')
-    .option('--num-envs <n>', 'parallel envs', positiveInt('--num-envs'), 8)
-    .option('--seconds <s>', 'seconds of stepping for each of raw and bridge', positiveNumber('--seconds'), 10)
-    .option(
-      '--groups <n>',
-      'env groups of the bridge run; more than 1 steps them alternately (double buffering, overlaps agent work)',
-      positiveInt('--groups'),
-      1,
-    )
-    .option(
-      '--rounds <n>',
-      'alternate raw and bridge runs this many times (shared machines are noisy)',
-      positiveInt('--rounds'),
-      2,
-    )
-    .option('--layout <layout>', 'observation layout through the bridge: NHWC (TensorFlow) or NCHW (ale-py)', 'NHWC')
-    .option(
-      '--threads <n>',
-      'ALE threads per env group (default: cores / groups; raw run: all cores)',
-      positiveInt('--threads'),
-    )
-    .option('--sticky <p>', 'sticky-action probability (ALE v5: 0.25)', Number.parseFloat, 0.25)
-    .option('--pings <n>', 'tiny round trips to time', positiveInt('--pings'), 1000)
-    .option(
-      '--agent-ms <ms>',
-      'busy CPU time per group step, as an agent would spend (0: pure env throughput)',
-      Number.parseFloat,
-      0,
-    )
-    .option('--json', 'print one JSON document on stdout (progress goes to stderr)')
-    .action(
-      async (o: {
-        env: string;
-        numEnvs: number;
-        seconds: number;
-        groups: number;
-        rounds: number;
-        layout: string;
-        threads?: number;
-        sticky: number;
-        pings: number;
-        agentMs: number;
-        json?: boolean;
-      }) => {
-        if (!(o.agentMs >= 0)) throw new UsageError(`--agent-ms must be >= 0, got ${o.agentMs}`);
-        if (o.layout !== 'NHWC' && o.layout !== 'NCHW')
-          throw new UsageError(`--layout must be NHWC or NCHW, got ${o.layout}`);
-        if (!(o.sticky >= 0 && o.sticky <= 1)) throw new UsageError(`--sticky must be in [0, 1], got ${o.sticky}`);
-        const atari: AtariOptions = { repeatActionProbability: o.sticky };
-        if (o.threads !== undefined) atari.numThreads = o.threads;
-        const r = await benchEnv({
-          env: o.env,
-          numEnvs: o.numEnvs,
-          seconds: o.seconds,
-          groups: o.groups,
-          rounds: o.rounds,
-          layout: o.layout,
-          pings: o.pings,
-          agentMs: o.agentMs,
-          atari,
-        });
-        printResult(Boolean(o.json), r, () =>
-          [
-            `env ${r.env}: ${r.numEnvs} envs, bridge in ${r.groups} group(s) x ${r.threadsPerGroup} ALE thread(s), ${r.layout}; raw with ${r.rawThreads} thread(s)`,
-            `  raw vector env      ${r.rawStepsPerSec.toFixed(0)} steps/s`,
-            `  bridge              ${r.bridgeStepsPerSec.toFixed(0)} steps/s  (ratio ${r.ratio.toFixed(2)})${r.agentMs ? ` with ${r.agentMs} ms agent work per group step` : ''}`,
-            ...(r.groups > 1
-              ? [`  bridge lock-step    ${r.bridgeLockstepStepsPerSec.toFixed(0)} steps/s  (whole vector, no overlap)`]
-              : []),
-            `  round trip (ping)   p50 ${r.roundTripMs.p50.toFixed(3)} ms, p95 ${r.roundTripMs.p95.toFixed(3)} ms`,
-          ].join('\n'),
-        );
-      },
-    );
+export function formatBenchEnv(r: BenchEnvResult): string {
+  return [
+    `env ${r.env}: ${r.numEnvs} envs, bridge in ${r.groups} group(s) x ${r.threadsPerGroup} ALE thread(s), ${r.layout}; raw with ${r.rawThreads} thread(s)`,
+    `  raw vector env      ${r.rawStepsPerSec.toFixed(0)} steps/s`,
+    `  bridge              ${r.bridgeStepsPerSec.toFixed(0)} steps/s  (ratio ${r.ratio.toFixed(2)})${r.agentMs ? ` with ${r.agentMs} ms agent work per group step` : ''}`,
+    ...(r.groups > 1
+      ? [`  bridge lock-step    ${r.bridgeLockstepStepsPerSec.toFixed(0)} steps/s  (whole vector, no overlap)`]
+      : []),
+    `  round trip (ping)   p50 ${r.roundTripMs.p50.toFixed(3)} ms, p95 ${r.roundTripMs.p95.toFixed(3)} ms`,
+  ].join('\n');
 }

@@ -1,9 +1,7 @@
 // `coordrl bench replay`: memory and speed of the Atari frame replay buffer, on synthetic frames.
-import type { Command } from 'commander';
 import { FrameReplayBuffer } from '../replay/frame-replay.js';
-import { parseCount, positiveInt, UsageError } from '../util/cli-errors.js';
-import { note, printResult } from '../util/output.js';
 import { Rng } from '../util/rng.js';
+import { percentile } from './timing.js';
 
 export interface BenchReplayOptions {
   /** Slots (transitions) in the buffer. */
@@ -36,10 +34,6 @@ export interface BenchReplayResult {
   /** One add() of a vector step (all envs), (ms). */
   addMsPerStep: number;
   fillSteps: number;
-}
-
-function percentile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
 /** Fills a buffer with synthetic frames (ALE-like stacks and episode ends) and times it. */
@@ -126,54 +120,20 @@ export function benchReplay(opts: BenchReplayOptions): BenchReplayResult {
     totalBytes,
     naiveBytesPerTransition: 2 * O + 10,
     transitionsHeld: buf.size,
-    sampleMsP50: round(percentile(sorted, 0.5)),
-    sampleMsP95: round(percentile(sorted, 0.95)),
+    sampleMsP50: round(percentile(sorted, 50, 'floor')),
+    sampleMsP95: round(percentile(sorted, 95, 'floor')),
     sampleMsMean: round(times.reduce((a, b) => a + b, 0) / times.length),
     addMsPerStep: round(addMs / steps),
     fillSteps: steps,
   };
 }
 
-export function registerBenchReplay(bench: Command): void {
-  bench
-    .command('replay')
-    .description('memory and speed of the Atari frame replay buffer (synthetic 84x84x4 frames)')
-    .option(
-      '--capacity <n>',
-      'slots (transitions) in the buffer, e.g. 100k, 1M (84x84 bytes each)',
-      parseCount('--capacity'),
-      100_000,
-    )
-    .option('--batch <n>', 'batch size of a sample() call', positiveInt('--batch'), 32)
-    .option('--envs <n>', 'parallel envs feeding the buffer', positiveInt('--envs'), 8)
-    .option('--n-step <n>', 'n-step returns', positiveInt('--n-step'), 1)
-    .option('--samples <n>', 'timed sample() calls', positiveInt('--samples'), 1000)
-    .option('--json', 'print one JSON document on stdout (progress goes to stderr)')
-    .action((o: { capacity: number; batch: number; envs: number; nStep: number; samples: number; json?: boolean }) => {
-      const perEnv = Math.ceil(o.capacity / o.envs);
-      if (perEnv < 2 * 4 + o.nStep + 2) {
-        throw new UsageError(
-          `--capacity ${o.capacity} is too small for ${o.envs} envs (need ${(2 * 4 + o.nStep + 2) * o.envs})`,
-        );
-      }
-      note(
-        `filling a replay buffer of ${o.capacity} slots (${((o.capacity * 84 * 84) / 2 ** 30).toFixed(2)} GiB of frames)...`,
-      );
-      const r = benchReplay({
-        capacity: o.capacity,
-        batch: o.batch,
-        numEnvs: o.envs,
-        nStep: o.nStep,
-        samples: o.samples,
-      });
-      printResult(Boolean(o.json), r, () =>
-        [
-          `replay buffer: ${r.capacity} slots, ${r.numEnvs} envs, 84x84x4 uint8, n-step ${r.nStep}`,
-          `  bytesPerTransition ${r.bytesPerTransition} (whole stacks for obs and next obs: ${r.naiveBytesPerTransition})`,
-          `  totalBytes         ${r.totalBytes} (${(r.totalBytes / 2 ** 20).toFixed(1)} MiB), ${r.transitionsHeld} transitions held`,
-          `  sample(${r.batch})         p50 ${r.sampleMsP50} ms, p95 ${r.sampleMsP95} ms, mean ${r.sampleMsMean} ms`,
-          `  add (one step)     ${r.addMsPerStep} ms for ${r.numEnvs} envs`,
-        ].join('\n'),
-      );
-    });
+export function formatBenchReplay(r: BenchReplayResult): string {
+  return [
+    `replay buffer: ${r.capacity} slots, ${r.numEnvs} envs, 84x84x4 uint8, n-step ${r.nStep}`,
+    `  bytesPerTransition ${r.bytesPerTransition} (whole stacks for obs and next obs: ${r.naiveBytesPerTransition})`,
+    `  totalBytes         ${r.totalBytes} (${(r.totalBytes / 2 ** 20).toFixed(1)} MiB), ${r.transitionsHeld} transitions held`,
+    `  sample(${r.batch})         p50 ${r.sampleMsP50} ms, p95 ${r.sampleMsP95} ms, mean ${r.sampleMsMean} ms`,
+    `  add (one step)     ${r.addMsPerStep} ms for ${r.numEnvs} envs`,
+  ].join('\n');
 }

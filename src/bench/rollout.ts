@@ -3,14 +3,9 @@
 // sampling and the rollout's bookkeeping in JS, the update. With the pipelined rollout the env
 // time overlaps the learner's work, so the parts do not add up to the env time plus the rest.
 import { readFileSync } from 'node:fs';
-import { type Command, Option } from 'commander';
 import type { A2C } from '../../agents/a2c.js';
-import { isImageEnv } from '../config.js';
 import { newRolloutTimes, type RolloutTimes } from '../rollout.js';
-import { parseCount, positiveNumber } from '../util/cli-errors.js';
-import { printResult } from '../util/output.js';
 import { benchTrain, type TrainBenchResult } from './train.js';
-import { jsonOption } from '../commands/options.js';
 
 export interface RolloutProfile extends TrainBenchResult {
   nSteps: number;
@@ -162,39 +157,4 @@ export function formatRolloutProfile(p: RolloutProfile): string {
     `  bridge beyond the env time (wait - env) ${ms(q.bridge).padStart(10)}`,
     `cpu per iteration: learner ${ms(p.cpuPerIteration.learner)}, env server(s) ${p.cpuPerIteration.envServers === null ? 'n/a' : ms(p.cpuPerIteration.envServers)}`,
   ].join('\n');
-}
-
-export function registerBenchRollout(bench: Command): void {
-  bench
-    .command('rollout')
-    .description('where one A2C iteration goes: env server, bridge, inference, bookkeeping, update')
-    .option('--env <name>', 'environment', 'CartPole-v1')
-    .addOption(
-      new Option('--torso <kind>', 'network torso (default: mlp for Gymnasium ids, conv otherwise)').choices([
-        'conv',
-        'coordconv',
-        'mlp',
-      ]),
-    )
-    .option('--seconds <s>', 'measured seconds', positiveNumber('--seconds'), 10)
-    .option('--warmup <s>', 'seconds before measuring', positiveNumber('--warmup'), 3)
-    .option('--num-envs <n>', 'parallel environments (default: the A2C default)', parseCount('--num-envs'))
-    .option('--pipeline', 'a2c: step the envs in two groups, overlapping env steps with inference (default: off)')
-    .option('--no-pipeline', 'a2c: step all envs together')
-    .addOption(jsonOption())
-    .action(
-      async (o: {
-        env: string;
-        torso?: string;
-        seconds: number;
-        warmup: number;
-        numEnvs?: number;
-        pipeline?: boolean;
-        json?: boolean;
-      }) => {
-        const torso = o.torso ?? (isImageEnv(o.env) ? 'conv' : 'mlp');
-        const p = await benchRollout({ ...o, torso });
-        printResult(Boolean(o.json), p, () => formatRolloutProfile(p));
-      },
-    );
 }

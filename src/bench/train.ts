@@ -1,18 +1,15 @@
 // `coordrl bench train`: env steps per second of a real training loop (env stepping through the
 // bridge, batched inference, updates), measured after a warm-up.
-import { type Command, Option } from 'commander';
 import type { BridgeVecEnv } from '../../envs/index.js';
 import type { AgentContext, TrainableAgent } from '../agent.js';
 import { initBackend } from '../backend.js';
-import { PRECISIONS, type Precision } from '../compiled/precision.js';
+import type { Precision } from '../compiled/precision.js';
 import { setCompiledPrecision, usablePrecision } from '../compiled/runtime.js';
 import { resolveRunConfig } from '../run-config.js';
 import { closeEnv, createEnv, trainingEnvGroups } from '../training/env-factory.js';
 import { resolveTorso } from '../training/run.js';
-import { parseCount, positiveNumber } from '../util/cli-errors.js';
-import { note, printResult } from '../util/output.js';
+import { note } from '../util/output.js';
 import { Rng } from '../util/rng.js';
-import { jsonOption } from '../commands/options.js';
 import { formatStepProfile, type StepProfile, startStepProfile } from './step-profile.js';
 
 export interface TrainBenchResult {
@@ -121,41 +118,6 @@ export async function benchTrain(opts: BenchTrainOptions): Promise<TrainBenchRes
   }
 }
 
-export function registerBenchTrain(bench: Command): void {
-  bench
-    .command('train')
-    .description('env steps per second of a real training loop (env stepping, inference, updates)')
-    .addOption(new Option('--algo <name>', 'algorithm').choices(['a2c', 'dqn']).default('a2c'))
-    .option('--env <name>', 'environment', 'pong')
-    .addOption(new Option('--torso <kind>', 'network torso').choices(['conv', 'coordconv', 'mlp']).default('coordconv'))
-    .option('--seconds <s>', 'measured seconds', positiveNumber('--seconds'), 60)
-    .option('--warmup <s>', 'seconds before measuring', positiveNumber('--warmup'), 10)
-    .option('--num-envs <n>', 'parallel environments (default: the algorithm default)', parseCount('--num-envs'))
-    .option(
-      '--learning-starts <n>',
-      'dqn: transitions before learning, collected during the warm-up so updates are measured',
-      parseCount('--learning-starts'),
-      1000,
-    )
-    .option('--pipeline', 'a2c: step the envs in two groups, overlapping env steps with inference (default: off)')
-    .option('--no-pipeline', 'a2c: step all envs together')
-    .option(
-      '--profile',
-      'time each part of an env step (act, env round trip, replay, update, session runs, GC, the server side)',
-    )
-    .addOption(
-      new Option('--precision <p>', "the compiled graphs' arithmetic (bf16: bfloat16 mixed precision)").choices([
-        ...PRECISIONS,
-      ]),
-    )
-    .addOption(jsonOption())
-    .action(async (o: Omit<BenchTrainOptions, 'onMeasureStart' | 'onMeasureEnd'> & { json?: boolean }) => {
-      const r = await benchTrain(o);
-      printResult(
-        Boolean(o.json),
-        r,
-        () =>
-          `${r.algo} on ${r.env} (${r.torso}, ${r.numEnvs} envs in ${r.envGroups} group(s), ${r.backend}/${r.device}, ${r.precision}): ${r.envStepsPerSec.toFixed(0)} env steps/s, ${r.updatesPerSec.toFixed(1)} updates/s over ${r.seconds.toFixed(1)} s${r.profile ? `\n${formatStepProfile(r.profile)}` : ''}`,
-      );
-    });
+export function formatBenchTrain(r: TrainBenchResult): string {
+  return `${r.algo} on ${r.env} (${r.torso}, ${r.numEnvs} envs in ${r.envGroups} group(s), ${r.backend}/${r.device}, ${r.precision}): ${r.envStepsPerSec.toFixed(0)} env steps/s, ${r.updatesPerSec.toFixed(1)} updates/s over ${r.seconds.toFixed(1)} s${r.profile ? `\n${formatStepProfile(r.profile)}` : ''}`;
 }

@@ -8,14 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { Command } from 'commander';
 import { Dealer } from 'zeromq';
 import { bridgeDir, defaultPython } from '../../envs/paths.js';
 import { decodeHeader, encodeHeader } from '../../envs/protocol.js';
-import { positiveInt, UsageError, UserFacingError } from '../util/cli-errors.js';
-import { note, printResult } from '../util/output.js';
-import { jsonOption } from '../commands/options.js';
-import { percentile } from './percentile.js';
+import { UsageError, UserFacingError } from '../util/cli-errors.js';
+import { note } from '../util/output.js';
+import { percentile } from './timing.js';
 
 export interface LatencyStats {
   p50Us: number;
@@ -33,14 +31,14 @@ export interface TransportBenchResult {
   msgpackUs: { encodeRequest: number; decodeReply: number };
 }
 
-const MAX_REPLY_BYTES = 1 << 20;
-const MAX_ROUND_TRIPS = 1_000_000;
+export const MAX_REPLY_BYTES = 1 << 20;
+export const MAX_ROUND_TRIPS = 1_000_000;
 
 function stats(us: number[]): LatencyStats {
   const sorted = [...us].sort((a, b) => a - b);
   return {
-    p50Us: percentile(sorted, 50),
-    p95Us: percentile(sorted, 95),
+    p50Us: percentile(sorted, 50, 'nearest'),
+    p95Us: percentile(sorted, 95, 'nearest'),
     meanUs: us.reduce((s, x) => s + x, 0) / us.length,
   };
 }
@@ -195,29 +193,13 @@ export async function benchTransport(opts: { roundTrips: number; replyBytes: num
   }
 }
 
-export function registerBenchTransport(bench: Command): void {
-  bench
-    .command('transport')
-    .description('floor of a local Node <-> Python round trip: ZeroMQ ipc:// vs a raw Unix socket, and msgpack cost')
-    .option('--round-trips <n>', 'round trips per transport', positiveInt('--round-trips', MAX_ROUND_TRIPS), 20_000)
-    .option(
-      '--reply-bytes <n>',
-      'bytes in each reply (a CartPole step reply is ~180)',
-      positiveInt('--reply-bytes', MAX_REPLY_BYTES),
-      180,
-    )
-    .addOption(jsonOption())
-    .action(async (o: { roundTrips: number; replyBytes: number; json?: boolean }) => {
-      const r = await benchTransport(o);
-      const row = (name: string, s: LatencyStats) =>
-        `  ${name}  p50 ${s.p50Us.toFixed(1)} us, p95 ${s.p95Us.toFixed(1)} us, mean ${s.meanUs.toFixed(1)} us`;
-      printResult(Boolean(o.json), r, () =>
-        [
-          `round trip, ${r.requestBytes}-byte request, ${r.replyBytes}-byte reply (${r.roundTrips} each):`,
-          row('zeromq ipc://  ', r.zmqIpc),
-          row('raw unix socket', r.unixSocket),
-          `  msgpack in Node: encode step request ${r.msgpackUs.encodeRequest.toFixed(2)} us, decode step reply header ${r.msgpackUs.decodeReply.toFixed(2)} us`,
-        ].join('\n'),
-      );
-    });
+export function formatTransport(r: TransportBenchResult): string {
+  const row = (name: string, s: LatencyStats) =>
+    `  ${name}  p50 ${s.p50Us.toFixed(1)} us, p95 ${s.p95Us.toFixed(1)} us, mean ${s.meanUs.toFixed(1)} us`;
+  return [
+    `round trip, ${r.requestBytes}-byte request, ${r.replyBytes}-byte reply (${r.roundTrips} each):`,
+    row('zeromq ipc://  ', r.zmqIpc),
+    row('raw unix socket', r.unixSocket),
+    `  msgpack in Node: encode step request ${r.msgpackUs.encodeRequest.toFixed(2)} us, decode step reply header ${r.msgpackUs.decodeReply.toFixed(2)} us`,
+  ].join('\n');
 }

@@ -106,12 +106,9 @@ async function timeRow(
   // eager runs on its own afterwards: its hundreds of tfjs kernels between two graph runs evict
   // the caches a training loop keeps warm, which made the compiled calls look 2-3x slower.
   const fns = [compiled, bf16 ?? null];
-  const live = await timeCalls(
-    fns.filter((f) => f !== null),
-    iters,
-    warmupFor(iters),
-  );
-  const [c, b] = fns.map((f) => (f ? timing(live.shift() as number[]) : null));
+  const live = fns.filter((f) => f !== null);
+  const times = await timeCalls(live, iters, warmupFor(iters));
+  const [c, b] = fns.map((f) => (f ? timing(times[live.indexOf(f)]) : null));
   const e = await timeSync(iters, eager);
   return { compiled: c, ...(bf16 !== undefined ? { bf16: b } : {}), eager: e };
 }

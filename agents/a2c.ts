@@ -4,9 +4,11 @@
 import { z } from 'zod';
 import {
   type AgentContext,
+  type AgentProfiler,
   argMaxRows,
   type CheckpointParts,
   type IterationStats,
+  inPhase,
   NonFiniteLossError,
   PolicyNetwork,
   type TrainableAgent,
@@ -57,6 +59,7 @@ export class A2C implements TrainableAgent {
   private compiledUpdate: CompiledA2cStep | 'eager' | null = null;
   /** Set by a profiler (`coordrl bench rollout`): the rollout adds where its time went. */
   rolloutTimes: RolloutTimes | undefined;
+  profiler?: AgentProfiler;
 
   constructor(
     private readonly ctx: AgentContext,
@@ -147,7 +150,7 @@ export class A2C implements TrainableAgent {
 
     // ---- Loss and update.
     this.optimizer.learningRate = this.learningRate();
-    const stats = this.update(obsBuf, actions, advantages, returns);
+    const stats = inPhase(this.profiler, 'update', () => this.update(obsBuf, actions, advantages, returns));
     this.updates++;
     return { envSteps: nSteps * n, updates: 1, scalars: { ...stats, learningRate: this.optimizer.learningRate } };
   }
@@ -247,6 +250,16 @@ export class A2C implements TrainableAgent {
   dispose(): void {
     this.optimizer.dispose();
     this.net.dispose();
+  }
+
+  /** One update on a given batch, outside the loop (`coordrl bench nn` times it). */
+  updateOnBatch(
+    obs: Uint8Array | Float32Array,
+    actions: Int32Array,
+    advantages: Float32Array,
+    returns: Float32Array,
+  ): Record<string, number> {
+    return this.update(obs, actions, advantages, returns);
   }
 }
 

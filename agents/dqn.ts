@@ -5,9 +5,11 @@
 import { z } from 'zod';
 import {
   type AgentContext,
+  type AgentProfiler,
   argMaxRows,
   type CheckpointParts,
   type IterationStats,
+  inPhase,
   NonFiniteLossError,
   PolicyNetwork,
   type TrainableAgent,
@@ -108,6 +110,7 @@ export class DQN implements TrainableAgent {
   private batch: ReturnType<ReplayBuffer['allocBatch']> | null = null;
   /** The update below as one TensorFlow graph run (src/compiled/), or 'eager' where it is not available. */
   private compiledUpdate: CompiledDqnStep | 'eager' | null = null;
+  profiler?: AgentProfiler;
 
   constructor(
     private readonly ctx: AgentContext,
@@ -197,7 +200,8 @@ export class DQN implements TrainableAgent {
       explore[i] = warmup || rng.next() < eps ? 1 : 0;
       if (!explore[i]) greedyEnvs.push(i);
     }
-    const greedy = greedyEnvs.length > 0 ? this.act(rowsOf(this.obs, greedyEnvs, n), greedyEnvs.length) : null;
+    const greedyObs = greedyEnvs.length > 0 ? rowsOf(this.obs, greedyEnvs, n) : null;
+    const greedy = greedyObs ? inPhase(this.profiler, 'act', () => this.act(greedyObs, greedyEnvs.length)) : null;
     const actions = new Int32Array(n);
     for (let i = 0, g = 0; i < n; i++) {
       actions[i] = explore[i] || !greedy ? rng.int(env.actionSpace.n) : greedy[g++];
@@ -208,7 +212,7 @@ export class DQN implements TrainableAgent {
     let updates = 0;
     while (this.pendingUpdates >= 1) {
       this.pendingUpdates -= 1;
-      this.lastUpdate = this.update();
+      this.lastUpdate = inPhase(this.profiler, 'update', () => this.update());
       updates++;
     }
     const learning = this.transitions >= this.hp.learningStarts;
@@ -313,6 +317,11 @@ export class DQN implements TrainableAgent {
     this.optimizer.dispose();
     this.online.dispose();
     this.target.dispose();
+  }
+
+  /** One gradient update on a replay sample, outside the loop (`coordrl bench nn` times it). */
+  updateFromReplay(): Record<string, number> {
+    return this.update();
   }
 }
 

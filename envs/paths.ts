@@ -38,9 +38,13 @@ export function bridgeDir(): string {
   return path.join(packageRoot(), 'python-bridge');
 }
 
-/** COORDRL_PYTHON if set, else python-bridge/.venv's interpreter. */
+/**
+ * The env server's Python, the one place that locates it (the server, `coordrl doctor`, the
+ * benchmarks): COORDRL_PYTHON if set, else COORDRL_PYTHON_BRIDGE (the name `doctor` once read on
+ * its own), else python-bridge/.venv's interpreter.
+ */
 export function defaultPython(): string {
-  const fromEnv = process.env.COORDRL_PYTHON;
+  const fromEnv = process.env.COORDRL_PYTHON || process.env.COORDRL_PYTHON_BRIDGE;
   if (fromEnv) return fromEnv;
   const venv = path.join(bridgeDir(), '.venv');
   return process.platform === 'win32' ? path.join(venv, 'Scripts', 'python.exe') : path.join(venv, 'bin', 'python');

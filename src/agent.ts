@@ -78,8 +78,26 @@ export interface CheckpointParts {
   replay?: ReplayBuffer;
 }
 
+/** The phases of an agent's loop that a profiler sees: its own greedy actions, one gradient update. */
+export type AgentPhase = 'act' | 'update';
+
+/**
+ * Instrumentation of an agent's loop (`coordrl bench train --profile`): set as the agent's
+ * `profiler`, it is handed each phase as it runs and must call `fn` once and return its result.
+ */
+export interface AgentProfiler {
+  phase<T>(name: AgentPhase, fn: () => T): T;
+}
+
+/** Runs `fn` as phase `name` through `profiler`, or directly when there is none (training). */
+export function inPhase<T>(profiler: AgentProfiler | undefined, name: AgentPhase, fn: () => T): T {
+  return profiler ? profiler.phase(name, fn) : fn();
+}
+
 export interface TrainableAgent {
   readonly algo: string;
+  /** Unset in training; a benchmark sets it to time the agent's phases. */
+  profiler?: AgentProfiler;
   /** Resets every env with `seed` (slot k gets seed + k) and starts new episodes from there. */
   resetEnvs(seed: number): Promise<void>;
   iterate(): Promise<IterationStats>;

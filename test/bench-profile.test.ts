@@ -3,9 +3,11 @@
 // only that the breakdown is complete and consistent.
 import { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { benchTrain, registerBenchTrain } from '../src/commands/bench-train.js';
-import { benchTransport, registerBenchTransport } from '../src/commands/bench-transport.js';
-import { formatStepProfile } from '../src/commands/step-profile.js';
+import { formatStepProfile } from '../src/bench/step-profile.js';
+import { benchTrain } from '../src/bench/train.js';
+import { benchTransport } from '../src/bench/transport.js';
+import { registerBenchTrain } from '../src/commands/bench-train.js';
+import { registerBenchTransport } from '../src/commands/bench-transport.js';
 
 describe('bench train --profile', () => {
   it('breaks a DQN CartPole env step into parts that add up, with the server side and a round trip', async () => {

@@ -5,7 +5,8 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, test } from 'vitest';
 import { keyPermissionWarnings } from '../envs/key-permissions.js';
-import { benchEnv, registerBenchEnv } from '../src/commands/bench-env.js';
+import { benchEnv } from '../src/bench/env.js';
+import { registerBenchEnv } from '../src/commands/bench-env.js';
 import { registerServe, serverArgs } from '../src/commands/serve.js';
 import { UsageError } from '../src/util/cli-errors.js';
 

@@ -7,8 +7,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
+import { defaultPython } from '../envs/paths.js';
 import { StopSignal } from '../src/training/trainer.js';
-import { venvPython } from '../src/util/paths.js';
 import { BIN } from './helpers/cli.js';
 import { screen } from './helpers/terminal.js';
 
@@ -16,7 +16,7 @@ const PTY_RUN = path.resolve(__dirname, 'helpers', 'pty-run.py');
 
 function onTerminal(keys: string[], args: string[]): { code: number; shown: string[]; raw: string } {
   const keyArgs = keys.flatMap((k, i) => [i === 0 ? '--after' : '--again', k]);
-  const r = spawnSync(venvPython(), [PTY_RUN, ...keyArgs, process.execPath, BIN, ...args], {
+  const r = spawnSync(defaultPython(), [PTY_RUN, ...keyArgs, process.execPath, BIN, ...args], {
     encoding: 'utf8',
     timeout: 120_000,
     env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: '2' },

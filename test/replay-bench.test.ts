@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { describe, expect, it, vi } from 'vitest';
-import { benchReplay, registerBenchReplay } from '../src/commands/bench-replay.js';
+import { benchReplay } from '../src/bench/replay.js';
+import { registerBenchReplay } from '../src/commands/bench-replay.js';
 import { UsageError } from '../src/util/cli-errors.js';
 
 describe('bench replay', () => {

@@ -1,8 +1,8 @@
 // `coordrl report`: summary.json, report.html and plots/*.png of an A/B experiment directory.
 import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { probePython } from '../../envs/python-probe.js';
 import { activeBackend } from '../backend.js';
-import { probePython } from '../commands/doctor.js';
 import { writeJsonAtomic } from '../experiments/manifest.js';
 import {
   plural,

@@ -6,8 +6,8 @@
 // mlp: the agents themselves (DQN, A2C) on a CartPole-shaped env with the 64-64 tanh MLP.
 // cnn: the same agents on Atari-shaped uint8 frames (84x84x4) with the Nature CNN; with
 // --precision bf16 the compiled column runs bf16 mixed precision (src/compiled/precision.ts).
-// minatar: the MinAtar network (conv 16@3x3/1 on 10x10x4, dense 128, relu; Young & Tian 2019),
-// built here as a tfjs model, through the compiled DQN step; eager: the same model's
+// minatar: the MinAtar network (conv 16@3x3/1 on 10x10x4, dense 128, relu; Young & Tian 2019) of
+// src/torsos.ts with a Q head, through the compiled DQN step; eager: the same model's
 // forward/backward/optimizer step with tfjs ops. Its optimizer is the MinAtar DQN preset's
 // (centered RMSprop, PyTorch form) unless --optimizer says otherwise.
 import { A2C, a2cSchema } from '../../agents/a2c.js';
@@ -23,10 +23,10 @@ import { FusedAdam } from '../optim/adam.js';
 import { CenteredRMSprop } from '../optim/centered-rmsprop.js';
 import type { SlotOptimizer } from '../optim/slot-optimizer.js';
 import { tf } from '../tf.js';
-import type { TorsoOptions } from '../torsos.js';
+import { applyTorso, type TorsoOptions } from '../torsos.js';
 import { scriptedEnv } from '../training/scripted-env.js';
 import { Rng } from '../util/rng.js';
-import { percentile } from './percentile.js';
+import { percentile, timeCalls } from './timing.js';
 
 /** mlp: CartPole's 64-64 MLP; minatar: the MinAtar network; cnn: the agents' Nature CNN on Atari frames. */
 export type AgentNet = 'mlp' | 'minatar' | 'cnn';
@@ -87,50 +87,34 @@ function traceRuns(owner: object, n: number, fn: () => void): GraphRunProfile | 
   return profileRuns(runs);
 }
 
-function timing(times: number[]): Timing {
-  const s = [...times].sort((a, b) => a - b);
-  return { min: s[0], p50: percentile(s, 50), p95: percentile(s, 95) };
+/** Summary of ascending times. */
+function timing(sorted: number[]): Timing {
+  return { min: sorted[0], p50: percentile(sorted, 50, 'nearest'), p95: percentile(sorted, 95, 'nearest') };
 }
 
-/** Times the given calls round-robin (after a warm-up of each); null entries stay null. */
-function timeInterleaved(iters: number, fns: ((() => void) | null)[]): (Timing | null)[] {
-  const live = fns.filter((f): f is () => void => f !== null);
-  for (let i = 0; i < Math.max(5, iters / 10); i++) for (const f of live) f();
-  const times = fns.map(() => [] as number[]);
-  for (let i = 0; i < iters; i++) {
-    fns.forEach((f, k) => {
-      if (!f) return;
-      const t = performance.now();
-      f();
-      times[k].push(performance.now() - t);
-    });
-  }
-  return fns.map((f, k) => (f ? timing(times[k]) : null));
-}
+/** Warm-up calls before the timed ones: a tenth as many, at least 5. */
+const warmupFor = (iters: number) => Math.max(5, iters / 10);
 
 /** A row: compiled fp32, compiled bf16 (when given) and eager timed interleaved. */
-function timeRow(
+async function timeRow(
   iters: number,
   compiled: (() => void) | null,
   bf16: (() => void) | null | undefined,
   eager: () => void,
-): Row {
+): Promise<Row> {
   // The compiled precisions alternate call by call (a shared machine's load falls on both alike);
   // eager runs on its own afterwards: its hundreds of tfjs kernels between two graph runs evict
   // the caches a training loop keeps warm, which made the compiled calls look 2-3x slower.
-  const [c, b] = timeInterleaved(iters, [compiled, bf16 ?? null]);
-  const e = timeSync(iters, eager);
+  const fns = [compiled, bf16 ?? null];
+  const live = fns.filter((f) => f !== null);
+  const times = await timeCalls(live, iters, warmupFor(iters));
+  const [c, b] = fns.map((f) => (f ? timing(times[live.indexOf(f)]) : null));
+  const e = await timeSync(iters, eager);
   return { compiled: c, ...(bf16 !== undefined ? { bf16: b } : {}), eager: e };
 }
 
-function timeSync(iters: number, fn: () => void): Timing {
-  for (let i = 0; i < Math.max(5, iters / 10); i++) fn();
-  const times: number[] = [];
-  for (let i = 0; i < iters; i++) {
-    const t = performance.now();
-    fn();
-    times.push(performance.now() - t);
-  }
+async function timeSync(iters: number, fn: () => void): Promise<Timing> {
+  const [times] = await timeCalls([fn], iters, warmupFor(iters));
   return timing(times);
 }
 
@@ -149,8 +133,6 @@ function syntheticEnv(numEnvs: number, shape: number[], nActions: number, dtype:
     terminated: () => rng.next() < 0.05,
   });
 }
-
-type Private = { update(...a: unknown[]): Record<string, number>; replay: DQN['replay'] };
 
 /** Counts tfjs kernels and host reads (dataSync/data) during `fn`. */
 async function countCalls(fn: () => void): Promise<{ kernels: number; hostReads: number }> {
@@ -220,8 +202,7 @@ async function agentBench(
       const dqn = new DQN(ctx, dqnSchema.parse(spec.dqn));
       await dqn.resetEnvs(1);
       for (let i = 0; i < spec.dqn.learningStarts + 100; i++) await dqn.iterate();
-      const p = dqn as unknown as Private;
-      p.update(); // builds the graph (or not) now, under this setting
+      dqn.updateFromReplay(); // builds the graph (or not) now, under this setting
       const obs1 = spec.dtype === 'uint8' ? new Uint8Array(size).fill(100) : new Float32Array(size).fill(0.1);
       dqn.act(obs1, 1);
       const a2cEnv = syntheticEnv(16, spec.shape, spec.nActions, spec.dtype);
@@ -238,11 +219,11 @@ async function agentBench(
         adv: Float32Array.from({ length: n }, () => rng.next() - 0.5),
         ret: Float32Array.from({ length: n }, () => rng.next()),
       };
-      const a2cUpdate = () => (a2c as unknown as Private).update(batch.obs, batch.actions, batch.adv, batch.ret);
+      const a2cUpdate = () => a2c.updateOnBatch(batch.obs, batch.actions, batch.adv, batch.ret);
       a2cUpdate();
       const obs16 = batch.obs.subarray(0, 16 * size);
       a2c.net.forward(obs16, 16);
-      return { dqn, p, obs1, a2c, a2cUpdate, obs16, env };
+      return { dqn, obs1, a2c, a2cUpdate, obs16, env };
     } finally {
       delete process.env.COORDRL_NO_COMPILED;
     }
@@ -260,19 +241,19 @@ async function agentBench(
   const result = {
     params: eager.dqn.online.model.countParams(),
     optimizer: eager.dqn.hp.optimizer,
-    dqnUpdate: row((s) => s.p.update()),
+    dqnUpdate: await row((s) => s.dqn.updateFromReplay()),
     eagerDqnUpdate: await countCalls(() => {
-      eager.p.update();
+      eager.dqn.updateFromReplay();
     }),
-    replaySampleMs: (() => {
-      const b = eager.p.replay.allocBatch(32);
+    replaySampleMs: await (() => {
+      const b = eager.dqn.replay.allocBatch(32);
       const rng = new Rng(3);
-      return timeSync(iters, () => eager.p.replay.sample(32, rng, b));
+      return timeSync(iters, () => eager.dqn.replay.sample(32, rng, b));
     })(),
-    act: row((s) => s.dqn.act(s.obs1, 1)),
-    a2cUpdate: row((s) => s.a2cUpdate()),
-    a2cForward16: row((s) => s.a2c.net.forward(s.obs16, 16)),
-    dqnUpdateGraph: fp32 ? traceRuns(fp32.env, 30, () => fp32.p.update()) : null,
+    act: await row((s) => s.dqn.act(s.obs1, 1)),
+    a2cUpdate: await row((s) => s.a2cUpdate()),
+    a2cForward16: await row((s) => s.a2c.net.forward(s.obs16, 16)),
+    dqnUpdateGraph: fp32 ? traceRuns(fp32.env, 30, () => fp32.dqn.updateFromReplay()) : null,
   };
   for (const s of [fp32, bf16, eager]) {
     s?.dqn.dispose();
@@ -281,13 +262,14 @@ async function agentBench(
   return result;
 }
 
-/** The MinAtar DQN network (Young & Tian 2019) as a tfjs model: 10x10xC -> 16@3x3/1 -> 128 -> Q. */
+/**
+ * The MinAtar network of src/torsos.ts (Young & Tian 2019: 10x10xC -> 16@3x3/1 -> 128, relu) with a
+ * Q head, as a tfjs model; tfjs's default (unseeded) initializers: the timings do not depend on them.
+ */
 function minatarModel(channels: number, nActions: number): tf.LayersModel {
   const input = tf.input({ shape: [10, 10, channels] });
-  let x = tf.layers.conv2d({ filters: 16, kernelSize: 3, strides: 1, activation: 'relu' }).apply(input);
-  x = tf.layers.flatten().apply(x);
-  x = tf.layers.dense({ units: 128, activation: 'relu' }).apply(x);
-  const q = tf.layers.dense({ units: nActions }).apply(x) as tf.SymbolicTensor;
+  const features = applyTorso(input, { kind: 'conv', arch: 'minatar' });
+  const q = tf.layers.dense({ units: nActions }).apply(features) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: q });
 }
 
@@ -375,7 +357,7 @@ async function minatarBench(
   const result = {
     params: online.countParams(),
     optimizer,
-    dqnUpdate: timeRow(
+    dqnUpdate: await timeRow(
       iters,
       step && (() => step.run(batch)),
       bf16Step === undefined ? undefined : bf16Step && (() => bf16Step.run(batch)),

@@ -1,13 +1,15 @@
-// `coordrl bench train --profile`: where one env step of the training loop goes. The agent's own
-// code is not touched: its calls (act, replay add and sample, the update, the session runs of the
-// compiled graph, the env's send and wait) are wrapped on the instances for the measured window and
-// timed exclusively (a nested call's time is its own row, not its parent's). The env server reports
-// its side (`stats` op): time in the env itself and in request handling; the Node-side transport is
-// what a lock-step round trip costs beyond that, measured after the loop.
+// `coordrl bench train --profile`: where one env step of the training loop goes. The agent hands
+// its phases (act, update) to a profiler (TrainableAgent.profiler); the public calls around them
+// (replay add and sample, the target sync, the session runs of the compiled graph, the env's send
+// and wait) are wrapped on the instances for the measured window. All are timed exclusively (a
+// nested call's time is its own row, not its parent's). The env server reports its side (`stats`
+// op): time in the env itself and in request handling; the Node-side transport is what a lock-step
+// round trip costs beyond that, measured after the loop.
 import { PerformanceObserver } from 'node:perf_hooks';
 import type { BridgeVecEnv } from '../../envs/index.js';
-import type { TrainableAgent } from '../agent.js';
+import type { AgentPhase, TrainableAgent } from '../agent.js';
 import { runtimeFor } from '../compiled/runtime.js';
+import { percentile } from './timing.js';
 
 export interface ProfileRow {
   /** Phase, in loop order; "a / b" is b called inside a (its time is not in a's row). */
@@ -38,7 +40,10 @@ interface Frame {
   child: number;
 }
 
-/** Exclusive wall time of wrapped calls, nested by call stack. */
+/** The rows of the agent's own phases (AgentProfiler). */
+const PHASE_ROWS: Record<AgentPhase, string> = { act: 'act (forward pass, argmax)', update: 'update' };
+
+/** Exclusive wall time of timed calls, nested by call stack. */
 class PhaseTimer {
   readonly totals = new Map<string, { calls: number; ms: number }>();
   private readonly stack: Frame[] = [];
@@ -56,48 +61,53 @@ class PhaseTimer {
     this.totals.set(label, t);
   }
 
-  /** Replaces obj[key] (a method) by a timed call of it until `restore()`. */
-  wrap<T extends object>(obj: T, key: string, name: string): void {
-    const rec = obj as unknown as Record<string, unknown>;
-    const fn = rec[key];
-    if (typeof fn !== 'function') throw new Error(`profile: ${name}: no method '${key}' to time`);
-    const own = Object.hasOwn(rec, key);
-    const timed = (...args: unknown[]): unknown => {
-      const frame = { label: this.label(name), child: 0 };
-      this.stack.push(frame);
-      const t0 = performance.now();
-      try {
-        return (fn as (...a: unknown[]) => unknown).apply(obj, args);
-      } finally {
-        const ms = performance.now() - t0;
-        this.stack.pop();
-        this.add(frame.label, ms - frame.child);
-        const parent = this.stack[this.stack.length - 1];
-        if (parent) parent.child += ms;
-      }
-    };
-    rec[key] = timed;
-    this.restores.push(() => {
-      if (own) rec[key] = fn;
-      else delete rec[key];
-    });
+  /** Runs `fn` as the row `name` (inside the running one, if any); its time less its nested rows'. */
+  time<T>(name: string, fn: () => T): T {
+    const frame = { label: this.label(name), child: 0 };
+    this.stack.push(frame);
+    const t0 = performance.now();
+    try {
+      return fn();
+    } finally {
+      const ms = performance.now() - t0;
+      this.stack.pop();
+      this.add(frame.label, ms - frame.child);
+      const parent = this.stack[this.stack.length - 1];
+      if (parent) parent.child += ms;
+    }
+  }
+
+  /** Times every call of the public method obj[key] as the row `name`, until `restore()`. */
+  wrap<T extends object, K extends MethodKey<T>>(obj: T, key: K, name: string): void {
+    const fn = obj[key] as Method;
+    const own = Object.hasOwn(obj, key);
+    this.replace(obj, key, (...args) => this.time(name, () => fn.apply(obj, args)), own, fn);
   }
 
   /** Replaces an async method: the time from the call until its promise settles (nothing nests in it). */
-  wrapAsync<T extends object>(obj: T, key: string, name: string): void {
-    const rec = obj as unknown as Record<string, unknown>;
-    const fn = rec[key];
-    if (typeof fn !== 'function') throw new Error(`profile: ${name}: no method '${key}' to time`);
-    const own = Object.hasOwn(rec, key);
-    rec[key] = async (...args: unknown[]): Promise<unknown> => {
-      const label = this.label(name);
-      const t0 = performance.now();
-      try {
-        return await (fn as (...a: unknown[]) => Promise<unknown>).apply(obj, args);
-      } finally {
-        this.add(label, performance.now() - t0);
-      }
-    };
+  wrapAsync<T extends object, K extends MethodKey<T>>(obj: T, key: K, name: string): void {
+    const fn = obj[key] as Method;
+    const own = Object.hasOwn(obj, key);
+    this.replace(
+      obj,
+      key,
+      async (...args) => {
+        const label = this.label(name);
+        const t0 = performance.now();
+        try {
+          return await fn.apply(obj, args);
+        } finally {
+          this.add(label, performance.now() - t0);
+        }
+      },
+      own,
+      fn,
+    );
+  }
+
+  private replace<T extends object>(obj: T, key: keyof T, timed: Method, own: boolean, fn: Method): void {
+    const rec = obj as Record<keyof T, unknown>;
+    rec[key] = timed;
     this.restores.push(() => {
       if (own) rec[key] = fn;
       else delete rec[key];
@@ -110,29 +120,31 @@ class PhaseTimer {
   }
 }
 
+type Method = (...args: unknown[]) => unknown;
+/** The keys of T's methods. */
+type MethodKey<T> = { [K in keyof T]: T[K] extends (...args: never[]) => unknown ? K : never }[keyof T];
+
 /** Instruments a DQN or A2C agent and its env; `finish` restores them and returns the profile. */
 export async function startStepProfile(
   agent: TrainableAgent,
   env: BridgeVecEnv,
 ): Promise<{ finish: (envSteps: number, wallMs: number) => Promise<StepProfile> }> {
   const timer = new PhaseTimer();
-  const a = agent as unknown as Record<string, unknown>;
-  // Loop order of DQN.iterate (A2C has no replay and updates once per rollout).
-  if (typeof a.act === 'function') timer.wrap(agent, 'act', 'act (forward pass, argmax)');
+  // The agent's own phases through its profiling hook; around them, public methods of the env, of
+  // the replay buffer and networks the agent checkpoints, and of its compiled graph's runtime.
+  agent.profiler = { phase: (name, fn) => timer.time(PHASE_ROWS[name], fn) };
   timer.wrap(env, 'stepAsync', 'env: encode + send step');
-  if (typeof a.update === 'function') timer.wrap(agent, 'update', 'update');
-  const replay = a.replay as object | undefined;
+  const { replay, models } = agent.checkpointParts();
   if (replay) timer.wrap(replay, 'sample', 'replay sample');
-  const target = a.target as { model: object } | undefined;
-  const online = a.online as { model: object; graphOwner?: object } | undefined;
-  if (target && online) {
-    timer.wrap(online.model, 'getWeights', 'target sync: read online weights');
-    timer.wrap(target.model, 'setWeights', 'target sync: set target weights');
+  // A target network (DQN) is synced from the online one every targetUpdateInterval transitions.
+  if (models.target && models.online) {
+    timer.wrap(models.online, 'getWeights', 'target sync: read online weights');
+    timer.wrap(models.target, 'setWeights', 'target sync: set target weights');
   }
   timer.wrapAsync(env, 'stepWait', 'env: wait for the reply');
   if (replay) timer.wrap(replay, 'add', 'replay add');
-  const owner = online?.graphOwner ?? env;
-  const rt = runtimeFor(owner);
+  // The agents key their compiled graph on their env (PolicyNetwork.graphOwner).
+  const rt = runtimeFor(env);
   if (rt) {
     timer.wrap(rt.g, 'run', 'session run');
     timer.wrap(rt, 'writeBack', 'weight write-back');
@@ -153,6 +165,7 @@ export async function startStepProfile(
     finish: async (envSteps, wallMs) => {
       obs.disconnect();
       timer.restore();
+      agent.profiler = undefined;
       const server1 = group ? await group.serverStats() : null;
       const per = (ms: number) => (ms * 1000) / envSteps;
       const rows: ProfileRow[] = [];
@@ -206,7 +219,7 @@ async function lockstepRoundTrip(env: BridgeVecEnv, group: BridgeVecEnv['groups'
   const meanUs = times.reduce((s, x) => s + x, 0) / steps;
   // serveSeconds also counts the two stats requests: a few microseconds over 2,000 steps.
   const serverUs = ((s1.serveSeconds - s0.serveSeconds) * 1e6) / (s1.steps - s0.steps);
-  return { steps, p50Us: times[steps >> 1], meanUs, serverUs, transportUs: meanUs - serverUs };
+  return { steps, p50Us: percentile(times, 50, 'floor'), meanUs, serverUs, transportUs: meanUs - serverUs };
 }
 
 /** The profile as text (stderr or stdout without --json). */

@@ -62,14 +62,15 @@ def _cgroup_limit_files(root: Path, proc_cgroup: Path) -> list[Path]:
                     break
                 d = d.parent
     files += [root / "memory.max", root / "memory" / "memory.limit_in_bytes"]
-    return files
+    return list(dict.fromkeys(files))
 
 
-def cgroup_memory_limit(root: Path = CGROUP_ROOT, proc_cgroup: Path = PROC_SELF_CGROUP) -> int | None:
+def cgroup_memory_limit(root: Path | None = None, proc_cgroup: Path | None = None) -> int | None:
     """The tightest cgroup memory limit over this process (v2 memory.max, v1 memory.limit_in_bytes), or
-    None where there is none ("max", a huge number, or no cgroup files)."""
+    None where there is none ("max", a huge number, or no cgroup files). Paths: CGROUP_ROOT and
+    PROC_SELF_CGROUP unless given."""
     limits: list[int] = []
-    for f in _cgroup_limit_files(root, proc_cgroup):
+    for f in _cgroup_limit_files(root or CGROUP_ROOT, proc_cgroup or PROC_SELF_CGROUP):
         with contextlib.suppress(OSError, ValueError, UnicodeDecodeError):
             text = f.read_text().strip()
             if text.isdigit() and int(text) < _NO_LIMIT:

@@ -21,7 +21,8 @@ from coordrl_bridge.limits import (
 from coordrl_bridge.memory import format_bytes
 from coordrl_bridge.protocol import DEFAULT_MAX_MESSAGE_SIZE, PROTOCOL_VERSION
 from coordrl_bridge.security import generate_keys
-from coordrl_bridge.server import DEFAULT_RECLAIM_IDLE, ServerConfig, run_server
+from coordrl_bridge.server import ServerConfig, run_server
+from coordrl_bridge.sessions import DEFAULT_RECLAIM_IDLE
 
 _SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 

@@ -61,13 +61,12 @@ from coordrl_bridge.protocol import (
     preview,
     read_request,
 )
-from coordrl_bridge.sessions import Holding, Session, last_activity, reclaim_victims
+from coordrl_bridge.sessions import DEFAULT_RECLAIM_IDLE, Holding, Session, last_activity, reclaim_victims
 from coordrl_bridge.worker import GroupWorker
 
 log = logging.getLogger("coordrl_bridge")
 
 CONTROL_OPS = "hello, ping, make, close, shutdown"
-DEFAULT_RECLAIM_IDLE = 30.0
 TOMBSTONE_SECONDS = 600.0  # how long a reclaimed group answers `reclaimed` at most (TOMBSTONE_SLOTS of them)
 RECLAIMED_HANDLES = 4096  # reclaimed handles remembered for `close` (a few bytes each)
 

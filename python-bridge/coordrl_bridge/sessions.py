@@ -14,6 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
+# Long enough for a learner's pauses on one connection (a checkpoint save, a garbage collection), far
+# shorter than the hour of --session-timeout that 256 vanished clients used to lock everyone out for.
+DEFAULT_RECLAIM_IDLE = 30.0
+
 
 @dataclass
 class Session:

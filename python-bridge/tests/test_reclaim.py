@@ -4,6 +4,8 @@ reclaims the groups of the clients silent longest, never those of an active clie
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -11,7 +13,7 @@ import numpy as np
 import zmq
 
 from coordrl_bridge.sessions import Holding, Session, reclaim_victims
-from tests.conftest import Client, ServerProc
+from tests.conftest import BRIDGE_DIR, Client, ServerProc
 
 
 def test_vanished_clients_leave_room_for_a_normal_client(ctx: zmq.Context[Any]) -> None:
@@ -83,6 +85,24 @@ def test_an_active_client_is_never_reclaimed(ctx: zmq.Context[Any]) -> None:
         for c in (active, vanished, newcomer, late):
             c.close()
         server.stop()
+
+
+def test_a_managed_server_reclaims_nothing(client: Client) -> None:
+    """A managed server has one learner (whose own connections may be idle): nobody to reclaim for."""
+    hello, _ = client.ok("hello")
+    assert hello["reclaimIdle"] == 0, hello
+
+
+def test_reclaim_idle_flag_is_checked() -> None:
+    for bad in ("soon", "-1", "nan", "inf"):
+        p = subprocess.run(
+            [sys.executable, "-m", "coordrl_bridge", "--reclaim-idle", bad],
+            cwd=BRIDGE_DIR,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        assert p.returncode == 2 and b"--reclaim-idle" in p.stderr, p.stderr
 
 
 def _sessions(*specs: tuple[bytes, float, int, int]) -> dict[bytes, Session]:

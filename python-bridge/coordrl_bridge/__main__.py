@@ -10,16 +10,19 @@ import sys
 from pathlib import Path
 
 from coordrl_bridge import __version__
-from coordrl_bridge.hosting import format_bytes
-from coordrl_bridge.protocol import DEFAULT_MAX_MESSAGE_SIZE, PROTOCOL_VERSION
-from coordrl_bridge.security import generate_keys
-from coordrl_bridge.server import (
+from coordrl_bridge.limits import (
     DEFAULT_MAX_GROUPS,
     DEFAULT_MAX_GROUPS_PER_CLIENT,
-    ServerConfig,
+    DEFAULT_MAX_OBS_BYTES,
+    DEFAULT_MAX_REPLY_BYTES,
+    cgroup_memory_limit,
     default_max_env_memory,
-    run_server,
 )
+from coordrl_bridge.memory import format_bytes
+from coordrl_bridge.protocol import DEFAULT_MAX_MESSAGE_SIZE, PROTOCOL_VERSION
+from coordrl_bridge.security import generate_keys
+from coordrl_bridge.server import ServerConfig, run_server
+from coordrl_bridge.sessions import DEFAULT_RECLAIM_IDLE
 
 _SIZE_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
@@ -47,6 +50,21 @@ def positive_int(text: str) -> int:
     if v < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
     return v
+
+
+def non_negative_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not v >= 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return v
+
+
+def _cgroup_note() -> str:
+    limit = cgroup_memory_limit()
+    return "" if limit is None else f", here {format_bytes(limit)}"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,7 +105,24 @@ def build_parser() -> argparse.ArgumentParser:
         type=parse_size,
         metavar="SIZE",
         help="memory the hosted envs may take by estimate (e.g. 8G); a make past it fails with 'limit' "
-        f"(default: half the machine's memory, here {format_bytes(default_max_env_memory())})",
+        f"(default: half the machine's memory, here {format_bytes(default_max_env_memory())}; never more than "
+        f"the cgroup's memory limit{_cgroup_note()})",
+    )
+    p.add_argument(
+        "--max-obs-bytes",
+        type=parse_size,
+        default=DEFAULT_MAX_OBS_BYTES,
+        metavar="SIZE",
+        help=f"one env's observation at most; a make past it fails with 'limit' "
+        f"(default {format_bytes(DEFAULT_MAX_OBS_BYTES)})",
+    )
+    p.add_argument(
+        "--max-reply-bytes",
+        type=parse_size,
+        default=DEFAULT_MAX_REPLY_BYTES,
+        metavar="SIZE",
+        help=f"one step reply at most (every env's observation, and final observations with finalObs); a make "
+        f"past it fails with 'limit' (default {format_bytes(DEFAULT_MAX_REPLY_BYTES)})",
     )
     p.add_argument(
         "--session-timeout",
@@ -95,6 +130,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=3600.0,
         metavar="SECONDS",
         help="close the envs of a client silent this long (0: never; default 3600)",
+    )
+    p.add_argument(
+        "--reclaim-idle",
+        type=non_negative_float,
+        default=DEFAULT_RECLAIM_IDLE,
+        metavar="SECONDS",
+        help="when a make would pass a cap (groups, envs, memory), close the groups of clients silent at least "
+        f"this long, the longest silent first (0: never; default {DEFAULT_RECLAIM_IDLE:g}; off when managed)",
     )
     p.add_argument("--managed", action="store_true", help="started by a learner: ignore SIGINT, allow 'shutdown'")
     p.add_argument("--parent-pid", type=int, metavar="PID", help="exit when this process exits")
@@ -133,7 +176,11 @@ def main(argv: list[str] | None = None) -> int:
         max_groups=args.max_groups,
         max_groups_per_client=args.max_groups_per_client,
         max_env_memory=args.max_env_memory,
+        max_obs_bytes=args.max_obs_bytes,
+        max_reply_bytes=args.max_reply_bytes,
         session_timeout=0.0 if args.managed else args.session_timeout,
+        # A managed server has one learner: nobody to reclaim for (its own connections could be idle)
+        reclaim_idle=0.0 if args.managed else args.reclaim_idle,
         managed=args.managed,
         parent_pid=args.parent_pid,
         exit_on_stdin_eof=args.exit_on_stdin_eof,

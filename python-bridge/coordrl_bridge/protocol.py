@@ -1,11 +1,18 @@
-"""Wire format of protocol version 1 (see PROTOCOL.md): MessagePack headers, raw array frames."""
+"""Wire format of protocol version 1 (see PROTOCOL.md): MessagePack headers, raw array frames.
+
+Decoding and checking requests (read_request, get_*), encoding replies (ok_header, step_reply, ...).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgpack
+import numpy as np
+
+if TYPE_CHECKING:
+    from coordrl_bridge.backends.base import ResetOut, StepOut
 
 PROTOCOL_VERSION = 1
 SERVER_NAME = "coordrl_bridge"
@@ -134,3 +141,106 @@ def get_map(h: Mapping[str, Any], key: str) -> dict[str, Any]:
     if not isinstance(v, dict):
         raise BridgeError("bad_message", f"field '{key}' must be a map, got {_type_name(v)}")
     return v
+
+
+# ---- requests ------------------------------------------------------------------------------------------
+
+
+def check_version(h: dict[str, Any]) -> None:
+    v = h.get("v")
+    if v is None:
+        raise BridgeError(
+            "bad_message", f"missing field 'v' (the protocol version; this server speaks {PROTOCOL_VERSION})"
+        )
+    if type(v) is not int:  # 1.0 == 1 and True == 1 in Python: neither is protocol 1
+        raise BridgeError(
+            "bad_message",
+            f"field 'v' (the protocol version) must be an integer, got {type(v).__name__} {preview(v)}; "
+            f"this server speaks {PROTOCOL_VERSION}",
+        )
+    if v != PROTOCOL_VERSION:
+        from coordrl_bridge import __version__  # the package imports this module first
+
+        raise BridgeError(
+            "version_mismatch",
+            f"protocol version mismatch: the client speaks {v}, this server ({SERVER_NAME} {__version__}) "
+            f"speaks {PROTOCOL_VERSION}; use a client and server from the same coordconv-rl release",
+            serverProtocol=PROTOCOL_VERSION,
+        )
+
+
+def read_request(frames: list[bytes], max_size: int) -> tuple[int | None, dict[str, Any]]:
+    """Decodes and checks a request's envelope. Returns (request id, header); raises BridgeError with the
+    id (when it could be read) in `extra['id']`."""
+    if len(frames) != 2:
+        raise BridgeError("bad_message", f"a request is exactly one MessagePack frame, got {len(frames) - 1} frames")
+    h = unpack_header(frames[1], max_size)
+    raw_id = h.get("id")
+    req_id = (
+        raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) and 0 <= raw_id <= MAX_REQUEST_ID else None
+    )
+    try:
+        check_keys(h)
+        check_version(h)
+        get_int(h, "id", 0, MAX_REQUEST_ID)
+    except BridgeError as e:
+        e.extra.setdefault("id", req_id)
+        raise
+    return req_id, h
+
+
+# ---- replies -------------------------------------------------------------------------------------------
+
+
+def ok_header(req_id: int, op: str, **fields: Any) -> dict[str, Any]:
+    return {"v": PROTOCOL_VERSION, "id": req_id, "ok": True, "op": op, **fields}
+
+
+def error_header(req_id: int | None, err: BridgeError) -> dict[str, Any]:
+    return {"v": PROTOCOL_VERSION, "id": req_id, "ok": False, "error": err.to_wire()}
+
+
+def error_reply(e: BridgeError, req_id: int | None) -> list[Any]:
+    """The reply to a failed request; the id comes from the error when the envelope check failed."""
+    rid = e.extra.pop("id", req_id)
+    return [pack(error_header(rid, e))]
+
+
+_DTYPE_NAMES = {np.dtype(np.uint8): "uint8", np.dtype(np.float32): "float32"}  # dtype.name is slow
+
+
+def _frame_desc(name: str, arr: np.ndarray[Any, Any], **extra: Any) -> dict[str, Any]:
+    dtype = _DTYPE_NAMES.get(arr.dtype) or arr.dtype.name
+    return {"name": name, "dtype": dtype, "shape": list(arr.shape), **extra}
+
+
+def step_reply(req_id: int, handle: int, out: StepOut, step_us: int = 0) -> list[Any]:
+    frames: list[Any] = [out.obs]
+    descs = [_frame_desc("obs", out.obs)]
+    if out.final_obs is not None:
+        descs.append(_frame_desc("final_obs", out.final_obs, indices=out.final_index.tolist()))
+        frames.append(out.final_obs)
+    hdr = ok_header(
+        req_id,
+        "step",
+        handle=handle,
+        rewards=out.rewards.tobytes(),
+        terminated=out.terminated.tobytes(),
+        truncated=out.truncated.tobytes(),
+        lives=None if out.lives is None else out.lives.tobytes(),
+        episodes=out.episodes,
+        frames=descs,
+        step_us=step_us,
+    )
+    return [pack(hdr), *frames]
+
+
+def reset_reply(req_id: int, handle: int, out: ResetOut) -> list[Any]:
+    hdr = ok_header(
+        req_id,
+        "reset",
+        handle=handle,
+        lives=None if out.lives is None else out.lives.astype("<i4").tobytes(),
+        frames=[_frame_desc("obs", out.obs)],
+    )
+    return [pack(hdr), out.obs]

@@ -1,10 +1,10 @@
-"""The environment server.
+"""The environment server: its lifecycle and the control channel.
 
 Control channel: one ROUTER socket (the endpoint printed in the ready line) for hello, make, close,
-ping and shutdown. Data channels: every env group made gets its own ROUTER socket and worker thread,
-which receives that group's reset/step requests, steps the environments (ale-py releases the GIL
-while its C++ threads emulate) and replies directly. Groups therefore step concurrently and a step
-costs one thread wake-up and no hop through another thread.
+ping and shutdown. Data channels: every env group made gets its own ROUTER socket and worker thread
+(worker.py), which receives that group's reset/step requests, steps the environments and replies
+directly. Where the server listens is endpoints.py; its caps are limits.py; who holds which groups,
+and whose groups are reclaimed when the server is short, is sessions.py.
 """
 
 from __future__ import annotations
@@ -15,13 +15,12 @@ import json
 import logging
 import os
 import queue
-import secrets
-import shutil
 import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from collections import OrderedDict, deque
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -32,98 +31,44 @@ import numpy as np
 import zmq
 
 from coordrl_bridge import __version__
+from coordrl_bridge.backends.base import EnvGroup
+from coordrl_bridge.endpoints import Endpoints
 from coordrl_bridge.games import resolve_env
-from coordrl_bridge.hosting import EnvGroup, GroupPlan, ResetOut, StepOut, build_group, format_bytes, plan_group
+from coordrl_bridge.hosting import GroupPlan, build_group, plan_group
+from coordrl_bridge.limits import (
+    DEFAULT_MAX_GROUPS,
+    DEFAULT_MAX_GROUPS_PER_CLIENT,
+    DEFAULT_MAX_OBS_BYTES,
+    DEFAULT_MAX_REPLY_BYTES,
+    TOMBSTONE_SLOTS,
+    cgroup_memory_limit,
+    check_frame_sizes,
+    check_memory,
+    env_memory_budget,
+    plan_capacity,
+)
 from coordrl_bridge.protocol import (
     DEFAULT_MAX_MESSAGE_SIZE,
-    MAX_REQUEST_ID,
-    MAX_SEED,
     PROTOCOL_VERSION,
     SERVER_NAME,
     BridgeError,
-    check_keys,
-    get_bytes,
+    error_reply,
     get_int,
     get_map,
-    get_opt_int,
     get_str,
+    ok_header,
     pack,
     preview,
-    unpack_header,
+    read_request,
 )
-from coordrl_bridge.security import (
-    endpoint_needs_curve,
-    key_permission_warnings,
-    load_server_keys,
-    start_authenticator,
-)
-from coordrl_bridge.tmpdirs import make_private_dir, remove_stale_dirs
+from coordrl_bridge.sessions import DEFAULT_RECLAIM_IDLE, Holding, Session, last_activity, reclaim_victims
+from coordrl_bridge.worker import GroupWorker
 
 log = logging.getLogger("coordrl_bridge")
 
 CONTROL_OPS = "hello, ping, make, close, shutdown"
-GROUP_OPS = "reset, step, ping, stats"
-
-
-# File descriptors and ZeroMQ sockets: a group's data socket takes its mailbox, its listener and one per
-# connected client; the rest is Python, libzmq's I/O thread, ROM files and the control socket.
-FDS_PER_GROUP = 4
-RESERVED_FDS = 128
-RESERVED_SOCKETS = 8  # the control socket and the ZAP authenticator's sockets, with room to spare
-DEFAULT_MAX_GROUPS = 256
-DEFAULT_MAX_GROUPS_PER_CLIENT = 64
-
-
-def machine_memory() -> int | None:
-    """Physical memory, or the cgroup's limit where that is lower (containers, Slurm jobs)."""
-    sizes: list[int] = []
-    with contextlib.suppress(ValueError, OSError, AttributeError):
-        sizes.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
-    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
-        with contextlib.suppress(OSError, ValueError):
-            text = Path(path).read_text().strip()
-            if text.isdigit() and int(text) < 1 << 60:  # "max" or a huge number: no limit
-                sizes.append(int(text))
-    return min(sizes) if sizes else None
-
-
-def default_max_env_memory() -> int:
-    """Half the machine's memory: the learner (network, replay buffer) needs the rest."""
-    mem = machine_memory()
-    return mem // 2 if mem else 8 << 30
-
-
-def plan_capacity(ctx: zmq.Context[zmq.Socket[bytes]], wanted_groups: int) -> int:
-    """How many env groups this process can hold: raises the soft open-files limit towards what
-    `wanted_groups` need (up to the hard limit) and the context's socket limit (pyzmq's default is
-    1,023 sockets; past it ctx.socket() fails with 'Too many open files'). Returns the group cap."""
-    fd_limit: int | None = None
-    try:
-        import resource
-
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        need = RESERVED_FDS + FDS_PER_GROUP * wanted_groups
-        if soft != resource.RLIM_INFINITY and soft < need:
-            new = need if hard == resource.RLIM_INFINITY else min(need, hard)
-            with contextlib.suppress(ValueError, OSError):
-                resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
-                soft = new
-        fd_limit = None if soft == resource.RLIM_INFINITY else soft
-    except ImportError:  # not on Linux or macOS
-        pass
-    groups = wanted_groups
-    if fd_limit is not None:
-        groups = min(groups, max(1, (fd_limit - RESERVED_FDS) // FDS_PER_GROUP))
-    groups = min(groups, int(ctx.get(zmq.SOCKET_LIMIT)) - RESERVED_SOCKETS)
-    ctx.set(zmq.MAX_SOCKETS, groups + RESERVED_SOCKETS)
-    if groups < wanted_groups:
-        log.warning(
-            "hosting at most %d env groups, not %d: the open-files limit is %s (raise it with ulimit -n)",
-            groups,
-            wanted_groups,
-            fd_limit,
-        )
-    return groups
+TOMBSTONE_SECONDS = 600.0  # how long a reclaimed group answers `reclaimed` at most (TOMBSTONE_SLOTS of them)
+RECLAIMED_HANDLES = 4096  # reclaimed handles remembered for `close` (a few bytes each)
 
 
 @dataclass
@@ -135,19 +80,13 @@ class ServerConfig:
     max_groups: int = DEFAULT_MAX_GROUPS  # env groups hosted at most (lowered to what the process can hold)
     max_groups_per_client: int = DEFAULT_MAX_GROUPS_PER_CLIENT
     max_env_memory: int | None = None  # bytes the envs may take, by estimate; None: default_max_env_memory()
+    max_obs_bytes: int = DEFAULT_MAX_OBS_BYTES  # one env's observation
+    max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES  # one step reply, all frames together
     session_timeout: float = 3600.0  # seconds without requests before a client's envs are closed; 0: never
+    reclaim_idle: float = DEFAULT_RECLAIM_IDLE  # under pressure, reclaim clients silent this long; 0: never
     managed: bool = False  # started by a learner: ignore SIGINT (the parent decides), allow 'shutdown'
     parent_pid: int | None = None  # exit when this process is gone
     exit_on_stdin_eof: bool = False  # exit when stdin closes (the parent's end of the pipe died)
-
-
-@dataclass
-class Session:
-    """A client connection (ROUTER identity) that made env groups."""
-
-    last_seen: float
-    handles: set[int] = field(default_factory=set)
-    pending: int = 0  # makes being built
 
 
 @dataclass
@@ -159,196 +98,6 @@ class PendingMake:
     plan: GroupPlan
     group: EnvGroup | None = None
     error: BridgeError | None = None
-
-
-def ok_header(req_id: int, op: str, **fields: Any) -> dict[str, Any]:
-    return {"v": PROTOCOL_VERSION, "id": req_id, "ok": True, "op": op, **fields}
-
-
-def error_header(req_id: int | None, err: BridgeError) -> dict[str, Any]:
-    return {"v": PROTOCOL_VERSION, "id": req_id, "ok": False, "error": err.to_wire()}
-
-
-_DTYPE_NAMES = {np.dtype(np.uint8): "uint8", np.dtype(np.float32): "float32"}  # dtype.name is slow
-
-
-def _frame_desc(name: str, arr: np.ndarray[Any, Any], **extra: Any) -> dict[str, Any]:
-    dtype = _DTYPE_NAMES.get(arr.dtype) or arr.dtype.name
-    return {"name": name, "dtype": dtype, "shape": list(arr.shape), **extra}
-
-
-def step_reply(req_id: int, handle: int, out: StepOut, step_us: int = 0) -> list[Any]:
-    frames: list[Any] = [out.obs]
-    descs = [_frame_desc("obs", out.obs)]
-    if out.final_obs is not None:
-        descs.append(_frame_desc("final_obs", out.final_obs, indices=out.final_index.tolist()))
-        frames.append(out.final_obs)
-    hdr = ok_header(
-        req_id,
-        "step",
-        handle=handle,
-        rewards=out.rewards.tobytes(),
-        terminated=out.terminated.tobytes(),
-        truncated=out.truncated.tobytes(),
-        lives=None if out.lives is None else out.lives.tobytes(),
-        episodes=out.episodes,
-        frames=descs,
-        step_us=step_us,
-    )
-    return [pack(hdr), *frames]
-
-
-def reset_reply(req_id: int, handle: int, out: ResetOut) -> list[Any]:
-    hdr = ok_header(
-        req_id,
-        "reset",
-        handle=handle,
-        lives=None if out.lives is None else out.lives.astype("<i4").tobytes(),
-        frames=[_frame_desc("obs", out.obs)],
-    )
-    return [pack(hdr), out.obs]
-
-
-def check_version(h: dict[str, Any]) -> None:
-    v = h.get("v")
-    if v is None:
-        raise BridgeError(
-            "bad_message", f"missing field 'v' (the protocol version; this server speaks {PROTOCOL_VERSION})"
-        )
-    if type(v) is not int:  # 1.0 == 1 and True == 1 in Python: neither is protocol 1
-        raise BridgeError(
-            "bad_message",
-            f"field 'v' (the protocol version) must be an integer, got {type(v).__name__} {preview(v)}; "
-            f"this server speaks {PROTOCOL_VERSION}",
-        )
-    if v != PROTOCOL_VERSION:
-        raise BridgeError(
-            "version_mismatch",
-            f"protocol version mismatch: the client speaks {v}, this server ({SERVER_NAME} {__version__}) "
-            f"speaks {PROTOCOL_VERSION}; use a client and server from the same coordconv-rl release",
-            serverProtocol=PROTOCOL_VERSION,
-        )
-
-
-def read_request(frames: list[bytes], max_size: int) -> tuple[int | None, dict[str, Any]]:
-    """Decodes and checks a request's envelope. Returns (request id, header); raises BridgeError with the
-    id (when it could be read) in `extra['id']`."""
-    if len(frames) != 2:
-        raise BridgeError("bad_message", f"a request is exactly one MessagePack frame, got {len(frames) - 1} frames")
-    h = unpack_header(frames[1], max_size)
-    raw_id = h.get("id")
-    req_id = (
-        raw_id if isinstance(raw_id, int) and not isinstance(raw_id, bool) and 0 <= raw_id <= MAX_REQUEST_ID else None
-    )
-    try:
-        check_keys(h)
-        check_version(h)
-        get_int(h, "id", 0, MAX_REQUEST_ID)
-    except BridgeError as e:
-        e.extra.setdefault("id", req_id)
-        raise
-    return req_id, h
-
-
-def error_reply(e: BridgeError, req_id: int | None) -> list[Any]:
-    """The reply to a failed request; the id comes from the error when the envelope check failed."""
-    rid = e.extra.pop("id", req_id)
-    return [pack(error_header(rid, e))]
-
-
-class GroupWorker:
-    """Owns one EnvGroup and its data socket; serves that group's requests on its own thread."""
-
-    def __init__(self, server: Server, handle: int, owner: bytes, group: EnvGroup, memory: int) -> None:
-        self.handle = handle
-        self.owner = owner
-        self.group = group
-        self.memory = memory  # bytes reserved in the server's env memory budget until the group is closed
-        self.token = secrets.token_bytes(16)
-        self.stop_event = threading.Event()
-        self.last_active = time.monotonic()
-        self.max_message_size = server.cfg.max_message_size
-        # Where a step's time goes on this side (the `stats` op reads them; `coordrl bench train --profile`):
-        # two perf_counter calls per request, ~0.1 us.
-        self.steps = 0
-        self.step_seconds = 0.0  # inside the env group's step (the env itself, autoreset, bookkeeping)
-        self.serve_seconds = 0.0  # the whole request: decode, checks, step, reply packing
-        self.sock = server.data_socket()
-        self.endpoint = server.bind_data_socket(self.sock, handle)
-        self.thread = threading.Thread(target=self._run, name=f"env-group-{handle}", daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.stop_event.set()
-
-    def _run(self) -> None:
-        sock = self.sock
-        sock.rcvtimeo = 200  # wake up now and then to see whether the group was closed
-        try:
-            while not self.stop_event.is_set():
-                try:
-                    frames = sock.recv_multipart()
-                except zmq.Again:
-                    continue
-                self.last_active = time.monotonic()
-                t0 = time.perf_counter()
-                reply = self._serve(frames)
-                self.serve_seconds += time.perf_counter() - t0
-                sock.send_multipart([frames[0], *reply], copy=False)
-        except zmq.ZMQError as e:
-            if not self.stop_event.is_set():
-                log.error("env group %d: socket error: %s", self.handle, e)
-        finally:
-            sock.close(linger=0)
-            with contextlib.suppress(Exception):
-                self.group.close()
-
-    def _serve(self, frames: list[bytes]) -> list[Any]:
-        req_id: int | None = None
-        op = "?"
-        try:
-            req_id, h = read_request(frames, self.max_message_size)
-            assert req_id is not None
-            if h.get("token") != self.token:
-                raise BridgeError("bad_token", "missing or wrong 'token' for this env group (see the make reply)")
-            op = h["op"] if isinstance(h.get("op"), str) else preview(h.get("op"))
-            if op == "step":
-                dtype = h.get("dtype")
-                if not isinstance(dtype, str):
-                    raise BridgeError("bad_actions", "field 'dtype' (the actions' dtype, 'int32') must be a string")
-                actions = self.group.check_actions(get_bytes(h, "actions"), dtype)
-                t0 = time.perf_counter()
-                out = self.group.step(actions)
-                # The env's own time, so that a client can tell it from the bridge's (profiles).
-                dt = time.perf_counter() - t0
-                self.step_seconds += dt
-                self.steps += 1
-                return step_reply(req_id, self.handle, out, round(dt * 1e6))
-            if op == "reset":
-                seed = get_opt_int(h, "seed", 0, MAX_SEED - self.group.num_envs)
-                return reset_reply(req_id, self.handle, self.group.reset(seed))
-            if op == "ping":
-                return [pack(ok_header(req_id, "ping"))]
-            if op == "stats":
-                # serveSeconds includes the requests that are not steps (resets, pings, these).
-                return [
-                    pack(
-                        ok_header(
-                            req_id,
-                            "stats",
-                            steps=self.steps,
-                            stepSeconds=self.step_seconds,
-                            serveSeconds=self.serve_seconds,
-                        )
-                    )
-                ]
-            raise BridgeError("unknown_op", f"unknown op {preview(op)} on an env group channel; known: {GROUP_OPS}")
-        except BridgeError as e:
-            return error_reply(e, req_id)
-        except Exception as e:
-            log.exception("env group %d: %s failed", self.handle, op)
-            err = BridgeError("env_error", f"{op} failed in the environment: {type(e).__name__}: {e}")
-            return [pack(error_header(req_id, err))]
 
 
 def _set_parent_death_signal() -> None:
@@ -375,10 +124,15 @@ class Server:
         self.cfg = cfg
         self.ctx: zmq.Context[zmq.Socket[bytes]] = zmq.Context()
         self.max_groups = plan_capacity(self.ctx, cfg.max_groups)  # before the first socket
-        self.max_env_memory = cfg.max_env_memory if cfg.max_env_memory is not None else default_max_env_memory()
+        self.cgroup_limit = cgroup_memory_limit()
+        self.max_env_memory = env_memory_budget(cfg.max_env_memory, self.cgroup_limit)
         self.stop_reason: str | None = None
         self.workers: dict[int, GroupWorker] = {}
         self.sessions: dict[bytes, Session] = {}
+        # Reclaimed groups still answering their client (oldest first), and the handles reclaimed, by owner.
+        self.tombstones: deque[tuple[float, GroupWorker]] = deque()
+        self.reclaimed: OrderedDict[int, tuple[bytes, str]] = OrderedDict()
+        self.stopping: list[GroupWorker] = []  # stopped workers whose threads may still hold their socket
         self.next_handle = 1
         self.envs_in_use = 0  # hosted and being built
         self.memory_in_use = 0  # estimated bytes of the groups hosted and being built
@@ -388,78 +142,21 @@ class Server:
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_r, False)
         os.set_blocking(self.wake_w, False)
-        self.tmpdir: str | None = None
-        self.auth: Any = None
         self.initial_ppid = os.getppid()
-        self.public_key: bytes | None = None
-        self.secret_key: bytes | None = None
-        self.bind_spec = ""
-        self.router = self.ctx.socket(zmq.ROUTER)
-        self.router.linger = 0
-        self.router.setsockopt(zmq.MAXMSGSIZE, cfg.max_message_size)
-        self.endpoint = self._bind()
-
-    def _bind(self) -> str:
-        bind = self.cfg.bind
-        if bind is None:
-            remove_stale_dirs()  # left by servers killed with SIGKILL
-            self.tmpdir = make_private_dir()  # mode 0700
-            bind = f"ipc://{self.tmpdir}/env.sock"
-        if not bind.startswith(("ipc://", "tcp://")):
-            raise BridgeError("bad_bind", f"--bind: expected ipc://PATH or tcp://HOST:PORT, got {bind!r}")
-        if endpoint_needs_curve(bind) and self.cfg.keys_dir is None:
-            raise BridgeError(
-                "insecure_bind",
-                f"refusing to bind {bind} without CURVE: a non-loopback endpoint needs --keys DIR "
-                "(create keys with --gen-keys DIR)",
-            )
-        if self.cfg.keys_dir is not None:
-            for warning in key_permission_warnings(self.cfg.keys_dir):
-                log.warning("%s", warning)
-            self.public_key, self.secret_key = load_server_keys(self.cfg.keys_dir)
-            self.auth = start_authenticator(self.ctx, self.cfg.keys_dir)
-            self._secure(self.router)
-        self.router.bind(bind)
-        self.bind_spec = bind
-        if bind.startswith("ipc://"):
-            with contextlib.suppress(OSError):
-                os.chmod(bind[len("ipc://") :], 0o600)
-        return self.router.getsockopt_string(zmq.LAST_ENDPOINT)
-
-    def _secure(self, sock: zmq.Socket[bytes]) -> None:
-        if self.public_key is not None and self.secret_key is not None:
-            sock.curve_server = True
-            sock.curve_publickey = self.public_key
-            sock.curve_secretkey = self.secret_key
-
-    def data_socket(self) -> zmq.Socket[bytes]:
-        sock = self.ctx.socket(zmq.ROUTER)
-        sock.linger = 0
-        sock.setsockopt(zmq.MAXMSGSIZE, self.cfg.max_message_size)
-        self._secure(sock)
-        return sock
-
-    def bind_data_socket(self, sock: zmq.Socket[bytes], handle: int) -> str:
-        """ipc: a socket next to the control socket; tcp: same interface, a free port."""
-        if self.bind_spec.startswith("ipc://"):
-            path = f"{self.bind_spec[len('ipc://') :]}.g{handle}"
-            sock.bind(f"ipc://{path}")
-            with contextlib.suppress(OSError):
-                os.chmod(path, 0o600)
-        else:
-            host = self.bind_spec[len("tcp://") :].rsplit(":", 1)[0]
-            sock.bind(f"tcp://{host}:0")
-        return sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        self.endpoints = Endpoints(self.ctx, cfg.bind, cfg.keys_dir, cfg.max_message_size)
+        self.router = self.endpoints.router
+        self.endpoint = self.endpoints.endpoint
 
     def ready_line(self) -> str:
+        public_key = self.endpoints.public_key
         return json.dumps(
             {
                 "event": "ready",
                 "endpoint": self.endpoint,
                 "protocol": PROTOCOL_VERSION,
                 "pid": os.getpid(),
-                "curve": self.public_key is not None,
-                "serverPublicKey": None if self.public_key is None else self.public_key.decode(),
+                "curve": public_key is not None,
+                "serverPublicKey": None if public_key is None else public_key.decode(),
             }
         )
 
@@ -496,17 +193,19 @@ class Server:
             self.stop_reason = f"parent process {self.cfg.parent_pid} exited"
 
     def _sweep_sessions(self, now: float) -> None:
-        if self.cfg.session_timeout <= 0:
-            return
-        for ident, s in list(self.sessions.items()):
-            if s.pending:
-                continue
-            active = max([s.last_seen] + [self.workers[h].last_active for h in s.handles if h in self.workers])
-            if now - active > self.cfg.session_timeout:
-                log.info("closing %d env group(s) of an idle client", len(s.handles))
-                for h in list(s.handles):
-                    self._close_group(h, ident)
-                self.sessions.pop(ident, None)
+        if self.cfg.session_timeout > 0:
+            for ident, s in list(self.sessions.items()):
+                if s.pending:
+                    continue
+                active = self._activity(s)
+                if active is not None and now - active > self.cfg.session_timeout:
+                    log.info("closing %d env group(s) of an idle client", len(s.handles))
+                    for h in list(s.handles):
+                        self._close_group(h, ident)
+                    self.sessions.pop(ident, None)
+        while self.tombstones and now - self.tombstones[0][0] > TOMBSTONE_SECONDS:
+            self._retire(self.tombstones.popleft()[1])
+        self.stopping = [w for w in self.stopping if w.thread.is_alive()]
 
     def serve(self) -> int:
         self._install_signals()
@@ -539,22 +238,17 @@ class Server:
         return 0
 
     def close(self) -> None:
-        for w in self.workers.values():
+        workers = [*self.workers.values(), *(w for _, w in self.tombstones), *self.stopping]
+        for w in workers:
             w.stop()
         deadline = time.monotonic() + 3.0
-        for w in self.workers.values():
+        for w in workers:
             w.thread.join(max(0.0, deadline - time.monotonic()))
-        stuck = any(w.thread.is_alive() for w in self.workers.values())
+        stuck = any(w.thread.is_alive() for w in workers)
         self.workers.clear()
-        if self.auth is not None:
-            with contextlib.suppress(Exception):
-                self.auth.stop()
-        # a short linger lets the last replies (e.g. to 'shutdown') leave before the context ends
-        self.router.close(linger=500)
-        if not stuck:
-            self.ctx.term()
-        if self.tmpdir is not None:
-            shutil.rmtree(self.tmpdir, ignore_errors=True)
+        self.tombstones.clear()
+        self.stopping.clear()
+        self.endpoints.close(term_context=not stuck)
         for fd in (self.wake_r, self.wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -604,6 +298,9 @@ class Server:
         if op == "close":
             handle = get_int(h, "handle", 0, 2**31 - 1)
             if session is None or handle not in session.handles:
+                reclaimed = self.reclaimed.get(handle)
+                if reclaimed is not None and reclaimed[0] == ident:
+                    raise BridgeError("reclaimed", reclaimed[1], handle=handle)
                 raise BridgeError("bad_handle", f"no environment with handle {handle} on this connection")
             self._close_group(handle, ident)
             return [pack(ok_header(req_id, "close", handle=handle))]
@@ -630,6 +327,9 @@ class Server:
             "groupsInUse": len(self.workers) + self.makes_pending,
             "maxEnvMemory": self.max_env_memory,
             "envMemoryInUse": self.memory_in_use,
+            "maxObsBytes": self.cfg.max_obs_bytes,
+            "maxReplyBytes": self.cfg.max_reply_bytes,
+            "reclaimIdle": self.cfg.reclaim_idle,
             "versions": {
                 "python": sys.version.split()[0],
                 "gymnasium": gymnasium.__version__,
@@ -640,15 +340,33 @@ class Server:
             },
         }
 
+    # ---- make ------------------------------------------------------------------------------------------
+
     def _make(self, ident: bytes, req_id: int, h: dict[str, Any]) -> None:
-        """Checks a make against every limit and reserves its share, then builds it on its own thread
-        (ale-py takes ~80 ms per env) so that the control channel keeps serving; see _finish_makes."""
+        """Checks a make against every limit (reclaiming idle clients' groups where that makes room) and
+        reserves its share, then builds it on its own thread (ale-py takes ~80 ms per env) so that the
+        control channel keeps serving; see _finish_makes."""
         name = get_str(h, "env")
         num_envs = get_int(h, "numEnvs", 1, self.cfg.max_envs)
         options = get_map(h, "options")
         atari = get_map(h, "atari")
         minatar = get_map(h, "minatar")
+        plan = plan_group(resolve_env(name), num_envs, options, atari, minatar)
         session = self.sessions.get(ident)
+        client_groups = 0 if session is None else len(session.handles) + session.pending
+        frame_error: BridgeError | None = None
+        try:  # Gymnasium observations are sized once built (see _finish_make)
+            check_frame_sizes(
+                num_envs,
+                plan.obs_bytes,
+                bool(plan.options["finalObs"]),
+                self.cfg.max_obs_bytes,
+                self.cfg.max_reply_bytes,
+            )
+        except BridgeError as e:
+            frame_error = e
+        if frame_error is None and client_groups < self.cfg.max_groups_per_client:
+            self._make_room(ident, num_envs, plan.memory.bytes)
         groups = len(self.workers) + self.makes_pending
         if groups >= self.max_groups:
             raise BridgeError(
@@ -656,7 +374,6 @@ class Server:
                 f"this server hosts at most {self.max_groups} env groups and has {groups}; close some "
                 "(or start the server with a larger --max-groups)",
             )
-        client_groups = 0 if session is None else len(session.handles) + session.pending
         if client_groups >= self.cfg.max_groups_per_client:
             raise BridgeError(
                 "limit",
@@ -668,8 +385,9 @@ class Server:
                 "limit",
                 f"this server hosts at most {self.cfg.max_envs} envs; {self.envs_in_use} in use, {num_envs} asked",
             )
-        plan = plan_group(resolve_env(name), num_envs, options, atari, minatar)
-        self._check_memory(plan.memory.bytes, plan.memory.formula)
+        self._check_memory(plan.memory.bytes, plan.memory.formula, self.memory_in_use)
+        if frame_error is not None:
+            raise frame_error
         pending = PendingMake(ident, req_id, plan)
         thread = threading.Thread(target=self._build, args=(pending,), name=f"make-{req_id}", daemon=True)
         try:
@@ -683,18 +401,8 @@ class Server:
         self.envs_in_use += num_envs
         self.memory_in_use += plan.memory.bytes
 
-    def _check_memory(self, needed: int, formula: str, in_use: int | None = None) -> None:
-        used = self.memory_in_use if in_use is None else in_use
-        if used + needed > self.max_env_memory:
-            raise BridgeError(
-                "limit",
-                f"this make needs about {format_bytes(needed)} ({formula}); the server's env memory budget is "
-                f"{format_bytes(self.max_env_memory)} with {format_bytes(used)} in use (--max-env-memory); "
-                "ask for fewer envs or smaller observations",
-                neededBytes=needed,
-                budgetBytes=self.max_env_memory,
-                inUseBytes=used,
-            )
+    def _check_memory(self, needed: int, formula: str, in_use: int) -> None:
+        check_memory(needed, formula, in_use, self.max_env_memory, self.cgroup_limit)
 
     def _build(self, p: PendingMake) -> None:
         """Make thread: builds the group; never touches sockets (the control thread owns them)."""
@@ -744,9 +452,25 @@ class Server:
             actual = group.memory()
             if actual.bytes > reserved:
                 self._check_memory(actual.bytes, actual.formula, self.memory_in_use - reserved)
+            check_frame_sizes(
+                group.num_envs,
+                group.obs_bytes(),
+                bool(p.plan.options["finalObs"]),
+                self.cfg.max_obs_bytes,
+                self.cfg.max_reply_bytes,
+            )
             memory = max(actual.bytes, reserved)
             handle = self.next_handle
-            w = GroupWorker(self, handle, p.ident, group, memory)
+            sock, endpoint = self._data_socket(handle)
+            w = GroupWorker(
+                handle=handle,
+                owner=p.ident,
+                group=group,
+                memory=memory,
+                sock=sock,
+                endpoint=endpoint,
+                max_message_size=self.cfg.max_message_size,
+            )
         except BaseException as e:
             self.envs_in_use -= p.plan.num_envs
             self.memory_in_use -= reserved
@@ -765,23 +489,100 @@ class Server:
         log.info("made env group %d: %s x%d at %s", handle, group.env_name, group.num_envs, w.endpoint)
         return [pack(ok_header(p.req_id, "make", handle=handle, endpoint=w.endpoint, token=w.token, spec=group.spec()))]
 
+    def _data_socket(self, handle: int) -> tuple[zmq.Socket[bytes], str]:
+        try:
+            return self.endpoints.data_socket(handle)
+        except zmq.ZMQError:
+            # Closed groups' threads release their sockets within a receive timeout; when a make comes
+            # in that window at the socket cap, wait for them once.
+            alive = [w for w in self.stopping if w.thread.is_alive()]
+            if not alive:
+                raise
+            deadline = time.monotonic() + 1.0
+            for w in alive:
+                w.thread.join(max(0.0, deadline - time.monotonic()))
+            self.stopping = [w for w in alive if w.thread.is_alive()]
+            return self.endpoints.data_socket(handle)
+
+    # ---- closing and reclaiming groups -----------------------------------------------------------------
+
     def _forget_if_empty(self, ident: bytes) -> None:
         s = self.sessions.get(ident)
         if s is not None and not s.handles and not s.pending:
             del self.sessions[ident]
 
-    def _close_group(self, handle: int, ident: bytes) -> None:
+    def _release(self, handle: int, ident: bytes) -> GroupWorker | None:
+        """Takes a group out of the books (its envs, memory and place); the caller stops its worker."""
         w = self.workers.pop(handle, None)
         session = self.sessions.get(ident)
         if session is not None:
             session.handles.discard(handle)
             if not session.handles and not session.pending:
                 del self.sessions[ident]  # sessions stay bounded by the groups hosted
-        if w is None:
-            return
-        self.envs_in_use -= w.group.num_envs
-        self.memory_in_use -= w.memory
+        if w is not None:
+            self.envs_in_use -= w.group.num_envs
+            self.memory_in_use -= w.memory
+        return w
+
+    def _close_group(self, handle: int, ident: bytes) -> None:
+        w = self._release(handle, ident)
+        if w is not None:
+            self._retire(w)
+
+    def _retire(self, w: GroupWorker) -> None:
         w.stop()
+        self.stopping.append(w)
+
+    def _activity(self, s: Session) -> float | None:
+        return last_activity(s, (self.workers[h].idle_since() for h in s.handles if h in self.workers))
+
+    def _holding(self, s: Session) -> Holding:
+        ws = [self.workers[h] for h in s.handles if h in self.workers]
+        return Holding(len(ws), sum(w.group.num_envs for w in ws), sum(w.memory for w in ws))
+
+    def _make_room(self, ident: bytes, num_envs: int, memory: int) -> None:
+        """Where this make would pass the group, env or memory cap, reclaims the groups of the clients idle
+        longest (at least --reclaim-idle seconds) until it fits; nothing when it would not fit anyway."""
+        if self.cfg.reclaim_idle <= 0:
+            return
+        need = Holding(
+            max(0, len(self.workers) + self.makes_pending + 1 - self.max_groups),
+            max(0, self.envs_in_use + num_envs - self.cfg.max_envs),
+            max(0, self.memory_in_use + memory - self.max_env_memory),
+        )
+        if need == Holding(0, 0, 0):
+            return
+        now = time.monotonic()
+        victims = reclaim_victims(
+            self.sessions, self._activity, self._holding, need, now=now, min_idle=self.cfg.reclaim_idle, spare=ident
+        )
+        short = ", ".join(
+            what for what, n in (("env groups", need.groups), ("envs", need.envs), ("env memory", need.memory)) if n
+        )
+        for victim, idle in victims:
+            handles = sorted(self.sessions[victim].handles)
+            log.warning(
+                "reclaiming %d env group(s) of a client silent for %.0f s: the server is short of %s",
+                len(handles),
+                idle,
+                short,
+            )
+            for handle in handles:
+                reason = (
+                    f"env group {handle} was reclaimed by the server: its client had sent nothing for {idle:.0f} s "
+                    f"while another client's make needed {short} (--reclaim-idle {self.cfg.reclaim_idle:g} s); "
+                    "make the group again"
+                )
+                w = self._release(handle, victim)
+                if w is None:
+                    continue
+                w.reclaim(reason)  # its socket answers `reclaimed` for a while (a tombstone)
+                self.tombstones.append((now, w))
+                if len(self.tombstones) > TOMBSTONE_SLOTS:
+                    self._retire(self.tombstones.popleft()[1])
+                self.reclaimed[handle] = (victim, reason)
+                if len(self.reclaimed) > RECLAIMED_HANDLES:
+                    self.reclaimed.popitem(last=False)
 
 
 def run_server(cfg: ServerConfig) -> int:

@@ -23,17 +23,13 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
+from coordrl_bridge.backends.atari import atari_vector_env
+from coordrl_bridge.backends.base import EnvGroup
+from coordrl_bridge.backends.gym import GymGroup
+from coordrl_bridge.backends.minatar import MinAtarGroup
 from coordrl_bridge.games import MINATAR_GAMES, ResolvedEnv, resolve_env
-from coordrl_bridge.hosting import (
-    EnvGroup,
-    GymGroup,
-    MinAtarGroup,
-    atari_vector_env,
-    build_group,
-    make_group,
-    plan_group,
-    split_options,
-)
+from coordrl_bridge.hosting import build_group, make_group, plan_group
+from coordrl_bridge.options import split_options
 
 
 def _options(raw: str | None) -> dict[str, Any]:

@@ -21,7 +21,7 @@ import msgpack
 import pytest
 import zmq
 
-from coordrl_bridge.hosting import ATARI_OPTIONS, COMMON_OPTIONS, OptionSpec
+from coordrl_bridge.options import ATARI_OPTIONS, COMMON_OPTIONS, OptionSpec
 from coordrl_bridge.protocol import DEFAULT_MAX_MESSAGE_SIZE
 from tests.conftest import Client, ServerProc, pack
 

@@ -18,10 +18,11 @@ import numpy as np
 import pytest
 import zmq
 
-from coordrl_bridge import hosting
+from coordrl_bridge.backends import atari as atari_backend
+from coordrl_bridge.backends.atari import ATARI_PART_ENVS, atari_vector_env
 from coordrl_bridge.games import resolve_env
-from coordrl_bridge.hosting import ATARI_PART_ENVS, atari_vector_env, make_group, plan_group
-from coordrl_bridge.server import FDS_PER_GROUP, RESERVED_FDS
+from coordrl_bridge.hosting import make_group, plan_group
+from coordrl_bridge.limits import FDS_PER_GROUP, RESERVED_FDS
 from coordrl_bridge.tmpdirs import OWNER_FILE, PREFIX, remove_stale_dirs
 from tests.conftest import BRIDGE_DIR, Client, ServerProc, assert_alive, pack
 
@@ -235,7 +236,7 @@ def test_atari_groups_built_in_parts_step_like_one_vector_env(
     """Big groups are built as several AtariVectorEnvs (ale-py holds the GIL while it builds one):
     frames, rewards, ends and final observations are those of one vector env of all the envs."""
     assert ATARI_PART_ENVS == 16
-    monkeypatch.setattr(hosting, "ATARI_PART_ENVS", 2)  # parts of 2, 2, 1 envs: same code, faster test
+    monkeypatch.setattr(atari_backend, "ATARI_PART_ENVS", 2)  # parts of 2, 2, 1 envs: same code, faster test
     n = 5
     plan = plan_group(resolve_env("pong"), n, {"layout": "NCHW"}, atari)
     group = make_group(resolve_env("pong"), n, {"layout": "NCHW"}, atari)

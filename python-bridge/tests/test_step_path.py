@@ -7,7 +7,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, SyncVectorEnv
 
-from coordrl_bridge.hosting import GymGroup
+from coordrl_bridge.backends.gym import GymGroup
 from tests.conftest import Client
 
 

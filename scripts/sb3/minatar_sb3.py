@@ -1,7 +1,7 @@
 """MinAtar for the Stable-Baselines3 baseline of `npm run bench:sb3`: the same envs and network as coordrl's.
 
-Envs: our bridge's own MinAtarGroup (python-bridge/coordrl_bridge/hosting.py, imported from the source tree,
-so name resolution, sticky actions 0.1, difficulty ramping, the minimal action set, same-step autoreset and
+Envs: our bridge's own MinAtarGroup (python-bridge/coordrl_bridge/backends/minatar.py, imported from the source
+tree, so name resolution, sticky actions 0.1, difficulty ramping, the minimal action set, same-step autoreset and
 seeding are exactly coordrl's) behind SB3's VecEnv interface, in SB3's process instead of behind ZeroMQ.
 Network: the MinAtar paper's (Young & Tian 2019), coordrl's `--arch minatar`: conv 16 filters 3x3 stride 1
 (valid: 10x10 -> 8x8x16), relu, dense 128, relu; SB3 puts its heads on top (net_arch=[]). The 0/1 grids
@@ -20,8 +20,9 @@ from gymnasium import spaces
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "python-bridge"))
+from coordrl_bridge.backends.base import EnvGroup
 from coordrl_bridge.games import resolve_env
-from coordrl_bridge.hosting import EnvGroup, make_group
+from coordrl_bridge.hosting import make_group
 from vec_env_base import WholeVecEnv
 
 

@@ -163,7 +163,7 @@ export async function benchTransport(opts: { roundTrips: number; replyBytes: num
     } finally {
       stop(u);
     }
-    // A CartPole step reply header as the server packs it (python-bridge/coordrl_bridge/server.py).
+    // A CartPole step reply header as the server packs it (python-bridge/coordrl_bridge/protocol.py).
     const reply = encodeHeader({
       v: 1,
       id: 7,

@@ -1,5 +1,5 @@
 // A2C (synchronous advantage actor-critic), one file top to bottom in the manner of CleanRL:
-// hyperparameters, network, rollout, loss, update. Defaults are Stable-Baselines3's tuned Atari
+// hyperparameters, loss, then the agent (network, rollout, update). Defaults are Stable-Baselines3's tuned Atari
 // settings (rl-baselines3-zoo a2c.yml) so results compare.
 import { z } from 'zod';
 import {

@@ -1,5 +1,6 @@
 // DQN (Mnih et al. 2015) with the usual options (Double DQN, dueling head, n-step returns), one
-// file top to bottom: hyperparameters, network, rollout, loss, update. Defaults are
+// file top to bottom: hyperparameters, loss (and its compiled update), then the agent (network,
+// rollout, update). Defaults are
 // Stable-Baselines3's tuned Atari settings (rl-baselines3-zoo dqn.yml); on MinAtar a preset
 // (src/presets.ts) gives the MinAtar paper's settings instead.
 import { z } from 'zod';

@@ -1,11 +1,10 @@
 // A2C (synchronous advantage actor-critic), one file top to bottom in the manner of CleanRL:
-// hyperparameters, network, rollout, loss, update. Defaults are Stable-Baselines3's tuned Atari
+// hyperparameters, loss, then the agent (network, rollout, update). Defaults are Stable-Baselines3's tuned Atari
 // settings (rl-baselines3-zoo a2c.yml) so results compare.
 import { z } from 'zod';
 import {
   type AgentContext,
   type AgentProfiler,
-  argMaxRows,
   type CheckpointParts,
   type IterationStats,
   inPhase,
@@ -13,12 +12,16 @@ import {
   PolicyNetwork,
   type TrainableAgent,
 } from '../src/agent.js';
-import { type CompiledA2cStep, compileA2cStep } from '../src/compiled/steps.js';
+import { type CompiledUpdate, compileUpdate } from '../src/compiled/steps.js';
 import { MAX_ENVS } from '../src/config.js';
+import { argMaxRows, entropyOf, logProbOf, sampleCategorical } from '../src/onpolicy/categorical.js';
+import { normalizeAdvantages, RolloutBuffer } from '../src/onpolicy/rollout-buffer.js';
+import { eagerOps } from '../src/ops/eager-ops.js';
+import type { LossOutputs, Ops } from '../src/ops/ops.js';
 import { RMSpropTF } from '../src/optim/rmsprop-tf.js';
 import { collectRollout, type RolloutTimes } from '../src/rollout.js';
 import { tf } from '../src/tf.js';
-import { clipByGlobalNorm, readScalars } from '../src/util/grads.js';
+import { clipNamedByGlobalNorm, readScalars } from '../src/util/grads.js';
 
 // ---------------------------------------------------------------------------------------------
 // Hyperparameters
@@ -48,6 +51,41 @@ export const a2cSchema = z
 export type A2CHyperparams = z.infer<typeof a2cSchema>;
 
 // ---------------------------------------------------------------------------------------------
+// Loss: -mean(adv log pi(a|s)) + vfCoef mean((ret - V(s))^2) - entCoef mean(H(pi(.|s))). Written
+// once over src/ops/ops.ts: the eager update runs it on tfjs tensors, the compiled update builds it
+// as graph nodes (test/compiled.test.ts checks both give the same numbers).
+export interface A2cLossInputs<T> {
+  /** Policy logits, batch x numActions. */
+  logits: T;
+  /** Value head, batch x 1. */
+  value: T;
+  /** int32 actions taken. */
+  actions: T;
+  advantages: T;
+  returns: T;
+}
+
+export function a2cLoss<T>(
+  ops: Ops<T>,
+  b: A2cLossInputs<T>,
+  hp: { entCoef: number; vfCoef: number; numActions: number },
+): LossOutputs<T> {
+  const logp = ops.logSoftmax(b.logits);
+  const logpA = logProbOf(ops, logp, b.actions, hp.numActions);
+  const entropy = ops.mean(entropyOf(ops, logp), 0);
+  const policyLoss = ops.neg(ops.mean(ops.mul(b.advantages, logpA), 0));
+  const valueLoss = ops.mean(ops.square(ops.sub(b.returns, ops.reshape(b.value, [-1]))), 0);
+  const loss = ops.add(
+    ops.add(policyLoss, ops.mul(valueLoss, ops.scalar(hp.vfCoef))),
+    ops.mul(entropy, ops.scalar(-hp.entCoef)),
+  );
+  return { loss, stats: { policyLoss, valueLoss, entropy } };
+}
+
+/** An update's batch: the rollout's observations, actions, advantages and returns. */
+const A2C_BATCH = { obs: 'obs', actions: 'int32', advantages: 'float32', returns: 'float32' } as const;
+
+// ---------------------------------------------------------------------------------------------
 // The agent
 export class A2C implements TrainableAgent {
   readonly algo = 'a2c';
@@ -56,7 +94,7 @@ export class A2C implements TrainableAgent {
   private obs: Float32Array | Uint8Array | null = null;
   private updates = 0;
   /** The update below as one TensorFlow graph run (src/compiled/), or 'eager' where it is not available. */
-  private compiledUpdate: CompiledA2cStep | 'eager' | null = null;
+  private compiledUpdate: CompiledUpdate<typeof A2C_BATCH> | 'eager' | null = null;
   /** Set by a profiler (`coordrl bench rollout`): the rollout adds where its time went. */
   rolloutTimes: RolloutTimes | undefined;
   profiler?: AgentProfiler;
@@ -86,71 +124,41 @@ export class A2C implements TrainableAgent {
     // ---- Rollout: batched inference, one forward pass per step for each env group that steps
     // together; with the env in several groups (`pipeline`), one group's envs step in the server
     // while the next group's actions are computed (src/rollout.ts; the same actions, same order).
-    const obsBuf =
-      env.observationSpace.dtype === 'uint8'
-        ? new Uint8Array(nSteps * n * obsSize)
-        : new Float32Array(nSteps * n * obsSize);
-    const actions = new Int32Array(nSteps * n);
-    const rewards = new Float32Array(nSteps * n);
-    const dones = new Uint8Array(nSteps * n);
-    const values = new Float32Array((nSteps + 1) * n);
+    const buf = new RolloutBuffer(nSteps, n, obsSize, env.observationSpace.dtype);
+    const stateValue = (obs: Uint8Array | Float32Array) => this.net.forward(obs, 1).value[0];
     this.obs = await collectRollout(
       env,
       this.obs,
       nSteps,
       {
         act: (t, { start, count }, obs) => {
-          obsBuf.set(obs, (t * n + start) * obsSize);
           const { policy: logits, value } = this.net.forward(obs, count);
-          values.set(value, t * n + start);
           const a = sampleCategorical(logits, count, env.actionSpace.n, rng);
-          actions.set(a, t * n + start);
+          buf.storeAct(t, start, { obs, values: value, actions: a });
           return a;
         },
         record: (t, { start, count }, step) => {
-          const k0 = t * n + start;
-          for (let i = 0; i < count; i++) {
-            const r = step.rewards[i];
-            rewards[k0 + i] = this.hp.clipRewards ? Math.sign(r) : r;
-            dones[k0 + i] = step.terminated[i] | step.truncated[i];
-          }
-          // A step cut by an env-server restart is no transition: bootstrapping from V(s_t) itself
-          // gives it a zero advantage, so it neither rewards nor punishes its action.
-          for (const i of step.cutEpisodes ?? []) rewards[k0 + i] = values[k0 + i];
-          // A truncated episode (time limit) did not end: bootstrap from its final observation.
-          for (const [i, finalObs] of step.finalObs ?? []) {
-            if (step.truncated[i] && !step.terminated[i]) {
-              rewards[k0 + i] += gamma * this.net.forward(finalObs, 1).value[0];
-            }
-          }
+          // Time limits bootstrap from the final observation; env-server cuts get zero advantage
+          // (src/onpolicy/rollout-buffer.ts).
+          buf.storeStep(t, start, count, step, { gamma, clipRewards: this.hp.clipRewards, stateValue });
           this.ctx.onStep(step);
         },
         last: ({ start, count }, obs) => {
-          values.set(this.net.forward(obs, count).value, nSteps * n + start);
+          buf.storeLastValues(start, this.net.forward(obs, count).value);
         },
       },
       { pipeline: this.hp.pipeline !== false, times: this.rolloutTimes },
     );
 
     // ---- Returns and advantages (GAE; lambda = 1 gives the n-step returns of the paper).
-    const advantages = new Float32Array(nSteps * n);
-    const returns = new Float32Array(nSteps * n);
-    for (let i = 0; i < n; i++) {
-      let gae = 0;
-      for (let t = nSteps - 1; t >= 0; t--) {
-        const k = t * n + i;
-        const notDone = 1 - dones[k];
-        const delta = rewards[k] + gamma * values[(t + 1) * n + i] * notDone - values[k];
-        gae = delta + gamma * gaeLambda * notDone * gae;
-        advantages[k] = gae;
-        returns[k] = gae + values[k];
-      }
-    }
-    if (this.hp.normalizeAdvantage) normalizeInPlace(advantages);
+    buf.computeAdvantages(gamma, gaeLambda);
+    if (this.hp.normalizeAdvantage) normalizeAdvantages(buf.advantages);
 
     // ---- Loss and update.
     this.optimizer.learningRate = this.learningRate();
-    const stats = inPhase(this.profiler, 'update', () => this.update(obsBuf, actions, advantages, returns));
+    const stats = inPhase(this.profiler, 'update', () =>
+      this.update(buf.obs, buf.actions, buf.advantages, buf.returns),
+    );
     this.updates++;
     return { envSteps: nSteps * n, updates: 1, scalars: { ...stats, learningRate: this.optimizer.learningRate } };
   }
@@ -163,54 +171,53 @@ export class A2C implements TrainableAgent {
   ): Record<string, number> {
     const { env } = this.ctx;
     this.compiledUpdate ??=
-      compileA2cStep(this.net.graphOwner, {
+      compileUpdate(this.net.graphOwner, {
         net: this.net,
         optimizer: this.optimizer,
+        maxGradNorm: this.hp.maxGradNorm,
         obsShape: env.observationSpace.shape,
         obsDtype: env.observationSpace.dtype,
-        numActions: env.actionSpace.n,
-        entCoef: this.hp.entCoef,
-        vfCoef: this.hp.vfCoef,
-        maxGradNorm: this.hp.maxGradNorm,
+        inputs: A2C_BATCH,
+        loss: (ops, b, forward) => {
+          const [logits, value] = forward(this.net, b.obs);
+          return a2cLoss(ops, { ...b, logits, value }, this.lossParams());
+        },
       }) ?? 'eager';
+    const batch = { obs, actions, advantages, returns };
     const scalars =
       this.compiledUpdate !== 'eager'
-        ? this.compiledUpdate.run(obs, actions, advantages, returns)
-        : this.eagerUpdate(obs, actions, advantages, returns);
+        ? this.compiledUpdate.run(batch, actions.length)
+        : this.eagerUpdate(batch, actions.length);
     if (!Number.isFinite(scalars.loss)) throw new NonFiniteLossError(scalars);
     return scalars;
   }
 
+  private lossParams(): Parameters<typeof a2cLoss>[2] {
+    return { entCoef: this.hp.entCoef, vfCoef: this.hp.vfCoef, numActions: this.ctx.env.actionSpace.n };
+  }
+
   /** The same update with tfjs ops (pure-JS backend, or no compiled graph). */
   private eagerUpdate(
-    obs: Uint8Array | Float32Array,
-    actions: Int32Array,
-    advantages: Float32Array,
-    returns: Float32Array,
+    b: { obs: Uint8Array | Float32Array; actions: Int32Array; advantages: Float32Array; returns: Float32Array },
+    batch: number,
   ): Record<string, number> {
-    const batch = actions.length;
-    const { entCoef, vfCoef, maxGradNorm } = this.hp;
     const out = tf.tidy(() => {
-      const x = this.net.input(obs, batch);
-      const act = tf.tensor1d(actions, 'int32');
-      const adv = tf.tensor1d(advantages);
-      const ret = tf.tensor1d(returns);
-      const parts: Record<string, tf.Scalar> = {};
+      const x = this.net.input(b.obs, batch);
+      const inputs = {
+        actions: tf.tensor1d(b.actions, 'int32'),
+        advantages: tf.tensor1d(b.advantages),
+        returns: tf.tensor1d(b.returns),
+      };
+      const stats: Record<string, tf.Tensor> = {};
       const { value: loss, grads } = tf.variableGrads(() => {
         const [logits, value] = this.net.apply(x);
-        const logp = tf.logSoftmax(logits);
-        const logpA = tf.sum(tf.mul(logp, tf.oneHot(act, logits.shape[1] as number)), 1);
-        const entropy = tf.mean(tf.neg(tf.sum(tf.mul(tf.exp(logp), logp), 1))) as tf.Scalar;
-        const policyLoss = tf.neg(tf.mean(tf.mul(adv, logpA))) as tf.Scalar;
-        const valueLoss = tf.mean(tf.square(tf.sub(ret, tf.reshape(value, [-1])))) as tf.Scalar;
-        parts.policyLoss = tf.keep(policyLoss);
-        parts.valueLoss = tf.keep(valueLoss);
-        parts.entropy = tf.keep(entropy);
-        return tf.addN([policyLoss, tf.mul(valueLoss, vfCoef), tf.mul(entropy, -entCoef)]) as tf.Scalar;
+        const l = a2cLoss(eagerOps, { ...inputs, logits, value }, this.lossParams());
+        for (const [k, v] of Object.entries(l.stats)) stats[k] = tf.keep(v);
+        return l.loss as tf.Scalar;
       }, this.net.trainableVariables());
-      const { clipped, norm } = clipByGlobalNorm(grads, maxGradNorm);
+      const { clipped, norm } = clipNamedByGlobalNorm(grads, this.hp.maxGradNorm);
       this.optimizer.applyGradients(clipped);
-      return { loss: tf.keep(loss), gradNorm: tf.keep(norm), ...parts };
+      return { loss: tf.keep(loss), gradNorm: tf.keep(norm), ...stats };
     });
     return readScalars(out);
   }
@@ -261,36 +268,4 @@ export class A2C implements TrainableAgent {
   ): Record<string, number> {
     return this.update(obs, actions, advantages, returns);
   }
-}
-
-/** Samples one action per row of logits with the agent's seeded RNG (reproducible, no tf RNG). */
-export function sampleCategorical(logits: Float32Array, rows: number, n: number, rng: { next(): number }): Int32Array {
-  const out = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let max = -Infinity;
-    for (let j = 0; j < n; j++) max = Math.max(max, logits[r * n + j]);
-    let total = 0;
-    for (let j = 0; j < n; j++) total += Math.exp(logits[r * n + j] - max);
-    let u = rng.next() * total;
-    let a = n - 1;
-    for (let j = 0; j < n; j++) {
-      u -= Math.exp(logits[r * n + j] - max);
-      if (u <= 0) {
-        a = j;
-        break;
-      }
-    }
-    out[r] = a;
-  }
-  return out;
-}
-
-function normalizeInPlace(x: Float32Array): void {
-  let mean = 0;
-  for (const v of x) mean += v;
-  mean /= x.length;
-  let sq = 0;
-  for (const v of x) sq += (v - mean) ** 2;
-  const std = Math.sqrt(sq / x.length) + 1e-8;
-  for (let i = 0; i < x.length; i++) x[i] = (x[i] - mean) / std;
 }

@@ -1,5 +1,6 @@
 // DQN (Mnih et al. 2015) with the usual options (Double DQN, dueling head, n-step returns), one
-// file top to bottom: hyperparameters, network, rollout, loss, update. Defaults are
+// file top to bottom: hyperparameters, loss (and its compiled update), then the agent (network,
+// rollout, update). Defaults are
 // Stable-Baselines3's tuned Atari settings (rl-baselines3-zoo dqn.yml); on MinAtar a preset
 // (src/presets.ts) gives the MinAtar paper's settings instead.
 import { z } from 'zod';
@@ -15,13 +16,16 @@ import {
   type TrainableAgent,
 } from '../src/agent.js';
 import { preferXla } from '../src/compiled/runtime.js';
-import { type CompiledDqnStep, compileDqnStep } from '../src/compiled/steps.js';
+import { type CompilableNet, type CompiledUpdate, compileUpdate } from '../src/compiled/steps.js';
 import { MAX_COUNT, MAX_ENVS } from '../src/config.js';
+import { eagerOps } from '../src/ops/eager-ops.js';
+import type { LossOutputs, Ops } from '../src/ops/ops.js';
 import { FusedAdam } from '../src/optim/adam.js';
 import { CenteredRMSprop } from '../src/optim/centered-rmsprop.js';
+import type { SlotOptimizer } from '../src/optim/slot-optimizer.js';
 import { makeReplayBuffer, type ReplayBuffer } from '../src/replay/index.js';
 import { tf } from '../src/tf.js';
-import { clipByGlobalNorm, readScalars } from '../src/util/grads.js';
+import { clipNamedByGlobalNorm, readScalars } from '../src/util/grads.js';
 
 // ---------------------------------------------------------------------------------------------
 // Hyperparameters
@@ -90,6 +94,107 @@ export type DQNHyperparams = z.infer<typeof dqnSchema>;
 
 /** Image observations up to MinAtar's largest (seaquest, 10x10x10) use XLA for the compiled graphs. */
 const XLA_MAX_OBS_SIZE = 1000;
+
+// ---------------------------------------------------------------------------------------------
+// Loss: Huber(Q(s, a), y) with the TD target y = r + gamma^n (1 - done) Q_target(s', a*), a* the
+// target's (Double DQN: the online net's) argmax. Written once over src/ops/ops.ts: the eager update
+// runs it on tfjs tensors, the compiled update (compileDqnStep below) builds it as graph nodes.
+
+/** Q-values from the network's heads: the Q head, or dueling's V + A - mean(A) from [A, V]. */
+export function qFromHeads<T>(ops: Ops<T>, heads: T[], dueling: boolean): T {
+  if (!dueling) return heads[0];
+  const [adv, value] = heads;
+  return ops.add(value, ops.sub(adv, ops.mean(adv, 1, true)));
+}
+
+/** The TD target y (no gradient flows into it); discounts are gamma^n of each n-step transition. */
+export function dqnTdTarget<T>(
+  ops: Ops<T>,
+  b: { qNextTarget: T; qNextOnline?: T; rewards: T; dones: T; discounts: T },
+  numActions: number,
+): T {
+  const nextAction = ops.argMax1(b.qNextOnline ?? b.qNextTarget);
+  const qNext = ops.sum(ops.mul(b.qNextTarget, ops.oneHot(nextAction, numActions)), 1);
+  const notDone = ops.sub(ops.scalar(1), b.dones);
+  return ops.stopGradient(ops.add(b.rewards, ops.mul(ops.mul(b.discounts, notDone), qNext)));
+}
+
+/** Huber (delta 1, as tf.losses.huberLoss and SB3's smooth_l1) on Q(s, a) against y; reports mean Q(s, a). */
+export function dqnLoss<T>(ops: Ops<T>, b: { q: T; actions: T; y: T }, numActions: number): LossOutputs<T> {
+  const qA = ops.sum(ops.mul(b.q, ops.oneHot(b.actions, numActions)), 1);
+  // 0.5 min(|d|, 1)^2 + (|d| - min(|d|, 1)), mean over the batch.
+  const absErr = ops.abs(ops.sub(qA, b.y));
+  const quadratic = ops.minimum(absErr, ops.scalar(1));
+  const losses = ops.add(ops.mul(ops.scalar(0.5), ops.square(quadratic)), ops.sub(absErr, quadratic));
+  const loss = ops.mean(losses, 0);
+  return { loss, stats: { meanQ: ops.mean(qA, 0) } };
+}
+
+/** What DQN's update reads from a replay batch. */
+export interface DqnBatch {
+  obs: Uint8Array | Float32Array;
+  nextObs: Uint8Array | Float32Array;
+  actions: Int32Array;
+  rewards: Float32Array;
+  dones: Float32Array;
+  discounts: Float32Array;
+}
+/** The batch parts, in the order the compiled graph's placeholders are added. */
+const DQN_BATCH = {
+  obs: 'obs',
+  nextObs: 'obs',
+  actions: 'int32',
+  rewards: 'float32',
+  dones: 'float32',
+  discounts: 'float32',
+} as const;
+
+export interface DqnStepOptions {
+  online: CompilableNet;
+  target: CompilableNet;
+  optimizer: SlotOptimizer;
+  obsShape: readonly number[];
+  obsDtype: 'uint8' | 'float32';
+  numActions: number;
+  double: boolean;
+  dueling: boolean;
+  maxGradNorm: number;
+}
+
+/** DQN's update as one graph run (returns loss, gradNorm, meanQ), or null where it runs eagerly. */
+export function compileDqnStep(owner: object, o: DqnStepOptions): CompiledDqnStep | null {
+  const update = compileUpdate(owner, {
+    net: o.online,
+    optimizer: o.optimizer,
+    maxGradNorm: o.maxGradNorm,
+    obsShape: o.obsShape,
+    obsDtype: o.obsDtype,
+    inputs: DQN_BATCH,
+    loss: (ops, b, forward) => {
+      const q = (net: CompilableNet, x: typeof b.obs) => qFromHeads(ops, forward(net, x), o.dueling);
+      const y = dqnTdTarget(
+        ops,
+        {
+          qNextTarget: q(o.target, b.nextObs),
+          qNextOnline: o.double ? q(o.online, b.nextObs) : undefined,
+          rewards: b.rewards,
+          dones: b.dones,
+          discounts: b.discounts,
+        },
+        o.numActions,
+      );
+      return dqnLoss(ops, { q: q(o.online, b.obs), actions: b.actions, y }, o.numActions);
+    },
+  });
+  return update && new CompiledDqnStep(update);
+}
+
+export class CompiledDqnStep {
+  constructor(private readonly update: CompiledUpdate<typeof DQN_BATCH>) {}
+  run(b: DqnBatch): Record<string, number> {
+    return this.update.run(b, b.actions.length);
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // The agent
@@ -163,12 +268,10 @@ export class DQN implements TrainableAgent {
     return epsStart + f * (epsEnd - epsStart);
   }
 
-  /** Q-values of a batch as a tensor: dueling combines V + A - mean(A). */
+  /** Q-values of a batch as a tensor (training: the forward pass of the update, on the tape). */
   private qValues(net: PolicyNetwork, x: tf.Tensor, training: boolean): tf.Tensor2D {
     const outs = training ? net.apply(x) : (net.model.apply(x, { training: false }) as tf.Tensor | tf.Tensor[]);
-    const [first, second] = Array.isArray(outs) ? outs : [outs];
-    if (!this.hp.dueling) return first as tf.Tensor2D;
-    return tf.add(second, tf.sub(first, tf.mean(first, 1, true))) as tf.Tensor2D;
+    return qFromHeads(eagerOps, Array.isArray(outs) ? outs : [outs], this.hp.dueling) as tf.Tensor2D;
   }
 
   async resetEnvs(seed: number): Promise<void> {
@@ -268,21 +371,27 @@ export class DQN implements TrainableAgent {
       const x = this.online.input(b.obs, b.actions.length);
       const x2 = this.online.input(b.nextObs, b.actions.length);
       const nA = this.ctx.env.actionSpace.n;
-      const qNextTarget = this.qValues(this.target, x2, false);
-      const nextAction = this.hp.double ? this.qValues(this.online, x2, false).argMax(1) : qNextTarget.argMax(1);
-      const qNext = tf.sum(tf.mul(qNextTarget, tf.oneHot(nextAction, nA)), 1);
-      const notDone = tf.sub(1, tf.tensor1d(b.dones, 'float32'));
-      const y = tf.add(tf.tensor1d(b.rewards), tf.mul(tf.mul(tf.tensor1d(b.discounts), notDone), qNext));
-      const mask = tf.oneHot(tf.tensor1d(b.actions, 'int32'), nA);
-      let meanQ: tf.Scalar | null = null;
+      const y = dqnTdTarget(
+        eagerOps,
+        {
+          qNextTarget: this.qValues(this.target, x2, false),
+          qNextOnline: this.hp.double ? this.qValues(this.online, x2, false) : undefined,
+          rewards: tf.tensor1d(b.rewards),
+          dones: tf.tensor1d(b.dones, 'float32'),
+          discounts: tf.tensor1d(b.discounts),
+        },
+        nA,
+      );
+      const actions = tf.tensor1d(b.actions, 'int32');
+      const stats: Record<string, tf.Tensor> = {};
       const { value: loss, grads } = tf.variableGrads(() => {
-        const q = tf.sum(tf.mul(this.qValues(this.online, x, true), mask), 1);
-        meanQ = tf.keep(tf.mean(q) as tf.Scalar);
-        return tf.losses.huberLoss(y, q, undefined, 1.0) as tf.Scalar;
+        const l = dqnLoss(eagerOps, { q: this.qValues(this.online, x, true), actions, y }, nA);
+        for (const [k, v] of Object.entries(l.stats)) stats[k] = tf.keep(v);
+        return l.loss as tf.Scalar;
       }, this.online.trainableVariables());
-      const { clipped, norm } = clipByGlobalNorm(grads, this.hp.maxGradNorm > 0 ? this.hp.maxGradNorm : Infinity);
+      const { clipped, norm } = clipNamedByGlobalNorm(grads, this.hp.maxGradNorm);
       this.optimizer.applyGradients(clipped);
-      return { loss: tf.keep(loss), gradNorm: tf.keep(norm), meanQ: meanQ as unknown as tf.Scalar };
+      return { loss: tf.keep(loss), gradNorm: tf.keep(norm), ...stats };
     });
     return readScalars(out);
   }

@@ -5,11 +5,11 @@
 // and they get out of the way when disabled.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { A2C, a2cSchema } from '../agents/a2c.js';
-import { DQN, dqnSchema } from '../agents/dqn.js';
+import { compileDqnStep, DQN, dqnSchema } from '../agents/dqn.js';
 import type { AgentContext, AgentEnv, TrainableAgent } from '../src/agent.js';
 import { initBackend } from '../src/backend.js';
 import { compiledAvailability } from '../src/compiled/graph.js';
-import { compileDqnStep, compileForward } from '../src/compiled/steps.js';
+import { compileForward } from '../src/compiled/steps.js';
 import { FusedAdam } from '../src/optim/adam.js';
 import { CenteredRMSprop } from '../src/optim/centered-rmsprop.js';
 import { tf } from '../src/tf.js';

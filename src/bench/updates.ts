@@ -11,13 +11,12 @@
 // forward/backward/optimizer step with tfjs ops. Its optimizer is the MinAtar DQN preset's
 // (centered RMSprop, PyTorch form) unless --optimizer says otherwise.
 import { A2C, a2cSchema } from '../../agents/a2c.js';
-import { DQN, dqnSchema } from '../../agents/dqn.js';
+import { compileDqnStep, DQN, dqnSchema } from '../../agents/dqn.js';
 import type { AgentContext, AgentEnv } from '../agent.js';
 import { type BackendChoice, initBackend } from '../backend.js';
 import { compiledAvailability } from '../compiled/graph.js';
 import type { Precision } from '../compiled/precision.js';
 import { preferXla, runtimeFor, setCompiledPrecision } from '../compiled/runtime.js';
-import { compileDqnStep } from '../compiled/steps.js';
 import { type GraphRunProfile, profileRuns } from '../compiled/trace.js';
 import { FusedAdam } from '../optim/adam.js';
 import { CenteredRMSprop } from '../optim/centered-rmsprop.js';

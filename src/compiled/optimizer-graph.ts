@@ -1,12 +1,14 @@
 // The optimizer step inside a compiled graph: the same fused TensorFlow kernels the eager native
 // path uses (ResourceApplyAdam / ResourceApplyRMSProp / ResourceApplyCenteredRMSProp, see
 // src/optim/), on slots that live in the graph. PyTorch's centered RMSprop (epsilon outside the
-// root) has no fused kernel: its step is written out as graph ops, formula for formula the eager
-// CenteredRMSprop.stepOps. The SlotOptimizer object keeps its role for checkpoints: it reads and
+// root) has no fused kernel: its step is centeredRmspropStep (src/optim/centered-rmsprop.ts), the
+// one formula the eager tfjs-ops step also runs, built on graph nodes. The SlotOptimizer object keeps its role for checkpoints: it reads and
 // restores these slots through ExternalSlots, and counts the steps (Adam's bias correction follows
 // its count).
+
+import { graphOps } from '../ops/graph-ops.js';
 import { FusedAdam } from '../optim/adam.js';
-import { CenteredRMSprop } from '../optim/centered-rmsprop.js';
+import { CenteredRMSprop, centeredRmspropStep } from '../optim/centered-rmsprop.js';
 import { RMSpropTF } from '../optim/rmsprop-tf.js';
 import type { SlotOptimizer } from '../optim/slot-optimizer.js';
 import { tf } from '../tf.js';
@@ -97,23 +99,31 @@ export function compileOptimizerStep(
         );
       });
     } else {
-      // ms' = a ms + (1 - a) g^2;  mg' = a mg + (1 - a) g;  mom' = mu mom + (g lr) / (sqrt(relu(ms' - mg'^2)) + eps);
-      // p -= mom'. The slot reads feed the assigns, so they see the values from before this step.
-      const [ca, c1a, cmu, ceps] = [g.constF(a), g.constF(1 - a), g.constF(mu), g.constF(epsilon)];
+      // PyTorch's form has no fused kernel: the eager CenteredRMSprop's formula (centeredRmspropStep)
+      // on graph nodes. The slot reads feed the assigns, so they see the values from before this step.
+      const consts = {
+        decay: g.constF(a),
+        oneMinusDecay: g.constF(1 - a),
+        momentum: g.constF(mu),
+        epsilon: g.constF(epsilon),
+        lr,
+      };
+      const ops = graphOps(g);
       const assign = (v: GraphVariable, value: Out) =>
         g.op('AssignVariableOp', [v.handle, value], [['dtype', 'type', DT.float]]);
       applies = params.flatMap((p, i) => {
         const [ms, mg, mom] = slotVars[i];
-        const grad = grads[i];
-        const ms2 = g.add(g.mul(ms.read, ca), g.mul(g.square(grad), c1a));
-        const mg2 = g.add(g.mul(mg.read, ca), g.mul(grad, c1a));
-        const denom = g.add(g.sqrt(g.relu(g.sub(ms2, g.square(mg2)))), ceps);
-        const mom2 = g.add(g.mul(mom.read, cmu), g.div(g.mul(grad, lr), denom));
+        const next = centeredRmspropStep(
+          ops,
+          { ms: ms.read, mg: mg.read, mom: mom.read, grad: grads[i] },
+          consts,
+          false,
+        );
         return [
-          assign(ms, ms2),
-          assign(mg, mg2),
-          assign(mom, mom2),
-          g.op('AssignSubVariableOp', [p.handle, mom2], [['dtype', 'type', DT.float]]),
+          assign(ms, next.ms),
+          assign(mg, next.mg),
+          assign(mom, next.mom),
+          g.op('AssignSubVariableOp', [p.handle, next.mom], [['dtype', 'type', DT.float]]),
         ];
       });
     }

@@ -1,12 +1,16 @@
-// Compiled versions of the agents' network calls: inference, DQN's update and A2C's update, each
-// one graph run (forward, loss, gradients, global-norm clipping, optimizer apply, reading the new
-// weights back). The losses are the same formulas as the eager code in agents/dqn.ts and
-// agents/a2c.ts (test/compiled.test.ts checks that both give the same numbers); an agent uses
-// these when `compile*` returns one and its eager code otherwise (pure-JS backend, addon not
-// built, COORDRL_NO_COMPILED=1, or a layer this module cannot rebuild).
+// Compiled versions of the agents' network calls: inference, and an agent's update as one graph
+// run (forward, loss, gradients, global-norm clipping, optimizer apply, reading the new weights
+// back). The loss is not written here: the agent passes its own loss function, written once over
+// src/ops/ops.ts, which its eager update runs over tfjs tensors and this module over graph nodes
+// (test/compiled.test.ts checks that both give the same numbers). An agent uses a compiled update
+// when `compileUpdate` returns one and its eager code otherwise (pure-JS backend, addon not built,
+// COORDRL_NO_COMPILED=1, or a layer this module cannot rebuild).
 
+import { graphOps } from '../ops/graph-ops.js';
+import type { LossOutputs, Ops } from '../ops/ops.js';
 import type { SlotOptimizer } from '../optim/slot-optimizer.js';
 import type { tf } from '../tf.js';
+import { clipByGlobalNorm } from '../util/grads.js';
 import { note } from '../util/output.js';
 import { type Attr, DT, type Graph, type Out } from './graph.js';
 import { buildForward, UncompilableModelError } from './model-graph.js';
@@ -104,8 +108,7 @@ class TrainStep {
     private readonly rt: CompiledRuntime,
     net: CompilableNet,
     private readonly optimizer: SlotOptimizer,
-    loss: Out,
-    stats: Record<string, Out>,
+    { loss, stats }: LossOutputs<Out>,
     maxGradNorm: number,
   ) {
     const g = rt.g;
@@ -115,24 +118,8 @@ class TrainStep {
       [loss],
       params.map((p) => p.read),
     );
-    // clip_grad_norm_: scale = min(1, max / (norm + 1e-6)), as src/util/grads.ts does eagerly.
-    const norm = g.sqrt(
-      g.out(
-        'AddN',
-        [grads.map((d) => g.sumOfSquares(d))],
-        [
-          ['N', 'int', grads.length],
-          ['T', 'type', DT.float],
-        ],
-      ),
-    );
-    // maxGradNorm 0 means no clipping (the eager path's Infinity), not a zero step.
-    const clipped =
-      maxGradNorm > 0
-        ? ((scale: Out) => grads.map((d) => g.mul(d, scale)))(
-            g.minimum(g.constF(1), g.div(g.constF(maxGradNorm), g.add(norm, g.constF(1e-6)))),
-          )
-        : grads;
+    // The eager updates' clipping, on graph nodes (maxGradNorm 0: no clipping).
+    const { clipped, norm } = clipByGlobalNorm(graphOps(g), grads, maxGradNorm);
     const step = compileOptimizerStep(rt, optimizer, this.vars, params, clipped);
     this.applies = step.applies;
     this.feedsOf = step.feeds;
@@ -157,148 +144,76 @@ class TrainStep {
   }
 }
 
-/** What DQN's update reads from a replay batch. */
-export interface DqnBatch {
-  obs: Obs;
-  nextObs: Obs;
-  actions: Int32Array;
-  rewards: Float32Array;
-  dones: Float32Array;
-  discounts: Float32Array;
-}
+/** One part of an update's batch: observations (frames of obsShape), or one int32/float32 per row. */
+export type InputKind = 'obs' | 'int32' | 'float32';
+export type UpdateInputs = Record<string, InputKind>;
+/** The arrays of one batch, by the kinds of its parts. */
+export type BatchOf<I extends UpdateInputs> = {
+  [K in keyof I]: I[K] extends 'obs' ? Obs : I[K] extends 'int32' ? Int32Array : Float32Array;
+};
+/** A network's forward pass inside the update's graph: its outputs (float32) for the input x. */
+export type GraphForward = (net: CompilableNet, x: Out) => Out[];
 
-export interface DqnStepOptions {
-  online: CompilableNet;
-  target: CompilableNet;
-  optimizer: SlotOptimizer;
-  obsShape: readonly number[];
-  obsDtype: 'uint8' | 'float32';
-  numActions: number;
-  double: boolean;
-  dueling: boolean;
-  maxGradNorm: number;
-}
-
-/**
- * DQN's update as one graph: Huber(Q(s, a), r + discount (1 - done) Q_target(s', a*)) with a* the
- * target's (or, Double DQN, the online net's) argmax; returns loss, gradNorm, meanQ.
- */
-export class CompiledDqnStep {
-  private readonly step: TrainStep;
-  private readonly inputs: { obs: Out; nextObs: Out; actions: Out; rewards: Out; dones: Out; discounts: Out };
-
-  constructor(
-    rt: CompiledRuntime,
-    private readonly o: DqnStepOptions,
-  ) {
-    const g = rt.g;
-    const x = obsInput(g, o.obsShape, o.obsDtype);
-    const x2 = obsInput(g, o.obsShape, o.obsDtype);
-    const vec = () => g.placeholder(DT.float, [-1]);
-    this.inputs = {
-      obs: x.feed,
-      nextObs: x2.feed,
-      actions: g.placeholder(DT.int32, [-1]),
-      rewards: vec(),
-      dones: vec(),
-      discounts: vec(),
-    };
-    const qOf = (outs: Out[]): Out => {
-      if (!o.dueling) return outs[0];
-      const [adv, value] = outs;
-      return g.add(value, g.sub(adv, g.reduce('Mean', adv, [1], true)));
-    };
-    const qNextTarget = qOf(forwardOf(rt, o.target, x2.x));
-    const nextAction = g.argMax1(o.double ? qOf(forwardOf(rt, o.online, x2.x)) : qNextTarget);
-    const qNext = g.reduce('Sum', g.mul(qNextTarget, g.oneHot(nextAction, o.numActions)), [1]);
-    const notDone = g.sub(g.constF(1), this.inputs.dones);
-    const y = g.stopGradient(g.add(this.inputs.rewards, g.mul(g.mul(this.inputs.discounts, notDone), qNext)));
-    const q = g.reduce(
-      'Sum',
-      g.mul(qOf(forwardOf(rt, o.online, x.x)), g.oneHot(this.inputs.actions, o.numActions)),
-      [1],
-    );
-    // Huber with delta 1, as tf.losses.huberLoss: 0.5 min(|d|, 1)^2 + (|d| - min(|d|, 1)), mean.
-    const absErr = g.abs(g.sub(q, y));
-    const quadratic = g.minimum(absErr, g.constF(1));
-    const losses = g.add(g.mul(g.constF(0.5), g.square(quadratic)), g.sub(absErr, quadratic));
-    const loss = g.reduce('Mean', losses, [0]);
-    this.step = new TrainStep(rt, o.online, o.optimizer, loss, { meanQ: g.reduce('Mean', q, [0]) }, o.maxGradNorm);
-  }
-
-  run(b: DqnBatch): Record<string, number> {
-    const n = b.actions.length;
-    const i = this.inputs;
-    return this.step.run([
-      [i.obs, obsSpec(b.obs, n, this.o.obsShape)],
-      [i.nextObs, obsSpec(b.nextObs, n, this.o.obsShape)],
-      [i.actions, [DT.int32, [n], b.actions]],
-      [i.rewards, [DT.float, [n], b.rewards]],
-      [i.dones, [DT.float, [n], b.dones]],
-      [i.discounts, [DT.float, [n], b.discounts]],
-    ]);
-  }
-}
-
-export function compileDqnStep(owner: object, o: DqnStepOptions): CompiledDqnStep | null {
-  const rt = runtimeFor(owner);
-  return rt ? tryCompile(() => new CompiledDqnStep(rt, o)) : null;
-}
-
-export interface A2cStepOptions {
+/** What an agent hands over to compile its update. */
+export interface UpdateSpec<I extends UpdateInputs> {
+  /** The network trained (its variables get the clipped gradients). */
   net: CompilableNet;
   optimizer: SlotOptimizer;
+  /** Global gradient norm clipping (0: none). */
+  maxGradNorm: number;
   obsShape: readonly number[];
   obsDtype: 'uint8' | 'float32';
-  numActions: number;
-  entCoef: number;
-  vfCoef: number;
-  maxGradNorm: number;
+  /** The batch's parts, in the order their placeholders are added to the graph. */
+  inputs: I;
+  /**
+   * The agent's loss on graph nodes: `inputs` holds one node per batch part (observations already
+   * float32); `forward` runs a network on observations.
+   */
+  loss(ops: Ops<Out>, inputs: { [K in keyof I]: Out }, forward: GraphForward): LossOutputs<Out>;
 }
 
-/**
- * A2C's update as one graph: -mean(adv log pi(a|s)) + vfCoef mean((ret - V(s))^2) - entCoef H;
- * returns loss, gradNorm, policyLoss, valueLoss, entropy.
- */
-export class CompiledA2cStep {
+/** An agent's update as one graph: run(batch) returns loss, gradNorm and the loss's stats. */
+export class CompiledUpdate<I extends UpdateInputs> {
   private readonly step: TrainStep;
-  private readonly inputs: { obs: Out; actions: Out; advantages: Out; returns: Out };
+  /** The placeholders, in the order of spec.inputs. */
+  private readonly feeds: [keyof I & string, InputKind, Out][] = [];
 
   constructor(
     rt: CompiledRuntime,
-    private readonly o: A2cStepOptions,
+    private readonly spec: UpdateSpec<I>,
   ) {
     const g = rt.g;
-    const x = obsInput(g, o.obsShape, o.obsDtype);
-    this.inputs = {
-      obs: x.feed,
-      actions: g.placeholder(DT.int32, [-1]),
-      advantages: g.placeholder(DT.float, [-1]),
-      returns: g.placeholder(DT.float, [-1]),
-    };
-    const [logits, value] = forwardOf(rt, o.net, x.x);
-    const logp = g.logSoftmax(logits);
-    const logpA = g.reduce('Sum', g.mul(logp, g.oneHot(this.inputs.actions, o.numActions)), [1]);
-    const entropy = g.reduce('Mean', g.neg(g.reduce('Sum', g.mul(g.exp(logp), logp), [1])), [0]);
-    const policyLoss = g.neg(g.reduce('Mean', g.mul(this.inputs.advantages, logpA), [0]));
-    const valueLoss = g.reduce('Mean', g.square(g.sub(this.inputs.returns, g.reshape(value, [-1]))), [0]);
-    const loss = g.add(g.add(policyLoss, g.mul(valueLoss, g.constF(o.vfCoef))), g.mul(entropy, g.constF(-o.entCoef)));
-    this.step = new TrainStep(rt, o.net, o.optimizer, loss, { policyLoss, valueLoss, entropy }, o.maxGradNorm);
+    const nodes: Record<string, Out> = {};
+    for (const [name, kind] of Object.entries(spec.inputs) as [keyof I & string, InputKind][]) {
+      if (kind === 'obs') {
+        const { feed, x } = obsInput(g, spec.obsShape, spec.obsDtype);
+        this.feeds.push([name, kind, feed]);
+        nodes[name] = x;
+      } else {
+        const feed = g.placeholder(kind === 'int32' ? DT.int32 : DT.float, [-1]);
+        this.feeds.push([name, kind, feed]);
+        nodes[name] = feed;
+      }
+    }
+    const forward: GraphForward = (net, x) => forwardOf(rt, net, x);
+    const lossOutputs = spec.loss(graphOps(g), nodes as { [K in keyof I]: Out }, forward);
+    this.step = new TrainStep(rt, spec.net, spec.optimizer, lossOutputs, spec.maxGradNorm);
   }
 
-  run(obs: Obs, actions: Int32Array, advantages: Float32Array, returns: Float32Array): Record<string, number> {
-    const n = actions.length;
-    const i = this.inputs;
-    return this.step.run([
-      [i.obs, obsSpec(obs, n, this.o.obsShape)],
-      [i.actions, [DT.int32, [n], actions]],
-      [i.advantages, [DT.float, [n], advantages]],
-      [i.returns, [DT.float, [n], returns]],
-    ]);
+  /** One update on a batch of `rows` rows. */
+  run(batch: BatchOf<I>, rows: number): Record<string, number> {
+    return this.step.run(
+      this.feeds.map(([name, kind, feed]): [Out, [number, number[], Obs | Int32Array]] => {
+        const data = batch[name];
+        if (kind === 'obs') return [feed, obsSpec(data as Obs, rows, this.spec.obsShape)];
+        return [feed, [kind === 'int32' ? DT.int32 : DT.float, [rows], data]];
+      }),
+    );
   }
 }
 
-export function compileA2cStep(owner: object, o: A2cStepOptions): CompiledA2cStep | null {
+/** The update compiled, or null where it runs eagerly (see tryCompile). */
+export function compileUpdate<I extends UpdateInputs>(owner: object, spec: UpdateSpec<I>): CompiledUpdate<I> | null {
   const rt = runtimeFor(owner);
-  return rt ? tryCompile(() => new CompiledA2cStep(rt, o)) : null;
+  return rt ? tryCompile(() => new CompiledUpdate(rt, spec)) : null;
 }

@@ -6,8 +6,27 @@
 // continues exactly (tfjs's Adam keeps them as running float32 products that a restore cannot
 // reproduce).
 import type { AdamScalars, NativeOps } from '../native/tf-native.js';
+import { eagerOps } from '../ops/eager-ops.js';
+import type { Ops } from '../ops/ops.js';
 import { tf } from '../tf.js';
 import { SlotOptimizer } from './slot-optimizer.js';
+
+/**
+ * One variable's step in the formula above, over Ops (what the tfjs-ops step runs; the native
+ * paths, eager and compiled, run TensorFlow's fused ResourceApplyAdam instead). stepSize is
+ * lr / (1 - b1^t), sqrtBias2 is sqrt(1 - b2^t):
+ *   lr m_hat / (sqrt(v_hat) + eps) = stepSize m / (sqrt(v) / sqrtBias2 + eps)
+ */
+export function adamStep<T>(
+  ops: Ops<T>,
+  { param, m, v, grad }: { param: T; m: T; v: T; grad: T },
+  c: { beta1: T; oneMinusBeta1: T; beta2: T; oneMinusBeta2: T; epsilon: T; stepSize: T; sqrtBias2: T },
+): { param: T; m: T; v: T } {
+  const m2 = ops.add(ops.mul(m, c.beta1), ops.mul(grad, c.oneMinusBeta1));
+  const v2 = ops.add(ops.mul(v, c.beta2), ops.mul(ops.square(grad), c.oneMinusBeta2));
+  const denom = ops.add(ops.div(ops.sqrt(v2), c.sqrtBias2), c.epsilon);
+  return { param: ops.sub(param, ops.div(ops.mul(m2, c.stepSize), denom)), m: m2, v: v2 };
+}
 
 interface StepScalars extends AdamScalars {
   /** For the tfjs-ops path: lr / (1 - b1^t) and sqrt(1 - b2^t). */
@@ -72,11 +91,21 @@ export class FusedAdam extends SlotOptimizer {
 
   protected stepOps(param: tf.Tensor, [m, v]: tf.Tensor[], grad: tf.Tensor): { param: tf.Tensor; slots: tf.Tensor[] } {
     const s = this.scalars();
-    const m2 = tf.add(tf.mul(m, this.beta1), tf.mul(grad, 1 - this.beta1));
-    const v2 = tf.add(tf.mul(v, this.beta2), tf.mul(tf.square(grad), 1 - this.beta2));
-    // lr m_hat / (sqrt(v_hat) + eps) = (lr / bias1) m / (sqrt(v) / sqrt(bias2) + eps)
-    const denom = tf.add(tf.div(tf.sqrt(v2), s.sqrtBias2), this.epsilon);
-    return { param: tf.sub(param, tf.div(tf.mul(m2, s.stepSize), denom)), slots: [m2, v2] };
+    const o = eagerOps;
+    const next = adamStep(
+      o,
+      { param, m, v, grad },
+      {
+        beta1: o.scalar(this.beta1),
+        oneMinusBeta1: o.scalar(1 - this.beta1),
+        beta2: o.scalar(this.beta2),
+        oneMinusBeta2: o.scalar(1 - this.beta2),
+        epsilon: o.scalar(this.epsilon),
+        stepSize: s.stepSize,
+        sqrtBias2: s.sqrtBias2,
+      },
+    );
+    return { param: next.param, slots: [next.m, next.v] };
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -10,8 +10,31 @@
 // formula and the native backend runs the fused kernel; with PyTorch's form (the default) no fused
 // kernel exists and the step is tfjs ops on either backend.
 import type { NativeOps } from '../native/tf-native.js';
+import { eagerOps } from '../ops/eager-ops.js';
+import type { Ops } from '../ops/ops.js';
 import { tf } from '../tf.js';
 import { SlotOptimizer } from './slot-optimizer.js';
+
+/**
+ * One variable's step in the formulas above, over Ops: the tfjs-ops step here and the compiled
+ * graph's step (src/compiled/optimizer-graph.ts, PyTorch form, which has no fused kernel) both run
+ * it. The constants are tensors of the caller's (a graph creates them once for all variables).
+ * Returns the new slots; the parameter moves by -mom.
+ */
+export function centeredRmspropStep<T>(
+  ops: Ops<T>,
+  { ms, mg, mom, grad }: { ms: T; mg: T; mom: T; grad: T },
+  c: { decay: T; oneMinusDecay: T; momentum: T; epsilon: T; lr: T },
+  epsilonInside: boolean,
+): { ms: T; mg: T; mom: T } {
+  const ms2 = ops.add(ops.mul(ms, c.decay), ops.mul(ops.square(grad), c.oneMinusDecay));
+  const mg2 = ops.add(ops.mul(mg, c.decay), ops.mul(grad, c.oneMinusDecay));
+  // ms - mg^2 >= 0 in exact arithmetic (a variance); clamp the float rounding below zero.
+  const variance = ops.relu(ops.sub(ms2, ops.square(mg2)));
+  const denom = epsilonInside ? ops.sqrt(ops.add(variance, c.epsilon)) : ops.add(ops.sqrt(variance), c.epsilon);
+  const mom2 = ops.add(ops.mul(mom, c.momentum), ops.div(ops.mul(grad, c.lr), denom));
+  return { ms: ms2, mg: mg2, mom: mom2 };
+}
 
 export class CenteredRMSprop extends SlotOptimizer {
   static className = 'CenteredRMSprop';
@@ -56,16 +79,20 @@ export class CenteredRMSprop extends SlotOptimizer {
     [ms, mg, mom]: tf.Tensor[],
     grad: tf.Tensor,
   ): { param: tf.Tensor; slots: tf.Tensor[] } {
-    const a = this.decay;
-    const ms2 = tf.add(tf.mul(ms, a), tf.mul(tf.square(grad), 1 - a));
-    const mg2 = tf.add(tf.mul(mg, a), tf.mul(grad, 1 - a));
-    // ms - mg^2 >= 0 in exact arithmetic (a variance); clamp the float rounding below zero.
-    const variance = tf.relu(tf.sub(ms2, tf.square(mg2)));
-    const denom = this.epsilonInside
-      ? tf.sqrt(tf.add(variance, this.epsilon))
-      : tf.add(tf.sqrt(variance), this.epsilon);
-    const mom2 = tf.add(tf.mul(mom, this.momentum), tf.div(tf.mul(grad, this.learningRate), denom));
-    return { param: tf.sub(param, mom2), slots: [ms2, mg2, mom2] };
+    const o = eagerOps;
+    const next = centeredRmspropStep(
+      o,
+      { ms, mg, mom, grad },
+      {
+        decay: o.scalar(this.decay),
+        oneMinusDecay: o.scalar(1 - this.decay),
+        momentum: o.scalar(this.momentum),
+        epsilon: o.scalar(this.epsilon),
+        lr: o.scalar(this.learningRate),
+      },
+      this.epsilonInside,
+    );
+    return { param: tf.sub(param, next.mom), slots: [next.ms, next.mg, next.mom] };
   }
 
   override getConfig(): tf.serialization.ConfigDict {

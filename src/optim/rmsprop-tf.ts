@@ -5,8 +5,24 @@
 //   ms = decay ms + (1 - decay) g^2;  p -= lr g / sqrt(ms + eps)
 // On the native backend TensorFlow's fused ResourceApplyRMSProp (momentum 0) does each step.
 import type { NativeOps } from '../native/tf-native.js';
+import { eagerOps } from '../ops/eager-ops.js';
+import type { Ops } from '../ops/ops.js';
 import { tf } from '../tf.js';
 import { SlotOptimizer } from './slot-optimizer.js';
+
+/**
+ * One variable's step in the formula above, over Ops (what the tfjs-ops step runs; the native
+ * paths, eager and compiled, run TensorFlow's fused ResourceApplyRMSProp instead).
+ */
+export function rmspropTfStep<T>(
+  ops: Ops<T>,
+  { param, ms, grad }: { param: T; ms: T; grad: T },
+  c: { decay: T; oneMinusDecay: T; epsilon: T; lr: T },
+): { param: T; ms: T } {
+  const ms2 = ops.add(ops.mul(ms, c.decay), ops.mul(ops.square(grad), c.oneMinusDecay));
+  const step = ops.div(ops.mul(grad, c.lr), ops.sqrt(ops.add(ms2, c.epsilon)));
+  return { param: ops.sub(param, step), ms: ms2 };
+}
 
 export class RMSpropTF extends SlotOptimizer {
   static className = 'RMSpropTF';
@@ -42,9 +58,18 @@ export class RMSpropTF extends SlotOptimizer {
   }
 
   protected stepOps(param: tf.Tensor, [ms]: tf.Tensor[], grad: tf.Tensor): { param: tf.Tensor; slots: tf.Tensor[] } {
-    const ms2 = tf.add(tf.mul(ms, this.decay), tf.mul(tf.square(grad), 1 - this.decay));
-    const step = tf.div(tf.mul(grad, this.learningRate), tf.sqrt(tf.add(ms2, this.epsilon)));
-    return { param: tf.sub(param, step), slots: [ms2] };
+    const o = eagerOps;
+    const next = rmspropTfStep(
+      o,
+      { param, ms, grad },
+      {
+        decay: o.scalar(this.decay),
+        oneMinusDecay: o.scalar(1 - this.decay),
+        epsilon: o.scalar(this.epsilon),
+        lr: o.scalar(this.learningRate),
+      },
+    );
+    return { param: next.param, slots: [next.ms] };
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -263,22 +263,17 @@ function normalizationFor(envs: string[]): SummaryStats['normalization'] {
   };
 }
 
-export function computeSummary(exp: ExperimentOnDisk, opts: ComputeOptions): SummaryStats {
-  const { reps, seed, gridPoints } = opts;
-  const curveReps = Math.min(reps, 1000);
-  const m = exp.manifest;
-  const armNames = m.arms.map((a) => a.name);
-  const baseline = armNames[0];
-  const onDisk = new Map(exp.runs.map((r) => [r.run.id, r]));
-  const diskOf = (id: string) => onDisk.get(id) as RunOnDisk;
-
-  // Final scores, run by run.
+/** The final score each finished run contributes, and why each other run has none. */
+function finalScores(
+  runs: RunOnDisk[],
+  which: 'final' | 'train',
+): { finals: Map<string, RunScore>; missing: MissingStats[]; source: SummaryStats['source'] } {
   const finals = new Map<string, RunScore>();
   const missing: MissingStats[] = [];
   const sources = new Set<ScoreSource>();
-  for (const r of exp.runs) {
+  for (const r of runs) {
     const { run, final: f } = r;
-    const picked = f ? pickScore(f, opts.score) : null;
+    const picked = f ? pickScore(f, which) : null;
     if (f && picked) {
       finals.set(run.id, {
         seed: run.seed,
@@ -292,164 +287,207 @@ export function computeSummary(exp: ExperimentOnDisk, opts: ComputeOptions): Sum
       missing.push({ ...base, status: 'partial', cause: { kind: 'no training window' } });
     } else missing.push(missingStats(r));
   }
+  const source = sources.size === 0 ? 'none' : sources.size > 1 ? 'mixed' : [...sources][0];
+  return { finals, missing, source };
+}
 
-  const normalization = normalizationFor(m.envs.map((e) => e.env));
-  const kind = normalization.kind;
-  const scoreOf = (r: RunScore) => (kind === 'raw' ? r.score : (r.normalized as number));
-
-  const games: GameSummary[] = m.envs.map(({ env, game }, gi) => {
-    const runsOf = (arm: string) => m.runs.filter((r) => r.game === game && r.arm === arm);
-    const arms: ArmGameScores[] = armNames.map((arm) => {
-      const planned = runsOf(arm);
-      const rs = planned.map((r) => finals.get(r.id)).filter((r): r is RunScore => r !== undefined);
-      const xs = rs.map((r) => r.score);
-      return {
-        arm,
-        n: rs.length,
-        planned: planned.length,
-        runs: rs,
-        mean: xs.length ? mean(xs) : null,
-        median: xs.length ? median(xs) : null,
-        min: xs.length ? Math.min(...xs) : null,
-        max: xs.length ? Math.max(...xs) : null,
-      };
-    });
-    // Curves on a grid from 0 to the largest logged frame count of this game.
-    const curveData = new Map(armNames.map((arm) => [arm, runsOf(arm).map((r) => curveOf(diskOf(r.id).metrics))]));
-    const maxFrames = Math.max(0, ...[...curveData.values()].flat().map((c) => c.frames.at(-1) ?? 0));
-    const grid = maxFrames > 0 ? linspace(0, maxFrames, gridPoints) : [];
-    // Each grid must also hold every run's last point, so a short curve does not vanish.
-    const curves = armNames.map((arm, ai) => {
-      const cs = (curveData.get(arm) ?? []).filter((c) => c.frames.length);
-      const own = [...new Set([...grid, ...cs.map((c) => c.frames.at(-1) as number)])].sort((p, q) => p - q);
-      return { arm, points: meanCurve(cs, own, curveReps, seed + 1000 * gi + ai) };
-    });
-    const comparisons: GameComparison[] = armNames.slice(1).map((b, bi) => {
-      const A = arms[0];
-      const B = arms[bi + 1];
-      if (!A.n || !B.n) return { a: baseline, b, meanDiff: null, higher: null };
-      const meanDiff = differenceCI([A.runs.map((r) => r.score)], [B.runs.map((r) => r.score)], aggregateMean, {
-        reps,
-        seed: seed + 7 * gi + bi,
-      });
-      const higher =
-        (B.mean as number) > (A.mean as number) ? 'b' : (B.mean as number) < (A.mean as number) ? 'a' : 'tie';
-      return { a: baseline, b, meanDiff, higher };
-    });
-    const runCurves: RunCurve[] = armNames.flatMap((arm) =>
-      runsOf(arm).map((r, i) => ({ arm, seed: r.seed, points: thin((curveData.get(arm) ?? [])[i], RUN_CURVE_POINTS) })),
-    );
-    return { game, env, reference: referenceScores(env), arms, curves, runCurves, comparisons };
+/** One game: per-arm final scores, mean learning curves, each run's curve, each arm against the baseline. */
+function gameSummary(
+  exp: ExperimentOnDisk,
+  { env, game }: { env: string; game: string },
+  gi: number,
+  finals: Map<string, RunScore>,
+  opts: ComputeOptions,
+): GameSummary {
+  const { reps, seed } = opts;
+  const armNames = exp.manifest.arms.map((a) => a.name);
+  const baseline = armNames[0];
+  const runsOf = (arm: string) => exp.runs.filter((r) => r.run.game === game && r.run.arm === arm);
+  const arms: ArmGameScores[] = armNames.map((arm) => {
+    const planned = runsOf(arm);
+    const rs = planned.map((r) => finals.get(r.run.id)).filter((r): r is RunScore => r !== undefined);
+    const xs = rs.map((r) => r.score);
+    return {
+      arm,
+      n: rs.length,
+      planned: planned.length,
+      runs: rs,
+      mean: xs.length ? mean(xs) : null,
+      median: xs.length ? median(xs) : null,
+      min: xs.length ? Math.min(...xs) : null,
+      max: xs.length ? Math.max(...xs) : null,
+    };
   });
+  // Curves on a grid from 0 to the largest logged frame count of this game.
+  const curveData = new Map(armNames.map((arm) => [arm, runsOf(arm).map((r) => curveOf(r.metrics))]));
+  const maxFrames = Math.max(0, ...[...curveData.values()].flat().map((c) => c.frames.at(-1) ?? 0));
+  const grid = maxFrames > 0 ? linspace(0, maxFrames, opts.gridPoints) : [];
+  // Each grid must also hold every run's last point, so a short curve does not vanish.
+  const curves = armNames.map((arm, ai) => {
+    const cs = (curveData.get(arm) ?? []).filter((c) => c.frames.length);
+    const own = [...new Set([...grid, ...cs.map((c) => c.frames.at(-1) as number)])].sort((p, q) => p - q);
+    return { arm, points: meanCurve(cs, own, Math.min(reps, 1000), seed + 1000 * gi + ai) };
+  });
+  const comparisons: GameComparison[] = armNames.slice(1).map((b, bi) => {
+    const A = arms[0];
+    const B = arms[bi + 1];
+    if (!A.n || !B.n) return { a: baseline, b, meanDiff: null, higher: null };
+    const meanDiff = differenceCI([A.runs.map((r) => r.score)], [B.runs.map((r) => r.score)], aggregateMean, {
+      reps,
+      seed: seed + 7 * gi + bi,
+    });
+    const higher =
+      (B.mean as number) > (A.mean as number) ? 'b' : (B.mean as number) < (A.mean as number) ? 'a' : 'tie';
+    return { a: baseline, b, meanDiff, higher };
+  });
+  const runCurves: RunCurve[] = armNames.flatMap((arm) =>
+    runsOf(arm).map((r, i) => ({
+      arm,
+      seed: r.run.seed,
+      points: thin((curveData.get(arm) ?? [])[i], RUN_CURVE_POINTS),
+    })),
+  );
+  return { game, env, reference: referenceScores(env), arms, curves, runCurves, comparisons };
+}
+
+/**
+ * rliable's aggregates per arm over the games where every arm has a final score (`included`), the
+ * performance profiles, and each arm against the baseline.
+ */
+function aggregateOver(
+  included: GameSummary[],
+  armNames: string[],
+  kind: ScoreKind,
+  opts: ComputeOptions,
+): { aggregate: NonNullable<SummaryStats['aggregate']>; comparisons: ComparisonStats[] } {
+  const { reps, seed } = opts;
+  const baseline = armNames[0];
+  const scoreOf = (r: RunScore) => (kind === 'raw' ? r.score : (r.normalized as number));
+  const task = (arm: string): TaskScores =>
+    included.map((g) => (g.arms.find((a) => a.arm === arm) as ArmGameScores).runs.map(scoreOf));
+  const perArm = armNames.map((arm, i) => {
+    const t = task(arm);
+    const o = { reps, seed: seed + 100 + i };
+    return {
+      arm,
+      runs: t.flat().length,
+      iqm: stratifiedBootstrapCI(t, aggregateIqm, o),
+      mean: stratifiedBootstrapCI(t, aggregateMean, o),
+      median: stratifiedBootstrapCI(t, aggregateMedian, o),
+    };
+  });
+  const all = armNames.flatMap((arm) => task(arm).flat());
+  const [lo, hi] = [Math.min(...all), Math.max(...all)];
+  // All scores equal: a range around that score, so the profile shows its step from 1 to 0.
+  const pad = lo === hi ? Math.abs(lo) / 2 || 1 : 0;
+  const taus = linspace(lo - pad, hi + pad, 41);
+  const aggregate = {
+    games: included.map((g) => g.game),
+    arms: perArm,
+    profile: {
+      taus,
+      arms: armNames.map((arm, i) => ({
+        arm,
+        points: performanceProfileCI(task(arm), taus, { reps: Math.min(reps, 1000), seed: seed + 200 + i }),
+      })),
+    },
+  };
+  const A = task(baseline);
+  const comparisons = armNames.slice(1).map((b, bi): ComparisonStats => {
+    const B = task(b);
+    const o = { reps, seed: seed + 300 + bi };
+    const iqmDiff = differenceCI(A, B, aggregateIqm, o);
+    const meanDiff = differenceCI(A, B, aggregateMean, o);
+    const poi = probabilityOfImprovementCI(A, B, o);
+    const counts = included.map((g) => g.comparisons[bi].higher);
+    const ns = included.flatMap((g) => [g.arms[0].n, g.arms[bi + 1].n]);
+    const base = {
+      a: baseline,
+      b,
+      games: included.length,
+      gamesBetter: counts.filter((c) => c === 'b').length,
+      gamesWorse: counts.filter((c) => c === 'a').length,
+      gamesTied: counts.filter((c) => c === 'tie').length,
+      runsPerArm: { min: Math.min(...ns), max: Math.max(...ns) },
+      iqmDiff,
+      meanDiff,
+      poi,
+    };
+    const j = judge(base);
+    return { ...base, significant: j.significant, direction: j.direction };
+  });
+  return { aggregate, comparisons };
+}
+
+/** One run as it stands: budget, how far it got, how fast, how it ended. */
+function runStats(r: RunOnDisk, final: RunScore | undefined, missing: MissingStats | undefined): RunStats {
+  const { run, metrics: records } = r;
+  const last = records.at(-1);
+  const curvePoints = records.filter((x) => typeof x.score === 'number' && Number.isFinite(x.score)).length;
+  const wall = last && Number.isFinite(last.time) ? last.time : null;
+  const episodes = last && Number.isFinite(last.episodes) ? last.episodes : null;
+  return {
+    id: run.id,
+    game: run.game,
+    env: run.env,
+    arm: run.arm,
+    seed: run.seed,
+    status: final ? 'done' : (missing?.status ?? run.status),
+    budgetSteps: r.budgetSteps,
+    budgetFrames: r.budgetSteps * r.frameSkip,
+    steps: last?.step ?? null,
+    frames: last?.frames ?? null,
+    wallSeconds: wall,
+    stepsPerSecond: last && wall ? last.step / wall : null,
+    episodes,
+    curvePoints,
+    finalScore: final?.score ?? null,
+    noEpisodeIn: last && !episodes ? last.step : null,
+    versions: r.versions,
+  };
+}
+
+/** The distinct versions the runs recorded, each with the runs that trained with it. */
+function versionGroups(runs: RunStats[]): SummaryStats['runVersions'] {
+  const groups = new Map<string, { versions: RunVersions; runs: string[] }>();
+  for (const r of runs) {
+    if (!r.versions) continue;
+    const key = JSON.stringify(r.versions);
+    const g = groups.get(key) ?? { versions: r.versions, runs: [] };
+    g.runs.push(r.id);
+    groups.set(key, g);
+  }
+  return [...groups.values()];
+}
+
+export function computeSummary(exp: ExperimentOnDisk, opts: ComputeOptions): SummaryStats {
+  const m = exp.manifest;
+  const armNames = m.arms.map((a) => a.name);
+  const { finals, missing, source } = finalScores(exp.runs, opts.score);
+  const normalization = normalizationFor(m.envs.map((e) => e.env));
+  const games = m.envs.map((g, gi) => gameSummary(exp, g, gi, finals, opts));
 
   // Aggregates over the games where every arm has at least one final score.
   const included = games.filter((g) => g.arms.every((a) => a.n > 0));
   const excluded = games
     .filter((g) => !included.includes(g))
     .map((g) => ({ game: g.game, armsWithout: g.arms.filter((a) => a.n === 0).map((a) => a.arm) }));
-  let aggregate: SummaryStats['aggregate'] = null;
-  const comparisons: ComparisonStats[] = [];
-  if (included.length) {
-    const task = (arm: string): TaskScores =>
-      included.map((g) => (g.arms.find((a) => a.arm === arm) as ArmGameScores).runs.map(scoreOf));
-    const perArm = armNames.map((arm, i) => {
-      const t = task(arm);
-      const o = { reps, seed: seed + 100 + i };
-      return {
-        arm,
-        runs: t.flat().length,
-        iqm: stratifiedBootstrapCI(t, aggregateIqm, o),
-        mean: stratifiedBootstrapCI(t, aggregateMean, o),
-        median: stratifiedBootstrapCI(t, aggregateMedian, o),
-      };
-    });
-    const all = armNames.flatMap((arm) => task(arm).flat());
-    const [lo, hi] = [Math.min(...all), Math.max(...all)];
-    // All scores equal: a range around that score, so the profile shows its step from 1 to 0.
-    const pad = lo === hi ? Math.abs(lo) / 2 || 1 : 0;
-    const taus = linspace(lo - pad, hi + pad, 41);
-    aggregate = {
-      games: included.map((g) => g.game),
-      arms: perArm,
-      profile: {
-        taus,
-        arms: armNames.map((arm, i) => ({
-          arm,
-          points: performanceProfileCI(task(arm), taus, { reps: curveReps, seed: seed + 200 + i }),
-        })),
-      },
-    };
-    const A = task(baseline);
-    armNames.slice(1).forEach((b, bi) => {
-      const B = task(b);
-      const o = { reps, seed: seed + 300 + bi };
-      const iqmDiff = differenceCI(A, B, aggregateIqm, o);
-      const meanDiff = differenceCI(A, B, aggregateMean, o);
-      const poi = probabilityOfImprovementCI(A, B, o);
-      const counts = included.map((g) => g.comparisons[bi].higher);
-      const ns = included.flatMap((g) => [g.arms[0].n, g.arms[bi + 1].n]);
-      const base = {
-        a: baseline,
-        b,
-        games: included.length,
-        gamesBetter: counts.filter((c) => c === 'b').length,
-        gamesWorse: counts.filter((c) => c === 'a').length,
-        gamesTied: counts.filter((c) => c === 'tie').length,
-        runsPerArm: { min: Math.min(...ns), max: Math.max(...ns) },
-        iqmDiff,
-        meanDiff,
-        poi,
-      };
-      const j = judge(base);
-      comparisons.push({ ...base, significant: j.significant, direction: j.direction });
-    });
-  }
+  const { aggregate, comparisons } = included.length
+    ? aggregateOver(included, armNames, normalization.kind, opts)
+    : { aggregate: null, comparisons: [] };
 
-  const source: Summary['scores']['source'] =
-    sources.size === 0 ? 'none' : sources.size > 1 ? 'mixed' : [...sources][0];
-
-  // Every run as it stands: budget, how far it got, how fast, how it ended.
-  const runs: RunStats[] = exp.runs.map((r) => {
-    const { run, metrics: records } = r;
-    const last = records.at(-1);
-    const final = finals.get(run.id);
-    const miss = missing.find((x) => x.id === run.id);
-    const curvePoints = records.filter((x) => typeof x.score === 'number' && Number.isFinite(x.score)).length;
-    const wall = last && Number.isFinite(last.time) ? last.time : null;
-    const episodes = last && Number.isFinite(last.episodes) ? last.episodes : null;
-    return {
-      id: run.id,
-      game: run.game,
-      env: run.env,
-      arm: run.arm,
-      seed: run.seed,
-      status: final ? 'done' : (miss?.status ?? run.status),
-      budgetSteps: r.budgetSteps,
-      budgetFrames: r.budgetSteps * r.frameSkip,
-      steps: last?.step ?? null,
-      frames: last?.frames ?? null,
-      wallSeconds: wall,
-      stepsPerSecond: last && wall ? last.step / wall : null,
-      episodes,
-      curvePoints,
-      finalScore: final?.score ?? null,
-      noEpisodeIn: last && !episodes ? last.step : null,
-      versions: r.versions,
-    };
-  });
+  const runs = exp.runs.map((r) =>
+    runStats(
+      r,
+      finals.get(r.run.id),
+      missing.find((x) => x.id === r.run.id),
+    ),
+  );
   const byGame = m.envs.map(({ game, env }) => {
     const r = runs.find((x) => x.game === game) as RunStats;
     return { game, steps: r.budgetSteps, frames: r.budgetFrames, frameSkip: frameSkipFor(env) };
   });
   const one = (xs: number[]) => (new Set(xs).size === 1 ? xs[0] : null);
-  const versionGroups = new Map<string, { versions: RunVersions; runs: string[] }>();
-  for (const r of runs) {
-    if (!r.versions) continue;
-    const key = JSON.stringify(r.versions);
-    const g = versionGroups.get(key) ?? { versions: r.versions, runs: [] };
-    g.runs.push(r.id);
-    versionGroups.set(key, g);
-  }
 
   return {
     experiment: {
@@ -457,7 +495,7 @@ export function computeSummary(exp: ExperimentOnDisk, opts: ComputeOptions): Sum
       algo: m.algo,
       games: m.envs,
       arms: m.arms,
-      baseline,
+      baseline: armNames[0],
       seeds: m.seeds,
       evalEpisodes: m.evalEpisodes,
       command: m.command,
@@ -465,7 +503,7 @@ export function computeSummary(exp: ExperimentOnDisk, opts: ComputeOptions): Sum
     experimentVersion: m.coordrl,
     budget: { steps: one(runs.map((r) => r.budgetSteps)), frames: one(runs.map((r) => r.budgetFrames)), byGame },
     hyperparameters: { shared: sharedConfig(exp.armConfigs) },
-    runVersions: [...versionGroups.values()],
+    runVersions: versionGroups(runs),
     runs,
     progress: { total: m.runs.length, done: m.runs.length - missing.length, missing },
     source,
@@ -475,6 +513,6 @@ export function computeSummary(exp: ExperimentOnDisk, opts: ComputeOptions): Sum
     aggregate,
     comparisons,
     configDiff: configDiff(exp.armConfigs),
-    bootstrap: { reps, level: 0.95, seed },
+    bootstrap: { reps: opts.reps, level: 0.95, seed: opts.seed },
   };
 }

@@ -15,13 +15,8 @@
 // Memory: capacity frames of H*W bytes (in chunks of at most 1 GiB, so more than 4 GiB works on
 // Node 20), plus 10 bytes per slot (action int32, reward float32, flags, history length), plus one
 // zero frame. A slot is used per step and env, plus one per episode end when finalObs is given.
-import {
-  LITTLE_ENDIAN,
-  ReplayBase,
-  type ReplayBaseOptions,
-  type ReplayBatch,
-  type ReplaySnapshot,
-} from './replay-base.js';
+import { ReplayBase, type ReplayBaseOptions, type ReplayBatch } from './replay-base.js';
+import { LITTLE_ENDIAN, type ReplaySnapshot } from './snapshot-format.js';
 
 export type FrameLayout = 'NHWC' | 'NCHW';
 export type FramePadding = 'zeros' | 'repeat';

@@ -34,16 +34,6 @@ import {
 } from './snapshot-format.js';
 import { readReplayBlobsInto, readReplayHeader, writeReplaySnapshot } from './snapshot-io.js';
 
-export {
-  checkHeader,
-  LITTLE_ENDIAN,
-  REPLAY_FORMAT,
-  REPLAY_FORMAT_VERSION,
-  type ReplayHeader,
-  type ReplayKind,
-  type ReplaySnapshot,
-} from './snapshot-format.js';
-
 export const FLAG_VALID = 1; // can be sampled as the first step of a transition
 export const FLAG_ACTED = 2; // an action was taken from this slot's observation
 export const FLAG_TERM = 4;

@@ -2,7 +2,8 @@
 // Float32. Same vector-env semantics, n-step returns, sampling and snapshot format as the frame
 // replay (see replay-base.ts); each observation is stored once (a step stores its next observation,
 // an episode end with finalObs one more).
-import { ReplayBase, type ReplayBaseOptions, type ReplaySnapshot } from './replay-base.js';
+import { ReplayBase, type ReplayBaseOptions } from './replay-base.js';
+import type { ReplaySnapshot } from './snapshot-format.js';
 
 export interface VectorReplayOptions extends ReplayBaseOptions {
   obsDim: number;

@@ -5,12 +5,13 @@
 //   NAME/runs/<game>/<arm>/seed-<s>/final.json  the run's final score, written after its evaluation
 // The disk is the truth: a run is trained when its newest good checkpoint reached the budget, and
 // done when final.json exists; the manifest records what the runner saw and is rewritten atomically.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { listCheckpoints } from '../checkpoint/checkpoint.js';
 import type { RunConfig } from '../run-config.js';
 import type { Spread } from '../training/evaluation.js';
 import { readRunFile } from '../training/run.js';
+import { writeJsonAtomic } from '../util/atomic-write.js';
 import { UsageError, UserFacingError } from '../util/cli-errors.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { type Arm, armRunConfig, gameSlug } from './arms.js';
@@ -98,12 +99,9 @@ export interface FinalFile {
   trainScore: number | null;
 }
 
-export function writeJsonAtomic(file: string, value: unknown): void {
-  mkdirSync(path.dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(tmp, file);
-}
+// The experiment's files are written through the shared atomic writer; runner.ts and
+// slurm-executor.ts import it from here.
+export { writeJsonAtomic };
 
 export function manifestPath(expDir: string): string {
   return path.join(expDir, MANIFEST_FILE);

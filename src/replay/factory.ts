@@ -2,7 +2,8 @@
 import path from 'node:path';
 import type { Rng } from '../util/rng.js';
 import { type FrameLayout, type FramePadding, FrameReplayBuffer } from './frame-replay.js';
-import type { ReplayBatch, ReplaySnapshot, ReplayStep } from './replay-base.js';
+import type { ReplayBatch, ReplayStep } from './replay-base.js';
+import type { ReplaySnapshot } from './snapshot-format.js';
 import { readReplayHeader } from './snapshot-io.js';
 import { VectorReplayBuffer } from './vector-replay.js';
 

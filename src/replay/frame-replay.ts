@@ -15,16 +15,8 @@
 // Memory: capacity frames of H*W bytes (in chunks of at most 1 GiB, so more than 4 GiB works on
 // Node 20), plus 10 bytes per slot (action int32, reward float32, flags, history length), plus one
 // zero frame. A slot is used per step and env, plus one per episode end when finalObs is given.
-import path from 'node:path';
-import {
-  checkHeader,
-  LITTLE_ENDIAN,
-  ReplayBase,
-  type ReplayBaseOptions,
-  type ReplayBatch,
-  type ReplaySnapshot,
-} from './replay-base.js';
-import { readReplayBlobsInto, readReplayHeader, writeReplaySnapshot } from './snapshot-io.js';
+import { ReplayBase, type ReplayBaseOptions, type ReplayBatch } from './replay-base.js';
+import { LITTLE_ENDIAN, type ReplaySnapshot } from './snapshot-format.js';
 
 export type FrameLayout = 'NHWC' | 'NCHW';
 export type FramePadding = 'zeros' | 'repeat';
@@ -118,6 +110,7 @@ function interleave4Pair(
 }
 
 export class FrameReplayBuffer extends ReplayBase<Uint8Array> {
+  static readonly snapshotKind = 'frame';
   readonly frameShape: [number, number];
   readonly frameSize: number;
   readonly layout: FrameLayout;
@@ -165,10 +158,6 @@ export class FrameReplayBuffer extends ReplayBase<Uint8Array> {
     this.zero32 = new Int32Array(this.zero.buffer, 0, frameSize >> 2);
     this.srcChunk = new Int32Array(stack);
     this.srcOff = new Int32Array(stack);
-  }
-
-  protected kind(): 'frame' {
-    return 'frame';
   }
 
   protected dataBytes(): number {
@@ -397,13 +386,8 @@ export class FrameReplayBuffer extends ReplayBase<Uint8Array> {
     }
   }
 
-  protected configJson(): Record<string, unknown> {
+  protected ownConfig(): Record<string, unknown> {
     return {
-      capacity: this.capacity,
-      numEnvs: this.numEnvs,
-      nStep: this.nStep,
-      gamma: this.gamma,
-      checkContinuity: this.checkContinuity,
       frameShape: this.frameShape,
       stack: this.stack,
       layout: this.layout,
@@ -433,24 +417,12 @@ export class FrameReplayBuffer extends ReplayBase<Uint8Array> {
     return out;
   }
 
-  /** Writes `<name>.json` and `<name>.bin` into dir (see snapshot-io.ts). */
-  async save(dir: string, name = 'replay'): Promise<void> {
-    await writeReplaySnapshot(dir, name, this.serialize());
-  }
-
-  /** Loads what save() wrote. The envs are checked for continuity at the next add(). */
-  static async load(dir: string, name = 'replay'): Promise<FrameReplayBuffer> {
-    const header = await readReplayHeader(path.resolve(dir), name);
-    checkHeader(header, 'frame');
-    const buf = new FrameReplayBuffer(header.config as unknown as FrameReplayOptions);
-    await readReplayBlobsInto(dir, name, buf.restoreState(header));
-    return buf;
+  /** Loads what save() wrote (see ReplayBase.loadAs). */
+  static load(dir: string, name = 'replay'): Promise<FrameReplayBuffer> {
+    return ReplayBase.loadAs(FrameReplayBuffer, dir, name);
   }
 
   static deserialize(snap: ReplaySnapshot): FrameReplayBuffer {
-    checkHeader(snap.header, 'frame');
-    const buf = new FrameReplayBuffer(snap.header.config as unknown as FrameReplayOptions);
-    buf.loadSnapshot(snap);
-    return buf;
+    return ReplayBase.deserializeAs(FrameReplayBuffer, snap);
   }
 }

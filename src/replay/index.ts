@@ -8,15 +8,13 @@ export {
   FrameReplayBuffer,
   type FrameReplayOptions,
 } from './frame-replay.js';
-export type { ReplayStep } from './replay-base.js';
+export type { ReplayBaseOptions, ReplayBatch, ReplayStep } from './replay-base.js';
 export {
   checkHeader,
   REPLAY_FORMAT,
   REPLAY_FORMAT_VERSION,
-  type ReplayBaseOptions,
-  type ReplayBatch,
   type ReplayHeader,
   type ReplaySnapshot,
-} from './replay-base.js';
+} from './snapshot-format.js';
 export { readReplayBlobsInto, readReplayHeader, writeReplaySnapshot } from './snapshot-io.js';
 export { VectorReplayBuffer, type VectorReplayOptions } from './vector-replay.js';

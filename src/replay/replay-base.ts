@@ -21,18 +21,24 @@
 //  - truncated without finalObs: the step cannot be a transition (nothing to bootstrap from), so
 //    it is dropped; n-step returns of earlier steps stop before it and bootstrap from its
 //    observation (which is stored), with the discount of the steps actually used.
+import path from 'node:path';
 import type { Rng } from '../util/rng.js';
+import {
+  checkHeader,
+  LITTLE_ENDIAN,
+  REPLAY_FORMAT,
+  REPLAY_FORMAT_VERSION,
+  type ReplayHeader,
+  type ReplayKind,
+  type ReplaySnapshot,
+} from './snapshot-format.js';
+import { readReplayBlobsInto, readReplayHeader, writeReplaySnapshot } from './snapshot-io.js';
 
 export const FLAG_VALID = 1; // can be sampled as the first step of a transition
 export const FLAG_ACTED = 2; // an action was taken from this slot's observation
 export const FLAG_TERM = 4;
 export const FLAG_TRUNC = 8;
 export const FLAG_NO_NEXT = 16; // the episode ended here and its final observation is not stored
-
-export const REPLAY_FORMAT = 'coordrl-replay';
-export const REPLAY_FORMAT_VERSION = 1;
-
-const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 export interface ReplayBaseOptions {
   /** Total number of slots (frames) over all envs; each env gets ceil(capacity / numEnvs). */
@@ -69,22 +75,6 @@ export interface ReplayBatch<T extends Uint8Array | Float32Array> {
   indices: Int32Array;
 }
 
-export interface ReplayHeader {
-  format: typeof REPLAY_FORMAT;
-  version: number;
-  kind: 'frame' | 'vector';
-  littleEndian: boolean;
-  config: Record<string, unknown>;
-  state: { head: number[]; filled: number[]; cur: number[]; validCount: number };
-  blobs: { name: string; byteLength: number }[];
-}
-
-/** A buffer's full state: a JSON header and binary blobs (views into the buffer, not copies). */
-export interface ReplaySnapshot {
-  header: ReplayHeader;
-  blobs: Uint8Array[];
-}
-
 type Flags = ArrayLike<number | boolean>;
 
 /** One vector-env step, for add(step). */
@@ -100,6 +90,17 @@ export interface ReplayStep<T extends Uint8Array | Float32Array = Uint8Array | F
   /** True last observations of the envs whose episode ended at this step, when known. */
   finalObs?: Map<number, T> | null;
 }
+
+/**
+ * What the shared load() and deserialize() need of a buffer class: the kind of snapshot it reads
+ * (checked before the header's config is trusted to build it) and its constructor.
+ */
+export interface ReplayClass<B> {
+  readonly snapshotKind: ReplayKind;
+  new (config: never): B;
+}
+
+type AnyReplay = ReplayBase<Uint8Array> | ReplayBase<Float32Array>;
 
 function bytesOf(a: Int32Array | Float32Array | Uint8Array): Uint8Array {
   return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
@@ -231,8 +232,8 @@ export abstract class ReplayBase<T extends Uint8Array | Float32Array> {
   protected abstract gather(g: number, out: T, b: number): void;
   protected abstract allocObs(length: number): T;
   protected abstract isObs(a: unknown): a is T;
-  protected abstract kind(): 'frame' | 'vector';
-  protected abstract configJson(): Record<string, unknown>;
+  /** The subclass's own constructor options (after the shared ones), for the snapshot header. */
+  protected abstract ownConfig(): Record<string, unknown>;
   /** Views of the observation data of the filled slots (given `filled`), in a fixed order. */
   protected abstract dataViews(): { name: string; view: Uint8Array }[];
 
@@ -515,6 +516,23 @@ export abstract class ReplayBase<T extends Uint8Array | Float32Array> {
 
   // ---- serialization -------------------------------------------------------------------------------
 
+  /** The kind of snapshot this buffer writes: its class's snapshotKind. */
+  protected kind(): ReplayKind {
+    return (this.constructor as unknown as ReplayClass<this>).snapshotKind;
+  }
+
+  /** The options that rebuild this buffer (its constructor's), for the snapshot header. */
+  private configJson(): Record<string, unknown> {
+    return {
+      capacity: this.capacity,
+      numEnvs: this.numEnvs,
+      nStep: this.nStep,
+      gamma: this.gamma,
+      checkContinuity: this.checkContinuity,
+      ...this.ownConfig(),
+    };
+  }
+
   private views(): { name: string; view: Uint8Array }[] {
     return [
       { name: 'actions', view: bytesOf(this.actions) },
@@ -586,19 +604,29 @@ export abstract class ReplayBase<T extends Uint8Array | Float32Array> {
       t.set(snap.blobs[i]);
     });
   }
-}
 
-export function checkHeader(header: ReplayHeader, kind?: 'frame' | 'vector'): void {
-  if (header?.format !== REPLAY_FORMAT) throw new Error(`not a replay buffer header (format ${header?.format})`);
-  if (header.version !== REPLAY_FORMAT_VERSION) {
-    throw new Error(
-      `replay buffer format version ${header.version} is not supported (this build reads ${REPLAY_FORMAT_VERSION})`,
-    );
+  /** Writes `<name>.json` and `<name>.bin` into dir (see snapshot-io.ts). */
+  async save(dir: string, name = 'replay'): Promise<void> {
+    await writeReplaySnapshot(dir, name, this.serialize());
   }
-  if (kind && header.kind !== kind)
-    throw new Error(`replay header is for a ${header.kind} buffer, not a ${kind} buffer`);
-  if (header.littleEndian !== LITTLE_ENDIAN)
-    throw new Error('replay buffer was saved on a machine of other endianness');
-}
 
-export { LITTLE_ENDIAN };
+  /**
+   * Loads what save() wrote as a `cls` buffer (each subclass's static load). The envs are checked
+   * for continuity at the next add().
+   */
+  protected static async loadAs<B extends AnyReplay>(cls: ReplayClass<B>, dir: string, name: string): Promise<B> {
+    const header = await readReplayHeader(path.resolve(dir), name);
+    checkHeader(header, cls.snapshotKind);
+    const buf = new cls(header.config as never);
+    await readReplayBlobsInto(dir, name, buf.restoreState(header));
+    return buf;
+  }
+
+  /** A `cls` buffer from serialize()'s snapshot (each subclass's static deserialize). */
+  protected static deserializeAs<B extends AnyReplay>(cls: ReplayClass<B>, snap: ReplaySnapshot): B {
+    checkHeader(snap.header, cls.snapshotKind);
+    const buf = new cls(snap.header.config as never);
+    buf.loadSnapshot(snap);
+    return buf;
+  }
+}

@@ -4,7 +4,7 @@
 // writer (src/checkpoint), which fsyncs every file of a checkpoint before publishing it.
 import { open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { checkHeader, type ReplayHeader, type ReplaySnapshot } from './replay-base.js';
+import { checkHeader, type ReplayHeader, type ReplaySnapshot } from './snapshot-format.js';
 
 const IO_PIECE = 64 * 1024 * 1024;
 

@@ -2,15 +2,15 @@
 // Float32. Same vector-env semantics, n-step returns, sampling and snapshot format as the frame
 // replay (see replay-base.ts); each observation is stored once (a step stores its next observation,
 // an episode end with finalObs one more).
-import path from 'node:path';
-import { checkHeader, ReplayBase, type ReplayBaseOptions, type ReplaySnapshot } from './replay-base.js';
-import { readReplayBlobsInto, readReplayHeader, writeReplaySnapshot } from './snapshot-io.js';
+import { ReplayBase, type ReplayBaseOptions } from './replay-base.js';
+import type { ReplaySnapshot } from './snapshot-format.js';
 
 export interface VectorReplayOptions extends ReplayBaseOptions {
   obsDim: number;
 }
 
 export class VectorReplayBuffer extends ReplayBase<Float32Array> {
+  static readonly snapshotKind = 'vector';
   readonly obsDim: number;
   private readonly data: Float32Array;
   private readonly dataBits: Int32Array;
@@ -21,10 +21,6 @@ export class VectorReplayBuffer extends ReplayBase<Float32Array> {
     this.obsDim = opts.obsDim;
     this.data = new Float32Array(this.capacity * this.obsDim);
     this.dataBits = new Int32Array(this.data.buffer);
-  }
-
-  protected kind(): 'vector' {
-    return 'vector';
   }
 
   protected dataBytes(): number {
@@ -65,13 +61,8 @@ export class VectorReplayBuffer extends ReplayBase<Float32Array> {
     else out.set(this.data.subarray(g * D, (g + 1) * D), b * D);
   }
 
-  protected configJson(): Record<string, unknown> {
+  protected ownConfig(): Record<string, unknown> {
     return {
-      capacity: this.capacity,
-      numEnvs: this.numEnvs,
-      nStep: this.nStep,
-      gamma: this.gamma,
-      checkContinuity: this.checkContinuity,
       obsDim: this.obsDim,
     };
   }
@@ -87,23 +78,12 @@ export class VectorReplayBuffer extends ReplayBase<Float32Array> {
     return out;
   }
 
-  async save(dir: string, name = 'replay'): Promise<void> {
-    await writeReplaySnapshot(dir, name, this.serialize());
-  }
-
-  /** Loads what save() wrote. The envs are checked for continuity at the next add(). */
-  static async load(dir: string, name = 'replay'): Promise<VectorReplayBuffer> {
-    const header = await readReplayHeader(path.resolve(dir), name);
-    checkHeader(header, 'vector');
-    const buf = new VectorReplayBuffer(header.config as unknown as VectorReplayOptions);
-    await readReplayBlobsInto(dir, name, buf.restoreState(header));
-    return buf;
+  /** Loads what save() wrote (see ReplayBase.loadAs). */
+  static load(dir: string, name = 'replay'): Promise<VectorReplayBuffer> {
+    return ReplayBase.loadAs(VectorReplayBuffer, dir, name);
   }
 
   static deserialize(snap: ReplaySnapshot): VectorReplayBuffer {
-    checkHeader(snap.header, 'vector');
-    const buf = new VectorReplayBuffer(snap.header.config as unknown as VectorReplayOptions);
-    buf.loadSnapshot(snap);
-    return buf;
+    return ReplayBase.deserializeAs(VectorReplayBuffer, snap);
   }
 }

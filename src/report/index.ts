@@ -1,9 +1,8 @@
 // `coordrl report`: summary.json, report.html and plots/*.png of an A/B experiment directory.
-import { mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { probePython } from '../../envs/python-probe.js';
 import { activeBackend } from '../backend.js';
-import { writeJsonAtomic } from '../experiments/manifest.js';
 import {
   plural,
   type ReportVersions,
@@ -12,6 +11,7 @@ import {
   summarizeExperiment,
 } from '../experiments/summary.js';
 import { tf } from '../tf.js';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomic-write.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { renderSvg, reportCharts, svgToPng } from './charts.js';
 import { renderHtml } from './html.js';
@@ -79,9 +79,7 @@ export async function writeReport(
   const summaryFile = path.join(outDir, 'summary.json');
   writeJsonAtomic(summaryFile, summary);
   const htmlFile = path.join(outDir, 'report.html');
-  const tmp = `${htmlFile}.tmp-${process.pid}`;
-  writeFileSync(tmp, renderHtml(summary, svgs, { plotsDir: plots.length ? 'plots/' : undefined }));
-  renameSync(tmp, htmlFile);
+  writeFileAtomic(htmlFile, renderHtml(summary, svgs, { plotsDir: plots.length ? 'plots/' : undefined }));
   return { summary, files: { summary: summaryFile, html: htmlFile, plots } };
 }
 

@@ -1,6 +1,6 @@
 // A training run on disk: start, resume, evaluate, inspect. The run directory holds
 // config.json, metrics.jsonl, tensorboard/ and checkpoints/ (see src/checkpoint).
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { A2C } from '../../agents/a2c.js';
@@ -12,6 +12,7 @@ import { budgetSteps, frameSkipFor, isAtari, isMinAtar, MAX_COUNT, validate } fr
 import { ALGOS, type Algo, type RunConfig, runConfigKeys, runConfigSchema } from '../run-config.js';
 import { tf } from '../tf.js';
 import { applyTorso, autoArch, describeTorso, NATURE_MIN_SIDE, type TorsoOptions } from '../torsos.js';
+import { writeJsonAtomic } from '../util/atomic-write.js';
 import { UsageError, UserFacingError } from '../util/cli-errors.js';
 import { note } from '../util/output.js';
 import { Rng } from '../util/rng.js';
@@ -104,12 +105,6 @@ function defaultRunDir(config: RunConfig): string {
   const stamp = timeStamp();
   const env = config.env.replace(/[^A-Za-z0-9]+/g, '').toLowerCase();
   return path.resolve('runs', `${config.algo}-${env}-${config.torso}-s${config.seed}-${stamp}`);
-}
-
-function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(tmp, file);
 }
 
 /** What a run (or its latest resume) ran on, for the A/B report: versions.json in the run directory. */

@@ -1,7 +1,14 @@
 // The algorithms coordrl trains, listed once. The names (--algo), the run-configuration schema,
-// the per-algorithm flags, presets, memory estimates, env set-up and evaluation all come from the
-// entries here; adding an algorithm is its agent in agents/, its entry module beside this file and
-// one line in ALGORITHMS (test/registry.test.ts fails where code elsewhere compares names).
+// the per-algorithm flags and their --help groups, presets, memory estimates, env set-up and
+// evaluation all come from the entries here.
+//
+// Adding an algorithm:
+//   1. agents/<name>.ts: its hyperparameter schema (zod, strict) and its TrainableAgent.
+//   2. src/algorithms/<name>.ts: its entry (defineAlgorithm: name, title, description, schema,
+//      factory, presets per env family, memory parts and parameter copies, env groups, steps
+//      before learning, evaluation), then one element in ALGORITHMS below.
+//   3. Its tests; test/registry.test.ts checks the entry is complete and fails wherever code
+//      outside src/algorithms/ compares or switches on algorithm names.
 import { z } from 'zod';
 import type { AgentContext, TrainableAgent } from '../agent.js';
 import { a2c } from './a2c.js';

@@ -2,6 +2,7 @@
 // here; this file only wires them together and turns errors into exit codes:
 //   0 ok, 1 a failure the user can act on, 2 bad arguments (one line on stderr), 130 interrupted.
 import { Command, CommanderError } from 'commander';
+import { algorithms } from './algorithms/registry.js';
 import { BackendError } from './backend.js';
 import { registerAb } from './commands/ab.js';
 import { registerBench } from './commands/bench.js';
@@ -42,8 +43,11 @@ const registrars: CommandRegistrar[] = [
 ];
 
 export function buildProgram(): Command {
+  const titles = algorithms().map((a) => a.title);
   const program = new Command('coordrl')
-    .description('Train A2C/DQN agents on Atari and A/B test conv vs CoordConv torsos, on native TensorFlow.')
+    .description(
+      `Train ${titles.join('/')} agents on Atari and A/B test conv vs CoordConv torsos, on native TensorFlow.`,
+    )
     .version(PACKAGE_VERSION)
     .showHelpAfterError('(run with --help for usage)')
     .configureHelp({ sortSubcommands: false, showGlobalOptions: true })

@@ -11,6 +11,16 @@ export {
 } from '../envs/index.js';
 export type { AgentContext, AgentEnv, CheckpointParts, IterationStats, TrainableAgent } from './agent.js';
 export { PolicyNetwork } from './agent.js';
+export { type AlgorithmSpec, defineAlgorithm } from './algorithms/algorithm.js';
+export {
+  ALGORITHMS,
+  ALGOS,
+  type Algo,
+  algorithm,
+  algorithms,
+  createAgent,
+  type RegisteredAlgorithm,
+} from './algorithms/registry.js';
 export {
   activeBackend,
   BACKEND_CHOICES,

@@ -1,49 +1,55 @@
 // The full configuration of a training run: common settings + the chosen agent's
 // hyperparameters, merged from defaults < config file < command-line flags and validated.
-import { z } from 'zod';
-import { a2cSchema } from '../agents/a2c.js';
-import { dqnSchema } from '../agents/dqn.js';
-import { commonSchema, isImageEnv, isMinAtar, pickFlags, readConfigFile, validate } from './config.js';
+import {
+  ALGOS,
+  type Algo,
+  algorithm,
+  algorithms,
+  algorithmsWithSetting,
+  DEFAULT_ALGO,
+  isAlgo,
+  type RunConfig,
+  runConfigSchema,
+} from './algorithms/registry.js';
+import { commonSchema, isImageEnv, isMinAtar, kebab, pickFlags, readConfigFile, validate } from './config.js';
 import { presetFor } from './presets.js';
 import { UsageError } from './util/cli-errors.js';
+import { listWords } from './util/words.js';
 
-export const ALGOS = ['a2c', 'dqn'] as const;
-export type Algo = (typeof ALGOS)[number];
-
-export const hyperparamSchemas = { a2c: a2cSchema, dqn: dqnSchema } as const;
-
-export const runConfigSchema = z.discriminatedUnion('algo', [
-  z.object({ algo: z.literal('a2c'), ...commonSchema.shape, ...a2cSchema.shape }).strict(),
-  z.object({ algo: z.literal('dqn'), ...commonSchema.shape, ...dqnSchema.shape }).strict(),
-]);
-export type RunConfig = z.infer<typeof runConfigSchema>;
-export type A2CRunConfig = Extract<RunConfig, { algo: 'a2c' }>;
-export type DQNRunConfig = Extract<RunConfig, { algo: 'dqn' }>;
+export type { A2CRunConfig } from './algorithms/a2c.js';
+export type { DQNRunConfig } from './algorithms/dqn.js';
+// The algorithms and the schema of their run configurations are the registry's (src/algorithms/).
+export { ALGOS, type Algo, type RunConfig, runConfigSchema };
 
 /** The fields of run configurations (for "did you mean" on an unknown one): `algo`'s first. */
 export function runConfigKeys(algo: Algo): string[] {
-  const others = ALGOS.filter((a) => a !== algo).flatMap((a) => Object.keys(hyperparamSchemas[a].shape));
   return [
-    ...new Set(['algo', ...Object.keys(commonSchema.shape), ...Object.keys(hyperparamSchemas[algo].shape), ...others]),
+    ...new Set([
+      'algo',
+      ...Object.keys(commonSchema.shape),
+      ...Object.keys(algorithm(algo).hyperparameters.shape),
+      ...algorithms().flatMap((a) => Object.keys(a.hyperparameters.shape)),
+    ]),
   ];
 }
 
 /**
  * Merges the env family's preset (src/presets.ts: MinAtar's), a config file (optional) and the flags
  * the user gave, in that order of precedence from lowest, then validates. A flag that
- * belongs to the other algorithm is an error that says so, rather than being ignored.
+ * belongs to another algorithm is an error that names it, rather than being ignored.
  */
 export function resolveRunConfig(flags: Record<string, unknown>, configFile?: string): RunConfig {
   const file = configFile ? readConfigFile(configFile) : {};
-  const given = pickFlags(flags, [commonSchema, a2cSchema, dqnSchema]);
-  const algo = (flags.algo as string | undefined) ?? (file.algo as string | undefined) ?? 'a2c';
-  if (!ALGOS.includes(algo as Algo)) throw new UsageError(`unknown algo '${algo}' (expected ${ALGOS.join(' or ')})`);
-  const own = hyperparamSchemas[algo as Algo].shape;
-  const other = algo === 'a2c' ? dqnSchema.shape : a2cSchema.shape;
+  const given = pickFlags(flags, [commonSchema, ...algorithms().map((a) => a.hyperparameters)]);
+  const algo = flags.algo ?? file.algo ?? DEFAULT_ALGO;
+  if (!isAlgo(algo)) throw new UsageError(`unknown algo '${String(algo)}' (expected ${listWords(ALGOS, 'or')})`);
+  const own = algorithm(algo).hyperparameters.shape;
   for (const key of Object.keys(given)) {
-    if (key in other && !(key in own) && !(key in commonSchema.shape)) {
+    if (key in own || key in commonSchema.shape) continue;
+    const owners = algorithmsWithSetting(key);
+    if (owners.length) {
       throw new UsageError(
-        `--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} is a ${algo === 'a2c' ? 'dqn' : 'a2c'} setting; it does not apply to --algo ${algo}`,
+        `--${kebab(key)} is a ${listWords(owners, 'and')} setting; it does not apply to --algo ${algo}`,
       );
     }
   }
@@ -51,7 +57,7 @@ export function resolveRunConfig(flags: Record<string, unknown>, configFile?: st
   // Lowest precedence: the env family's preset (MinAtar's), then the file, then the flags.
   const env =
     (given.env as string | undefined) ?? (file.env as string | undefined) ?? commonSchema.shape.env.parse(undefined);
-  const preset = typeof env === 'string' ? presetFor(algo, env) : {};
+  const preset = typeof env === 'string' ? presetFor(algorithm(algo).presets, env) : {};
   const merged: Record<string, unknown> = { ...preset, ...file, ...given, algo };
   if (given.frames !== undefined || given.steps !== undefined) {
     merged.frames = given.frames;
@@ -66,7 +72,7 @@ export function resolveRunConfig(flags: Record<string, unknown>, configFile?: st
     runConfigSchema,
     merged,
     configFile ? `configuration (${configFile} + flags)` : 'configuration',
-    runConfigKeys(algo as Algo),
+    runConfigKeys(algo),
   );
   // Saved runs name their torso and architecture concretely: auto is CoordConv on images, an MLP on
   // vectors; the MinAtar network for MinAtar games, the Nature CNN otherwise.

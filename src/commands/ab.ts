@@ -1,15 +1,14 @@
 // `coordrl ab`: an A/B experiment of two or more arms (conv vs CoordConv by default) over games
 // and paired seeds, each run a child `coordrl train|resume|eval` process; then the report.
 import path from 'node:path';
-import { type Command, Option } from 'commander';
-import { a2cSchema } from '../../agents/a2c.js';
-import { dqnSchema } from '../../agents/dqn.js';
-import { commonSchema, optionsFromSchemas, pickFlags } from '../config.js';
+import type { Command } from 'commander';
+import { algoOption, runConfigOptions } from '../algorithms/options.js';
+import { algorithms, DEFAULT_ALGO } from '../algorithms/registry.js';
+import { commonSchema, pickFlags } from '../config.js';
 import { parseArms, parseEnvs, parseSeeds } from '../experiments/arms.js';
 import { createExperiment, type ExperimentSpec, planRuns, probeRun, readManifest } from '../experiments/manifest.js';
 import { runExperiment } from '../experiments/runner.js';
 import { describeReport, writeReport } from '../report/index.js';
-import { ALGOS } from '../run-config.js';
 import { nonNegativeInt, parseCount, positiveInt, UsageError } from '../util/cli-errors.js';
 import { note, printResult } from '../util/output.js';
 import {
@@ -46,7 +45,7 @@ interface AbFlags extends Record<string, unknown>, SlurmFlags {
 /** Flags that define an experiment; with --resume they come from its manifest instead. */
 const DEFINING = ['algo', 'envs', 'arms', 'armsFile', 'seeds', 'out', 'evalEpisodes', 'config'] as const;
 
-const SCHEMAS = [commonSchema, a2cSchema, dqnSchema];
+const SCHEMAS = [commonSchema, ...algorithms().map((a) => a.hyperparameters)];
 
 /** The experiment's own flags replace --env and --seed of `train`. */
 const NOT_BASE = new Set(['--env', '--seed']);
@@ -57,7 +56,7 @@ export function registerAb(program: Command): void {
     .description(
       'A/B experiment: train every game x arm x seed (seeds paired across arms), evaluate each run, and report the difference with bootstrap intervals',
     )
-    .addOption(new Option('--algo <name>', 'algorithm (default "a2c")').choices([...ALGOS]))
+    .addOption(algoOption())
     .option('--envs <list>', 'games, comma-separated, e.g. pong,breakout,mspacman (or Gymnasium ids like CartPole-v1)')
     .option(
       '--arms <list>',
@@ -87,11 +86,7 @@ export function registerAb(program: Command): void {
     )
     .addOption(jsonOption());
   addSlurmOptions(ab);
-  for (const opt of optionsFromSchemas([
-    { schema: commonSchema },
-    { schema: a2cSchema, note: 'for a2c' },
-    { schema: dqnSchema, note: 'for dqn' },
-  ])) {
+  for (const opt of runConfigOptions()) {
     if (NOT_BASE.has(opt.long ?? '')) continue;
     if (opt.long === '--frames' || opt.long === '--steps') opt.argParser(parseCount(opt.long));
     opt.description = `base setting: ${opt.description}`;
@@ -147,7 +142,7 @@ Examples:
       checkSlurmFlags(flags, executorFor(flags, null), false);
       if (executorFor(flags, null) === 'slurm') await checkNewSlurmExperiment(expDir, flags, !flags.dryRun);
       const spec: ExperimentSpec = {
-        algo: flags.algo ?? 'a2c',
+        algo: flags.algo ?? DEFAULT_ALGO,
         envs: parseEnvs(flags.envs),
         arms: parseArms(flags.arms, flags.armsFile),
         seeds: parseSeeds(flags.seeds ?? '5'),

@@ -1,10 +1,10 @@
 // `coordrl train`, `coordrl resume`, `coordrl eval`, `coordrl info`: training runs on disk.
 import path from 'node:path';
 import { type Command, Option } from 'commander';
-import { a2cSchema } from '../../agents/a2c.js';
-import { dqnSchema } from '../../agents/dqn.js';
-import { commonSchema, MAX_ENVS, optionsFromSchemas } from '../config.js';
-import { ALGOS, resolveRunConfig } from '../run-config.js';
+import { algoOption, runConfigOptions } from '../algorithms/options.js';
+import { algorithm, algorithms, DEFAULT_ALGO, samplingAlgorithms } from '../algorithms/registry.js';
+import { MAX_ENVS } from '../config.js';
+import { resolveRunConfig } from '../run-config.js';
 import { checkRunMemory, formatBytes } from '../training/memory.js';
 import {
   describeRun,
@@ -35,9 +35,9 @@ export function registerTrain(program: Command): void {
   const train = program
     .command('train')
     .description(
-      'train an agent; every hyperparameter is a flag and a config-file field (defaults: CoordConv A2C on Pong)',
+      `train an agent; every hyperparameter is a flag and a config-file field (defaults: CoordConv ${algorithm(DEFAULT_ALGO).title} on Pong)`,
     )
-    .addOption(new Option('--algo <name>', 'algorithm (default "a2c")').choices([...ALGOS]))
+    .addOption(algoOption())
     .option('--config <file>', 'YAML or JSON file with any of the settings below (flags override it)')
     .option('--run-dir <dir>', 'where the run is written (default runs/<algo>-<env>-<torso>-s<seed>-<time>)')
     .option(
@@ -51,11 +51,7 @@ export function registerTrain(program: Command): void {
     )
     .option('--no-progress', 'no progress bar even on a terminal')
     .addOption(jsonOption());
-  for (const opt of optionsFromSchemas([
-    { schema: commonSchema },
-    { schema: a2cSchema, note: 'for a2c' },
-    { schema: dqnSchema, note: 'for dqn' },
-  ])) {
+  for (const opt of runConfigOptions()) {
     if (opt.long === '--frames' || opt.long === '--steps') opt.argParser(parseCount(opt.long));
     train.addOption(opt);
   }
@@ -140,14 +136,7 @@ export function registerTrain(program: Command): void {
       if (!(x >= 0 && x <= 1)) throw new UsageError(`--epsilon must be in [0, 1], got '${v}'`);
       return x;
     })
-    .addOption(
-      new Option(
-        '--policy <how>',
-        'greedy: the most likely action (DQN: the best Q); sample: actions drawn from the policy, as it was trained (A2C)',
-      )
-        .choices(['greedy', 'sample'])
-        .default('greedy'),
-    )
+    .addOption(new Option('--policy <how>', policyHelp()).choices(['greedy', 'sample']).default('greedy'))
     .addOption(jsonOption())
     .action(
       async (
@@ -181,6 +170,13 @@ export function registerTrain(program: Command): void {
       const info = await runInfo(path.resolve(dir));
       printResult(Boolean(flags.json), info, () => info.summary);
     });
+}
+
+/** `eval --policy`: what greedy play picks per algorithm, and which ones can sample. */
+function policyHelp(): string {
+  const greedy = algorithms().map((a) => `${a.title}: ${a.evaluation.greedy}`);
+  const sampling = samplingAlgorithms().map((n) => algorithm(n).title);
+  return `greedy: the best action (${greedy.join(', ')}); sample: actions drawn from the policy, as it was trained (${sampling.join(', ')})`;
 }
 
 function describeEval(r: EvalResult): string {

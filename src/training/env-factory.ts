@@ -1,6 +1,7 @@
 // Makes the vector environment of a run from its configuration (through the Python bridge).
 import { BridgeError, type BridgeVecEnv, makeVecEnv, type VecEnv } from '../../envs/index.js';
 import type { AgentEnv } from '../agent.js';
+import { algorithm } from '../algorithms/registry.js';
 import { isAtari, isMinAtar } from '../config.js';
 import type { RunConfig } from '../run-config.js';
 import { UsageError, UserFacingError } from '../util/cli-errors.js';
@@ -76,13 +77,11 @@ export async function createEnv(
 }
 
 /**
- * Env groups a run's training env is made of: A2C with `--pipeline` steps two halves in turn (see
- * src/rollout.ts). Not by default: on the 2-core machines measured, the second group's messages
- * and the smaller inference batches cost the learner more CPU than the overlap hides
- * (docs/speed.md). Everything else: one group (remote env servers add their own groups).
+ * Env groups a run's training env is made of: its algorithm's choice (A2C with `--pipeline` steps
+ * two halves in turn, see src/algorithms/a2c.ts); remote env servers add their own groups.
  */
 export function trainingEnvGroups(config: RunConfig): number {
-  return config.algo === 'a2c' && config.pipeline === true && config.numEnvs >= 2 ? 2 : 1;
+  return algorithm(config.algo).envGroups(config);
 }
 
 /** Observation and action spaces of an env (starts a server for a moment). */

@@ -2,24 +2,12 @@
 // before anything big is allocated: a flag such as --batch-size 1000000000 is refused with one
 // line naming it, instead of growing to tens of GB or dying in `new Float32Array`.
 import { freemem, totalmem } from 'node:os';
+import { algorithm } from '../algorithms/registry.js';
 import type { RunConfig } from '../run-config.js';
 import { UsageError } from '../util/cli-errors.js';
+import { type MemoryPart, type ObsSpace, observationSize } from './memory-parts.js';
 
-export interface ObsSpace {
-  shape: readonly number[];
-  dtype: 'uint8' | 'float32';
-  /** Frames stacked in the channels where the env says (MinAtar: 1, every observation stored whole). */
-  frameStack?: number;
-}
-
-export interface MemoryPart {
-  name: string;
-  bytes: number;
-  /** The flags that make this part big, the first the one to lower. */
-  flags: string[];
-  /** Elements of its largest single array (typed arrays and tensors stop near 2^31-2^32). */
-  largestArray: number;
-}
+export type { MemoryPart, ObsSpace } from './memory-parts.js';
 
 export interface MemoryEstimate {
   totalBytes: number;
@@ -32,70 +20,15 @@ const RUNTIME_BYTES = 300e6;
 export const MAX_ARRAY_ELEMENTS = 2 ** 31 - 1;
 
 /**
- * Activations of one sample through the torso, in floats: the Nature CNN keeps ~3.1 floats per
- * input pixel over its three convolutions (21,632 for 84x84) plus the 512 features; the MLP two
- * hidden layers of 64.
- */
-function activationsPerSample(obs: ObsSpace): number {
-  if (obs.shape.length === 3) {
-    const [h, w, c] = obs.shape;
-    const pixels = Math.min(h, c) === c ? h * w : w * c; // NHWC, or NCHW with the stack first
-    return 3.1 * pixels + 512;
-  }
-  return 2 * 64;
-}
-
-/**
- * Bytes of the biggest allocations: replay buffer (DQN), rollout (A2C), sample and batch tensors
- * with their activations and gradients (forward + backward, ~3x), network parameters with
- * gradients and optimizer slots, the env's observation buffers, and the runtime.
+ * Bytes of the biggest allocations: what the run's algorithm allocates (its entry's memory parts:
+ * replay buffer, rollout, sample and batch tensors with their activations and gradients), network
+ * parameters with gradients and optimizer slots, the env's observation buffers, and the runtime.
  */
 export function estimateRunMemory(config: RunConfig, obs: ObsSpace, params: number): MemoryEstimate {
-  const obsSize = obs.shape.reduce((a, b) => a * b, 1);
-  const obsBytes = obsSize * (obs.dtype === 'uint8' ? 1 : 4);
-  const act = activationsPerSample(obs);
+  const { elements: obsSize, bytes: obsBytes } = observationSize(obs);
   const n = config.numEnvs;
-  const parts: MemoryPart[] = [];
-  const batchPart = (name: string, batch: number, flags: string[], inputs: number) => {
-    parts.push({
-      name,
-      // float32 inputs + activations kept for the backward pass and their gradients
-      bytes: batch * (inputs * obsSize * 4 + 3 * act * 4),
-      flags,
-      largestArray: batch * obsSize,
-    });
-  };
-  if (config.algo === 'dqn') {
-    const image = obs.dtype === 'uint8' && obs.shape.length === 3;
-    // Frame replay stores each frame once; vector replay one observation per slot.
-    const stack = image ? (obs.frameStack ?? Math.min(obs.shape[0], obs.shape[2])) : 1;
-    const slotBytes = (image ? obsBytes / stack : obsBytes) + 12;
-    const slots = Math.ceil(config.bufferSize / n) * n;
-    parts.push({
-      name: 'replay buffer',
-      bytes: slots * slotBytes,
-      flags: ['--buffer-size'],
-      // frames live in chunks of a few MB; the per-slot arrays are the longest then
-      largestArray: image ? slots : slots * obsSize,
-    });
-    // Sampled obs and next obs (arrays), then online and target passes over both.
-    parts.push({
-      name: 'sampled batch',
-      bytes: config.batchSize * (2 * obsBytes + 24),
-      flags: ['--batch-size'],
-      largestArray: config.batchSize * obsSize,
-    });
-    batchPart('batch tensors', config.batchSize, ['--batch-size'], 2);
-  } else {
-    const batch = config.nSteps * n;
-    parts.push({
-      name: 'rollout buffers',
-      bytes: batch * (obsBytes + 20),
-      flags: ['--n-steps', '--num-envs'],
-      largestArray: batch * obsSize,
-    });
-    batchPart('batch tensors', batch, ['--n-steps', '--num-envs'], 1);
-  }
+  const algo = algorithm(config.algo);
+  const parts: MemoryPart[] = [...algo.memory.parts(config, obs)];
   parts.push({
     name: 'env observations',
     // current, next and final observations, and the bridge's receive buffers
@@ -103,8 +36,12 @@ export function estimateRunMemory(config: RunConfig, obs: ObsSpace, params: numb
     flags: ['--num-envs'],
     largestArray: n * obsSize,
   });
-  const copies = config.algo === 'dqn' ? 2 * 4 : 4; // weights, gradients, 2 optimizer slots (x2: DQN's target)
-  parts.push({ name: 'networks', bytes: params * 4 * copies, flags: ['--torso', '--env'], largestArray: 0 });
+  parts.push({
+    name: 'networks',
+    bytes: params * 4 * algo.memory.parameterCopies,
+    flags: ['--torso', '--env'],
+    largestArray: 0,
+  });
   parts.push({ name: 'runtime', bytes: RUNTIME_BYTES, flags: [], largestArray: 0 });
   return { totalBytes: parts.reduce((a, p) => a + p.bytes, 0), parts };
 }

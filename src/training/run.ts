@@ -3,9 +3,8 @@
 import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { A2C } from '../../agents/a2c.js';
-import { DQN } from '../../agents/dqn.js';
 import { type AgentContext, type AgentEnv, NonFiniteLossError, type TrainableAgent } from '../agent.js';
+import { algorithm, createAgent, samplingAlgorithms } from '../algorithms/registry.js';
 import { type BackendInfo, initBackend } from '../backend.js';
 import { setCompiledPrecision, usablePrecision } from '../compiled/runtime.js';
 import { budgetSteps, frameSkipFor, isAtari, isMinAtar, MAX_COUNT, validate } from '../config.js';
@@ -157,7 +156,7 @@ export function readRunFile(runDir: string): RunFile {
 }
 
 function makeAgent(config: RunConfig, ctx: AgentContext): TrainableAgent {
-  return config.algo === 'a2c' ? new A2C(ctx, config) : new DQN(ctx, config);
+  return createAgent(ctx, config);
 }
 
 /** Parameters of the torso (as built for `shape`) plus linear heads of `outputs` units in all. */
@@ -503,8 +502,8 @@ export async function evaluateRun(
   try {
     const seed = opts.seed ?? 1_000_003 + config.seed;
     const rng = new Rng(opts.seed ?? config.seed); // epsilon noise
-    // Evaluation needs the network only: a small replay instead of the training-size one.
-    const agent = makeAgent(config.algo === 'dqn' ? { ...config, bufferSize: 1000 } : config, {
+    // Evaluation needs the network only: the algorithm's evaluation configuration (DQN: a small replay).
+    const agent = makeAgent(algorithm(config.algo).evaluation.config(config), {
       env,
       rng,
       seeds: { init: config.seed },
@@ -520,7 +519,7 @@ export async function evaluateRun(
       const sample = policy === 'sample' ? agent.sampleActions?.bind(agent) : undefined;
       if (policy === 'sample' && !sample) {
         throw new UsageError(
-          `--policy sample needs an agent with a stochastic policy (a2c); ${config.algo}'s evaluation is greedy, with --epsilon for noise`,
+          `--policy sample needs an agent with a stochastic policy (${samplingAlgorithms().join(', ')}); ${config.algo}'s evaluation is greedy, with --epsilon for noise`,
         );
       }
       const choose = sample

@@ -1,7 +1,9 @@
 // `coordrl bench train`: env steps per second of a real training loop (env stepping through the
 // bridge, batched inference, updates), measured after a warm-up.
+
 import type { BridgeVecEnv } from '../../envs/index.js';
 import type { AgentContext, TrainableAgent } from '../agent.js';
+import { type Algo, algorithm, createAgent } from '../algorithms/registry.js';
 import { initBackend } from '../backend.js';
 import type { Precision } from '../compiled/precision.js';
 import { setCompiledPrecision, usablePrecision } from '../compiled/runtime.js';
@@ -33,7 +35,7 @@ export interface TrainBenchResult {
 }
 
 export interface BenchTrainOptions {
-  algo: 'a2c' | 'dqn';
+  algo: Algo;
   env: string;
   torso: string;
   seconds: number;
@@ -52,8 +54,9 @@ export interface BenchTrainOptions {
 export async function benchTrain(opts: BenchTrainOptions): Promise<TrainBenchResult> {
   const flags: Record<string, unknown> = { algo: opts.algo, env: opts.env, torso: opts.torso };
   if (opts.numEnvs !== undefined) flags.numEnvs = opts.numEnvs;
-  if (opts.algo === 'dqn') flags.learningStarts = opts.learningStarts;
-  if (opts.algo === 'a2c' && opts.pipeline !== undefined) flags.pipeline = opts.pipeline;
+  const own = algorithm(opts.algo).hyperparameters.shape;
+  if ('learningStarts' in own) flags.learningStarts = opts.learningStarts;
+  if ('pipeline' in own && opts.pipeline !== undefined) flags.pipeline = opts.pipeline;
   if (opts.precision !== undefined) flags.precision = opts.precision;
   const config = resolveRunConfig(flags);
   const info = await initBackend(config.backend);
@@ -71,14 +74,13 @@ export async function benchTrain(opts: BenchTrainOptions): Promise<TrainBenchRes
       progress: () => 0,
       onStep: () => {},
     };
-    const { A2C } = await import('../../agents/a2c.js');
-    const { DQN } = await import('../../agents/dqn.js');
-    agent = config.algo === 'a2c' ? new A2C(ctx, config) : new DQN(ctx, config);
+    agent = createAgent(ctx, config);
     await agent.resetEnvs(config.seed);
     // Warm-up: kernels compiled, replay past learningStarts, caches hot.
     const warmEnd = performance.now() + opts.warmup * 1000;
     let warmSteps = 0;
-    while (performance.now() < warmEnd || (config.algo === 'dqn' && warmSteps < opts.learningStarts)) {
+    const randomSteps = algorithm(config.algo).stepsBeforeLearning(config);
+    while (performance.now() < warmEnd || warmSteps < randomSteps) {
       warmSteps += (await agent.iterate()).envSteps;
     }
     note(`warm-up done (${warmSteps} steps); measuring for ${opts.seconds} s${opts.profile ? ' (profiled)' : ''}`);

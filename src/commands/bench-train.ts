@@ -1,5 +1,7 @@
 // `coordrl bench train` (src/bench/train.ts): the command's options and its output.
+
 import { type Command, Option } from 'commander';
+import { ALGOS, DEFAULT_ALGO } from '../algorithms/registry.js';
 import { type BenchTrainOptions, benchTrain, formatBenchTrain } from '../bench/train.js';
 import { PRECISIONS } from '../compiled/precision.js';
 import { parseCount, positiveNumber } from '../util/cli-errors.js';
@@ -10,7 +12,7 @@ export function registerBenchTrain(bench: Command): void {
   bench
     .command('train')
     .description('env steps per second of a real training loop (env stepping, inference, updates)')
-    .addOption(new Option('--algo <name>', 'algorithm').choices(['a2c', 'dqn']).default('a2c'))
+    .addOption(new Option('--algo <name>', 'algorithm').choices([...ALGOS]).default(DEFAULT_ALGO))
     .option('--env <name>', 'environment', 'pong')
     .addOption(new Option('--torso <kind>', 'network torso').choices(['conv', 'coordconv', 'mlp']).default('coordconv'))
     .option('--seconds <s>', 'measured seconds', positiveNumber('--seconds'), 60)

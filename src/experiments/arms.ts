@@ -3,8 +3,7 @@
 // every (game, arm, seed) is validated with the ordinary run-config schema before anything runs.
 import { readFileSync } from 'node:fs';
 import YAML from 'yaml';
-import { a2cSchema } from '../../agents/a2c.js';
-import { dqnSchema } from '../../agents/dqn.js';
+import { hyperparameterKeys } from '../algorithms/registry.js';
 import { commonSchema, isImageEnv } from '../config.js';
 import { type RunConfig, resolveRunConfig } from '../run-config.js';
 import { UsageError } from '../util/cli-errors.js';
@@ -27,12 +26,7 @@ const EXPERIMENT_FIELDS: Record<string, string> = {
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 function knownFields(): Set<string> {
-  return new Set([
-    'algo',
-    ...Object.keys(commonSchema.shape),
-    ...Object.keys(a2cSchema.shape),
-    ...Object.keys(dqnSchema.shape),
-  ]);
+  return new Set(['algo', ...Object.keys(commonSchema.shape), ...hyperparameterKeys()]);
 }
 
 function checkName(name: string, where: string): void {

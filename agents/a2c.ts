@@ -17,11 +17,11 @@ import { MAX_ENVS } from '../src/config.js';
 import { argMaxRows, entropyOf, logProbOf, sampleCategorical } from '../src/onpolicy/categorical.js';
 import { normalizeAdvantages, RolloutBuffer } from '../src/onpolicy/rollout-buffer.js';
 import { eagerOps } from '../src/ops/eager-ops.js';
+import { clipNamedByGlobalNorm, readScalars } from '../src/ops/grads.js';
 import type { LossOutputs, Ops } from '../src/ops/ops.js';
 import { RMSpropTF } from '../src/optim/rmsprop-tf.js';
 import { collectRollout, type RolloutTimes } from '../src/rollout.js';
 import { tf } from '../src/tf.js';
-import { clipNamedByGlobalNorm, readScalars } from '../src/util/grads.js';
 
 // ---------------------------------------------------------------------------------------------
 // Hyperparameters

@@ -19,13 +19,13 @@ import { preferXla } from '../src/compiled/runtime.js';
 import { type CompilableNet, type CompiledUpdate, compileUpdate } from '../src/compiled/steps.js';
 import { MAX_COUNT, MAX_ENVS } from '../src/config.js';
 import { eagerOps } from '../src/ops/eager-ops.js';
+import { clipNamedByGlobalNorm, readScalars } from '../src/ops/grads.js';
 import type { LossOutputs, Ops } from '../src/ops/ops.js';
 import { FusedAdam } from '../src/optim/adam.js';
 import { CenteredRMSprop } from '../src/optim/centered-rmsprop.js';
 import type { SlotOptimizer } from '../src/optim/slot-optimizer.js';
 import { makeReplayBuffer, type ReplayBuffer } from '../src/replay/index.js';
 import { tf } from '../src/tf.js';
-import { clipNamedByGlobalNorm, readScalars } from '../src/util/grads.js';
 
 // ---------------------------------------------------------------------------------------------
 // Hyperparameters

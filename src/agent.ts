@@ -204,7 +204,17 @@ export class PolicyNetwork {
 }
 
 /** Greedy actions: each row's largest value (defined with the categorical distribution). */
-export { argMaxRows } from './onpolicy/categorical.js';
+/** The index of each row's largest value (the first on ties): greedy actions. */
+export function argMaxRows(values: Float32Array, rows: number): Int32Array {
+  const cols = values.length / rows;
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let j = 1; j < cols; j++) if (values[r * cols + j] > values[r * cols + best]) best = j;
+    out[r] = best;
+  }
+  return out;
+}
 
 /** Training diverged: the trainer stops and keeps the last good checkpoint. */
 export class NonFiniteLossError extends Error {

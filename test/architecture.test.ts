@@ -1,6 +1,8 @@
 // The layering rule of docs/architecture.md: arrows point downwards. src/commands/ (the CLI) sits
 // on top and may import anything; nothing below it (src/ other than src/cli.ts, envs/, agents/)
-// may import from src/commands/, or a report would pull in a CLI command and what it loads.
+// may import from src/commands/, or a report would pull in a CLI command and what it loads. And
+// every module (a folder of src/, a top-level file of src/, envs/, agents/) sits in one layer of
+// LAYERS and imports only from layers below its own: no cycles between modules.
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -43,7 +45,50 @@ function upwardImports(file: string): string[] {
 
 const scanned = ['src', 'envs', 'agents'].flatMap((d) => tsFiles(path.join(ROOT, d)));
 
+/** docs/architecture.md's layers, lowest first. A module imports only modules of lower layers. */
+const LAYERS: string[][] = [
+  ['src/tf', 'src/version', 'src/util'],
+  ['src/native', 'src/layers', 'src/init', 'src/stats', 'src/replay', 'src/checkpoint', 'envs'],
+  ['src/backend', 'src/ops', 'src/torsos', 'src/toy'],
+  ['src/optim'],
+  ['src/compiled'],
+  ['src/config', 'src/agent'],
+  ['src/onpolicy', 'src/rollout', 'src/presets'],
+  ['agents'],
+  ['src/algorithms'],
+  ['src/run-config'],
+  ['src/training'],
+  ['src/experiments', 'src/bench'],
+  ['src/report'],
+  ['src/commands', 'src/index'],
+  ['src/cli'],
+];
+
+/** The module of a file: src/<folder>, src/<file> without .ts, or the top-level folder (envs, agents). */
+function moduleOf(file: string): string {
+  const parts = path.relative(ROOT, file).split(path.sep);
+  if (parts[0] !== 'src') return parts[0];
+  return parts.length > 2 ? `src/${parts[1]}` : `src/${parts[1].replace(/\.(ts|js)$/, '')}`;
+}
+
+const layerOf = new Map(LAYERS.flatMap((mods, i) => mods.map((m) => [m, i] as const)));
+
 describe('module layering', () => {
+  it('puts every module in a layer and imports only from lower layers', () => {
+    const modules = new Set(scanned.map(moduleOf));
+    expect([...modules].filter((m) => !layerOf.has(m))).toEqual([]);
+    const wrong = scanned.flatMap((file) => {
+      const from = moduleOf(file);
+      return importSpecifiers(readFileSync(file, 'utf8'))
+        .map((s) => moduleOf(path.resolve(path.dirname(file), s).replace(/\.js$/, '.ts')))
+        .filter((to) => to !== from && layerOf.has(to) && (layerOf.get(to) as number) >= (layerOf.get(from) as number))
+        .map((to) => `${path.relative(ROOT, file)} (${from}) imports ${to}`);
+    });
+    expect(wrong).toEqual([]);
+    // The scan sees real imports: agents/ imports the agent contract from below.
+    expect(importSpecifiers(readFileSync(path.join(ROOT, 'agents', 'a2c.ts'), 'utf8'))).toContain('../src/agent.js');
+  });
+
   it('finds the imports it looks for (src/cli.ts imports the commands)', () => {
     // Guards the scan itself: were the patterns or paths wrong, the rule below would pass vacuously.
     expect(upwardImports(path.join(ROOT, 'src', 'cli.ts')).length).toBeGreaterThan(0);

@@ -1,15 +1,15 @@
 // The two implementations of src/ops/ops.ts compute the same thing: every op on tfjs tensors
 // (eager-ops.ts) and as graph nodes (graph-ops.ts) gives the same numbers on the same inputs;
-// stopGradient stops gradients in both; the one global-norm clipping (src/util/grads.ts) scales to
+// stopGradient stops gradients in both; the one global-norm clipping (src/ops/grads.ts) scales to
 // the limit and leaves gradients under it (or with the limit 0) alone, on both.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../src/backend.js';
 import { DT, Graph, loadTfGraph, type Out } from '../src/compiled/graph.js';
+import { graphOps } from '../src/compiled/graph-ops.js';
 import { eagerOps } from '../src/ops/eager-ops.js';
-import { graphOps } from '../src/ops/graph-ops.js';
+import { clipByGlobalNorm } from '../src/ops/grads.js';
 import type { Ops } from '../src/ops/ops.js';
 import { tf } from '../src/tf.js';
-import { clipByGlobalNorm } from '../src/util/grads.js';
 import { Rng } from '../src/util/rng.js';
 
 beforeAll(async () => {

@@ -1,8 +1,8 @@
 // A2C's entry in the algorithm registry: synchronous advantage actor-critic as SB3's A2C
 // (agents/a2c.ts), on-policy rollouts of nSteps x numEnvs.
 import { A2C, type A2CHyperparams, a2cSchema } from '../../agents/a2c.js';
-import { batchTensorsPart, observationSize } from '../training/memory-parts.js';
 import { defineAlgorithm, type RunConfigFor } from './algorithm.js';
+import { batchTensorsPart, observationSize } from './memory-parts.js';
 
 export type A2CRunConfig = RunConfigFor<'a2c', typeof a2cSchema>;
 

@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { AgentContext, TrainableAgent } from '../agent.js';
 import { commonSchema } from '../config.js';
 import type { EnvFamily } from '../presets.js';
-import type { MemoryPart, ObsSpace } from '../training/memory-parts.js';
+import type { MemoryPart, ObsSpace } from './memory-parts.js';
 
 /** An algorithm's hyperparameters: a strict zod object whose fields become flags and config fields. */
 export type HyperparamSchema = z.ZodObject<z.ZodRawShape>;

@@ -1,8 +1,8 @@
 // DQN's entry in the algorithm registry: deep Q-learning with a replay buffer and a target
 // network, as SB3's DQN (agents/dqn.ts).
 import { DQN, type DQNHyperparams, dqnSchema } from '../../agents/dqn.js';
-import { batchTensorsPart, observationSize } from '../training/memory-parts.js';
 import { defineAlgorithm, type RunConfigFor } from './algorithm.js';
+import { batchTensorsPart, observationSize } from './memory-parts.js';
 
 export type DQNRunConfig = RunConfigFor<'dqn', typeof dqnSchema>;
 

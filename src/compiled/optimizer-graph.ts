@@ -6,13 +6,13 @@
 // restores these slots through ExternalSlots, and counts the steps (Adam's bias correction follows
 // its count).
 
-import { graphOps } from '../ops/graph-ops.js';
 import { FusedAdam } from '../optim/adam.js';
 import { CenteredRMSprop, centeredRmspropStep } from '../optim/centered-rmsprop.js';
 import { RMSpropTF } from '../optim/rmsprop-tf.js';
 import type { SlotOptimizer } from '../optim/slot-optimizer.js';
 import { tf } from '../tf.js';
 import { DT, type Out } from './graph.js';
+import { graphOps } from './graph-ops.js';
 import { UncompilableModelError } from './model-graph.js';
 import type { CompiledRuntime, GraphVariable } from './runtime.js';
 

@@ -6,13 +6,13 @@
 // when `compileUpdate` returns one and its eager code otherwise (pure-JS backend, addon not built,
 // COORDRL_NO_COMPILED=1, or a layer this module cannot rebuild).
 
-import { graphOps } from '../ops/graph-ops.js';
+import { clipByGlobalNorm } from '../ops/grads.js';
 import type { LossOutputs, Ops } from '../ops/ops.js';
 import type { SlotOptimizer } from '../optim/slot-optimizer.js';
 import type { tf } from '../tf.js';
-import { clipByGlobalNorm } from '../util/grads.js';
 import { note } from '../util/output.js';
 import { type Attr, DT, type Graph, type Out } from './graph.js';
+import { graphOps } from './graph-ops.js';
 import { buildForward, UncompilableModelError } from './model-graph.js';
 import { compileOptimizerStep } from './optimizer-graph.js';
 import { type CompiledRuntime, runtimeFor } from './runtime.js';

@@ -3,7 +3,11 @@
 // most likely action, for policy-gradient agents (A2C, PPO). Two halves: the acting side on
 // logits read back from inference (Float32Array rows, plain JS), and the loss side written over
 // src/ops/ops.ts (both execution paths).
+import { argMaxRows } from '../agent.js';
 import type { Ops } from '../ops/ops.js';
+
+/** The mode of a categorical distribution per row (greedy actions); defined with the agents' contract. */
+export { argMaxRows };
 
 type Rng = { next(): number };
 
@@ -63,18 +67,6 @@ export function categoricalEntropy(logits: Float32Array, rows: number, n: number
       h -= Math.exp(logp) * logp;
     }
     out[r] = h;
-  }
-  return out;
-}
-
-/** The index of each row's largest value (the first on ties): greedy actions. */
-export function argMaxRows(values: Float32Array, rows: number): Int32Array {
-  const cols = values.length / rows;
-  const out = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let best = 0;
-    for (let j = 1; j < cols; j++) if (values[r * cols + j] > values[r * cols + best]) best = j;
-    out[r] = best;
   }
   return out;
 }

@@ -1,7 +1,7 @@
 // The tensor operations a loss, its gradient clipping and an optimizer's step are written with,
 // so that each is written once and runs on both execution paths: eagerly over tfjs tensors
 // (eager-ops.ts: the pure-JS backend, COORDRL_NO_COMPILED=1, debugging) and as nodes of a compiled
-// TensorFlow graph (graph-ops.ts over src/compiled/graph.ts). A formula over `Ops<T>` builds the
+// TensorFlow graph (src/compiled/graph-ops.ts over src/compiled/graph.ts). A formula over `Ops<T>` builds the
 // same computation in both: same kernels, same operand order, so both give the same numbers.
 //
 // Why no overloads with plain numbers (`mul(x, 0.5)`): a graph constant is an operation, and the

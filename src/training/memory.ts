@@ -2,12 +2,12 @@
 // before anything big is allocated: a flag such as --batch-size 1000000000 is refused with one
 // line naming it, instead of growing to tens of GB or dying in `new Float32Array`.
 import { freemem, totalmem } from 'node:os';
+import { type MemoryPart, type ObsSpace, observationSize } from '../algorithms/memory-parts.js';
 import { algorithm } from '../algorithms/registry.js';
 import type { RunConfig } from '../run-config.js';
 import { UsageError } from '../util/cli-errors.js';
-import { type MemoryPart, type ObsSpace, observationSize } from './memory-parts.js';
 
-export type { MemoryPart, ObsSpace } from './memory-parts.js';
+export type { MemoryPart, ObsSpace } from '../algorithms/memory-parts.js';
 
 export interface MemoryEstimate {
   totalBytes: number;

@@ -2,8 +2,9 @@
 // method adds exactly the nodes the compiled steps added before the formulas were shared (e.g.
 // sum -> Sum over a Const axis, addN -> one AddN node, scalar -> one Const), so the graphs, and the
 // numbers they compute, are unchanged.
-import { DT, type Graph, type Out } from '../compiled/graph.js';
-import type { Ops } from './ops.js';
+
+import type { Ops } from '../ops/ops.js';
+import { DT, type Graph, type Out } from './graph.js';
 
 const floatOp = (g: Graph, type: string, inputs: Out[]): Out => g.out(type, inputs, [['T', 'type', DT.float]]);
 

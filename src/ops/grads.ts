@@ -1,6 +1,6 @@
-import { eagerOps } from '../ops/eager-ops.js';
-import type { Ops } from '../ops/ops.js';
 import type { tf } from '../tf.js';
+import { eagerOps } from './eager-ops.js';
+import type { Ops } from './ops.js';
 
 /**
  * Scales all gradients together so their global L2 norm is at most `maxNorm`, as

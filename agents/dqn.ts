@@ -2,7 +2,7 @@
 // file top to bottom: hyperparameters, loss (and its compiled update), then the agent (network,
 // rollout, update). Defaults are
 // Stable-Baselines3's tuned Atari settings (rl-baselines3-zoo dqn.yml); on MinAtar a preset
-// (src/presets.ts) gives the MinAtar paper's settings instead.
+// (src/algorithms/dqn.ts) gives the MinAtar paper's settings instead.
 import { z } from 'zod';
 import {
   type AgentContext,

@@ -4,7 +4,7 @@
 // 1. The Python virtual environment of python-bridge/ with pinned requirements.
 // 2. The native TensorFlow addon of @tensorflow/tfjs-node: the package's own download where it
 //    works; otherwise built from the package's own sources against the TensorFlow C library
-//    that ships inside the TensorFlow wheel on PyPI (see README, "Native TensorFlow").
+//    that ships inside the TensorFlow wheel on PyPI (docs/install.md).
 // 3. The project's own small addon native/tfgraph (compiled training steps, docs/speed.md),
 //    built with node-gyp against the same TensorFlow library and headers. Optional: without it
 //    the agents run the same updates as eager tfjs ops.

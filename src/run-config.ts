@@ -34,7 +34,7 @@ export function runConfigKeys(algo: Algo): string[] {
 }
 
 /**
- * Merges the env family's preset (src/presets.ts: MinAtar's), a config file (optional) and the flags
+ * Merges the env family's preset (the registry entry's, plus src/presets.ts's family settings), a config file (optional) and the flags
  * the user gave, in that order of precedence from lowest, then validates. A flag that
  * belongs to another algorithm is an error that names it, rather than being ignored.
  */

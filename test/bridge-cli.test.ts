@@ -5,9 +5,10 @@ import path from 'node:path';
 import { Command } from 'commander';
 import { describe, expect, test } from 'vitest';
 import { keyPermissionWarnings } from '../envs/key-permissions.js';
+import { serverArgs } from '../envs/serve.js';
 import { benchEnv } from '../src/bench/env.js';
 import { registerBenchEnv } from '../src/commands/bench-env.js';
-import { registerServe, serverArgs } from '../src/commands/serve.js';
+import { registerServe } from '../src/commands/serve.js';
 import { UsageError } from '../src/util/cli-errors.js';
 
 describe('coordrl serve', () => {
@@ -31,6 +32,17 @@ describe('coordrl serve', () => {
       'info',
     ]);
     expect(() => serverArgs({ maxEnvMemory: 'lots' })).toThrow(/--max-env-memory: expected a size/);
+    expect(serverArgs({ maxObsBytes: '8M', maxReplyBytes: '64M', reclaimIdle: 0 })).toEqual([
+      '--max-obs-bytes',
+      '8M',
+      '--max-reply-bytes',
+      '64M',
+      '--reclaim-idle',
+      '0',
+      '--log-level',
+      'info',
+    ]);
+    expect(() => serverArgs({ maxReplyBytes: 'huge' })).toThrow(/--max-reply-bytes: expected a size/);
   });
 
   test('registers with help', () => {

@@ -4,7 +4,7 @@ Runs SB3's A2C or DQN with the same network (Nature CNN), settings and environme
 (ale-py's AtariVectorEnv: same preprocessing in C++ threads) for a fixed wall time and prints
 environment steps per second as JSON. Gymnasium ids (e.g. CartPole-v1) run SB3's MlpPolicy with
 a 64-64 tanh MLP (coordrl's mlp torso) on SB3's DummyVecEnv. MinAtar names (minatar/breakout) run the
-MinAtar network on our bridge's MinAtarGroup with coordrl's MinAtar presets (src/presets.ts; see
+MinAtar network on our bridge's MinAtarGroup with coordrl's MinAtar presets (src/algorithms/<name>.ts; see
 minatar_sb3.py; needs the optional, GPL-3.0 minatar package). Used by `npm run bench:sb3`; not part of
 the product.
 

@@ -90,7 +90,7 @@ class MinAtarVecEnv(WholeVecEnv):
 
 def minatar_epsilon(learning_starts: int, exploration_steps: int, total_timesteps: int) -> Any:
     """coordrl's MinAtar schedule as an SB3 schedule of progress_remaining: epsilon 1.0 until learning
-    starts, then linear to 0.1 over `exploration_steps` transitions (src/presets.ts MINATAR_DQN)."""
+    starts, then linear to 0.1 over `exploration_steps` transitions (src/algorithms/dqn.ts MINATAR_DQN)."""
 
     def schedule(progress_remaining: float) -> float:
         t = (1.0 - progress_remaining) * total_timesteps

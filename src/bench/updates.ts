@@ -272,7 +272,7 @@ function minatarModel(channels: number, nActions: number): tf.LayersModel {
   return tf.model({ inputs: input, outputs: q });
 }
 
-/** The MinAtar DQN preset's settings (src/presets.ts) for the centered forms, Adam as the mlp bench's. */
+/** The MinAtar DQN preset's settings (src/algorithms/dqn.ts) for the centered forms, Adam as the mlp bench's. */
 function minatarOptimizer(name: MinatarBenchOptimizer): SlotOptimizer {
   if (name === 'adam') return new FusedAdam(2.5e-4);
   return new CenteredRMSprop(2.5e-4, 0.95, 0.95, 0.01, name === 'centered-rmsprop-tf');

@@ -4,26 +4,9 @@ import path from 'node:path';
 import { type Command, Option } from 'commander';
 import { analyzePower, describePower } from '../experiments/power-analysis.js';
 import { summarizeExperiment } from '../experiments/summary.js';
-import { positiveInt, UsageError } from '../util/cli-errors.js';
+import { nonZeroNumber, openFraction, positiveInt, UsageError } from '../util/cli-errors.js';
 import { printResult } from '../util/output.js';
 import { jsonOption } from './options.js';
-
-/** A number in the open interval (0, 1), with a message that names the option. */
-function fraction(name: string): (value: string) => number {
-  return (value) => {
-    const x = Number(value);
-    if (!(x > 0 && x < 1)) throw new UsageError(`${name} must be a number between 0 and 1 (exclusive), got '${value}'`);
-    return x;
-  };
-}
-
-function finiteNumber(name: string): (value: string) => number {
-  return (value) => {
-    const x = Number(value);
-    if (!Number.isFinite(x) || x === 0) throw new UsageError(`${name} must be a non-zero number, got '${value}'`);
-    return x;
-  };
-}
 
 interface PowerFlags {
   effect?: number;
@@ -47,10 +30,10 @@ export function registerPower(program: Command): void {
     .option(
       '--effect <d>',
       "also size for this IQM difference (B - A), in the aggregate's units (normalised score where the games have reference scores)",
-      finiteNumber('--effect'),
+      nonZeroNumber('--effect'),
     )
-    .option('--power <p>', 'power to reach', fraction('--power'), 0.8)
-    .option('--alpha <a>', 'the verdict intervals are at level 1 - alpha', fraction('--alpha'), 0.05)
+    .option('--power <p>', 'power to reach', openFraction('--power'), 0.8)
+    .option('--alpha <a>', 'the verdict intervals are at level 1 - alpha', openFraction('--alpha'), 0.05)
     .option('--max-seeds <n>', 'largest seeds per arm to search', positiveInt('--max-seeds', 1000), 50)
     .option(
       '--sims <n>',

@@ -1,90 +1,9 @@
 // `coordrl serve`: run the environment server in the foreground, e.g. on another machine for a
 // learner that connects with makeVecEnv({ servers: [{ endpoint, keysDir }] }).
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import type { Command } from 'commander';
-import { bridgeDir, defaultPython } from '../../envs/paths.js';
-import { positiveInt, positiveNumber, UsageError, UserFacingError } from '../util/cli-errors.js';
+import { type ServeOptions, serve } from '../../envs/serve.js';
+import { nonNegativeNumber, positiveInt, positiveNumber, UsageError } from '../util/cli-errors.js';
 import { note } from '../util/output.js';
-
-export interface ServeOptions {
-  bind?: string;
-  keys?: string;
-  genKeys?: string;
-  maxEnvs?: number;
-  maxGroups?: number;
-  maxGroupsPerClient?: number;
-  maxEnvMemory?: string;
-  maxMessageSize?: number;
-  sessionTimeout?: number;
-  logLevel?: string;
-  python?: string;
-}
-
-const LOOPBACK = /^tcp:\/\/(127\.[0-9.]+|localhost|\[::1\]|::1):/;
-
-/** Checks the options the way the server would, so that mistakes are usage errors here. */
-export function serverArgs(o: ServeOptions): string[] {
-  if (o.genKeys) return ['--gen-keys', o.genKeys];
-  const args: string[] = [];
-  if (o.bind) {
-    if (!/^(ipc|tcp):\/\//.test(o.bind))
-      throw new UsageError(`--bind: expected ipc://PATH or tcp://HOST:PORT, got '${o.bind}'`);
-    if (o.bind.startsWith('tcp://') && !LOOPBACK.test(o.bind) && !o.keys) {
-      throw new UsageError(
-        `--bind ${o.bind} is reachable from other machines: it needs CURVE keys (--keys DIR; create them with --gen-keys DIR)`,
-      );
-    }
-    args.push('--bind', o.bind);
-  }
-  if (o.keys) {
-    if (!existsSync(o.keys)) throw new UsageError(`--keys: no such directory ${o.keys} (create it with --gen-keys)`);
-    args.push('--keys', o.keys);
-  }
-  if (o.maxEnvs !== undefined) args.push('--max-envs', String(o.maxEnvs));
-  if (o.maxGroups !== undefined) args.push('--max-groups', String(o.maxGroups));
-  if (o.maxGroupsPerClient !== undefined) args.push('--max-groups-per-client', String(o.maxGroupsPerClient));
-  if (o.maxEnvMemory !== undefined) {
-    if (!/^\s*\d+(\.\d+)?\s*([kmgt]i?b?)?\s*$/i.test(o.maxEnvMemory))
-      throw new UsageError(`--max-env-memory: expected a size such as 8G, 512M or bytes, got '${o.maxEnvMemory}'`);
-    args.push('--max-env-memory', o.maxEnvMemory);
-  }
-  if (o.maxMessageSize !== undefined) args.push('--max-message-size', String(o.maxMessageSize));
-  if (o.sessionTimeout !== undefined) args.push('--session-timeout', String(o.sessionTimeout));
-  args.push('--log-level', o.logLevel ?? 'info');
-  return args;
-}
-
-/** Runs the server in the foreground until it exits (Ctrl+C stops it). */
-export async function serve(o: ServeOptions): Promise<void> {
-  const python = o.python ?? defaultPython();
-  if (!existsSync(python)) {
-    throw new UserFacingError(
-      `Python for the env server not found at ${python}; run \`npm run setup\` or set COORDRL_PYTHON`,
-    );
-  }
-  const args = ['-m', 'coordrl_bridge', ...serverArgs(o)];
-  if (!o.genKeys) args.push('--parent-pid', String(process.pid));
-  const child = spawn(python, args, { cwd: bridgeDir(), stdio: ['ignore', 'inherit', 'inherit'] });
-  const forward = (sig: NodeJS.Signals) => (): void => {
-    child.kill(sig);
-  };
-  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((sig) => {
-    const h = forward(sig);
-    process.on(sig, h);
-    return [sig, h] as const;
-  });
-  try {
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.once('error', (e) => reject(new UserFacingError(`cannot start ${python}: ${e.message}`)));
-      child.once('exit', (c, sig) => resolve(sig ? 0 : c));
-    });
-    if (code === 2) throw new UsageError('the env server refused its options (see above)');
-    if (code !== 0) throw new UserFacingError(`the env server exited with code ${code} (see above)`);
-  } finally {
-    for (const [sig, h] of handlers) process.removeListener(sig, h);
-  }
-}
 
 export function registerServe(program: Command): void {
   program
@@ -121,6 +40,13 @@ export function registerServe(program: Command): void {
       '--session-timeout <s>',
       "close a silent client's envs after this many seconds (default 3600)",
       positiveNumber('--session-timeout'),
+    )
+    .option('--max-obs-bytes <size>', "one env's observation at most, e.g. 16M (default 16 MiB)")
+    .option('--max-reply-bytes <size>', 'one step reply at most, e.g. 256M (default 256 MiB)')
+    .option(
+      '--reclaim-idle <s>',
+      'when a make would pass a cap, close the groups of clients silent this long, longest first (0: never; default 30)',
+      nonNegativeNumber('--reclaim-idle'),
     )
     .option('--log-level <level>', 'debug, info, warning or error', 'info')
     .option('--python <path>', 'Python interpreter (default: python-bridge/.venv/bin/python or $COORDRL_PYTHON)')

@@ -38,6 +38,33 @@ export function positiveNumber(name: string): (value: string) => number {
   };
 }
 
+/** Parses a number >= 0. */
+export function nonNegativeNumber(name: string): (value: string) => number {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isFinite(n) || n < 0) throw new UsageError(`${name} must be a number >= 0, got '${value}'`);
+    return n;
+  };
+}
+
+/** Parses a number strictly between 0 and 1 (a power, a significance level). */
+export function openFraction(name: string): (value: string) => number {
+  return (value: string) => {
+    const x = Number(value);
+    if (!(x > 0 && x < 1)) throw new UsageError(`${name} must be a number between 0 and 1 (exclusive), got '${value}'`);
+    return x;
+  };
+}
+
+/** Parses a finite number other than 0 (an effect size). */
+export function nonZeroNumber(name: string): (value: string) => number {
+  return (value: string) => {
+    const x = Number(value);
+    if (!Number.isFinite(x) || x === 0) throw new UsageError(`${name} must be a non-zero number, got '${value}'`);
+    return x;
+  };
+}
+
 /**
  * Parses counts like `10M`, `500k`, `1e6`, `2_000_000` (frames or steps).
  */

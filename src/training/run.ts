@@ -13,6 +13,7 @@ import { ALGOS, type Algo, type RunConfig, runConfigKeys, runConfigSchema } from
 import { tf } from '../tf.js';
 import { applyTorso, autoArch, describeTorso, NATURE_MIN_SIDE, type TorsoOptions } from '../torsos.js';
 import { UsageError, UserFacingError } from '../util/cli-errors.js';
+import { acquireDirLock, type DirLock, tookOverNote } from '../util/dir-lock.js';
 import { note } from '../util/output.js';
 import { Rng } from '../util/rng.js';
 import { PACKAGE_VERSION } from '../version.js';
@@ -241,6 +242,7 @@ export async function startRun(
       `${runDir} already holds a run; continue it with \`coordrl resume ${runDir}\` or pick another --run-dir`,
     );
   }
+  refuseCheckpointsWithoutConfig(runDir);
   // Nothing is written before the directory, the env and the memory estimate are known to be good.
   checkRunDirUsable(runDir, opts.runDir ? '--run-dir' : 'the run directory');
   const { backend, env } = await openRunEnv(config);
@@ -252,15 +254,63 @@ export async function startRun(
     budgetSteps: defaultBudget(config),
     frameSkip,
   };
+  let lock: DirLock;
   try {
-    mkdirSync(runDir, { recursive: true });
-    writeJsonAtomic(path.join(runDir, 'config.json'), run);
+    lock = lockNewRunDir(runDir);
   } catch (e) {
     await closeEnv(env);
+    throw e;
+  }
+  try {
+    try {
+      writeJsonAtomic(path.join(runDir, 'config.json'), run);
+    } catch (e) {
+      await closeEnv(env);
+      throw new UsageError(`cannot write the run directory ${runDir}: ${describeFsError(e)}`);
+    }
+    note(`run directory: ${runDir}`);
+    return await execute(runDir, run, backend, env, null, opts.progress ?? true, opts.stopAt);
+  } finally {
+    lock.release();
+  }
+}
+
+// ---- one trainer per run directory (src/util/dir-lock.ts) ----
+
+/** Takes the run's lock; a note when it replaced the lock of a trainer that died. */
+function lockRun(runDir: string, command: string): DirLock {
+  const lock = acquireDirLock(runDir, { command, label: runDir });
+  const took = tookOverNote(lock, runDir);
+  if (took) note(took);
+  return lock;
+}
+
+/** `train`: makes the directory and takes its lock; refuses when another train got there first. */
+function lockNewRunDir(runDir: string): DirLock {
+  try {
+    mkdirSync(runDir, { recursive: true });
+  } catch (e) {
     throw new UsageError(`cannot write the run directory ${runDir}: ${describeFsError(e)}`);
   }
-  note(`run directory: ${runDir}`);
-  return execute(runDir, run, backend, env, null, opts.progress ?? true, opts.stopAt);
+  const lock = lockRun(runDir, 'coordrl train');
+  if (existsSync(path.join(runDir, 'config.json'))) {
+    lock.release();
+    throw new UsageError(
+      `${runDir} already holds a run; continue it with \`coordrl resume ${runDir}\` or pick another --run-dir`,
+    );
+  }
+  return lock;
+}
+
+/**
+ * A directory with checkpoints but no config.json (lost or deleted) is not a place for a new run:
+ * training there from step 0 would write over good checkpoints.
+ */
+function refuseCheckpointsWithoutConfig(runDir: string): void {
+  if (!existsSync(path.join(runDir, 'checkpoints'))) return;
+  throw new UsageError(
+    `${runDir} has checkpoints but no config.json; a new run there would overwrite them: restore config.json (then \`coordrl resume ${runDir}\`) or pick another --run-dir`,
+  );
 }
 
 /** A new budget given to `resume` (--steps or --frames), checked against the checkpoint's step. */
@@ -283,9 +333,15 @@ export async function resumeRun(
       : opts.frames !== undefined
         ? { steps: Math.ceil(opts.frames / run.frameSkip), flag: `--frames ${opts.frames}` }
         : null;
-  checkRunDirUsable(runDir, 'run directory');
-  const { backend, env } = await openRunEnv(run.config);
-  return execute(runDir, run, backend, env, { budget }, opts.progress ?? true, opts.stopAt);
+  // Taken before anything is written or the env is started: a second resume leaves at once.
+  const lock = lockRun(runDir, 'coordrl resume');
+  try {
+    checkRunDirUsable(runDir, 'run directory');
+    const { backend, env } = await openRunEnv(run.config);
+    return await execute(runDir, run, backend, env, { budget }, opts.progress ?? true, opts.stopAt);
+  } finally {
+    lock.release();
+  }
 }
 
 /** Moves the curves of a run that restarts from step 0 aside, so old and new never mix. */

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { readMetrics } from '../training/metrics.js';
-import type { EvalResult } from '../training/run.js';
+import { type EvalResult, recoverRunFile } from '../training/run.js';
 import { UsageError } from '../util/cli-errors.js';
 import {
   acquireDirLock,
@@ -27,6 +27,7 @@ import {
   probeRun,
   type RunStatus,
   readManifest,
+  readRunConfigFile,
   writeJsonAtomic,
   writeManifest,
 } from './manifest.js';
@@ -359,6 +360,13 @@ async function runLocked(expDir: string, manifest: Manifest, opts: RunnerOptions
     const runDir = path.join(expDir, run.dir);
     if (await isHeld(run, runDir)) return;
     let probe = await probeRun(runDir);
+    if (probe.lostConfig) {
+      recoverRunFile(runDir, readRunConfigFile(expDir, run));
+      log(
+        `${run.id}: config.json was missing: rebuilt it from the experiment (${run.configFile}); resuming from its checkpoints`,
+      );
+      probe = await probeRun(runDir);
+    }
     let trainScore: number | null = null;
     if (probe.state === 'new' || probe.state === 'partial') {
       const stage = probe.state === 'new' ? 'train' : 'resume';

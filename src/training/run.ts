@@ -313,6 +313,23 @@ function refuseCheckpointsWithoutConfig(runDir: string): void {
   );
 }
 
+/**
+ * Writes config.json again for a run directory that lost it but kept its checkpoints, from the
+ * run configuration it was created from (an A/B experiment keeps each run's): the same file
+ * `train` writes, so that `resume` continues from the checkpoints instead of starting over.
+ */
+export function recoverRunFile(runDir: string, config: RunConfig): RunFile {
+  const run: RunFile = {
+    coordrl: PACKAGE_VERSION,
+    createdAt: new Date().toISOString(),
+    config,
+    budgetSteps: defaultBudget(config),
+    frameSkip: frameSkipFor(config.env),
+  };
+  writeJsonAtomic(path.join(runDir, 'config.json'), run);
+  return run;
+}
+
 /** A new budget given to `resume` (--steps or --frames), checked against the checkpoint's step. */
 interface NewBudget {
   steps: number;

@@ -104,6 +104,7 @@ function fileSystemError(e: unknown): string | null {
   const err = e as NodeJS.ErrnoException | null;
   const words = typeof err?.code === 'string' ? FS_CODES[err.code] : undefined;
   if (!words) return null;
-  const where = err?.path ? `${err.syscall ?? 'write'} ${err.path}` : (err?.syscall ?? 'file system');
+  // A failed write(2) names no file (only open(2) and friends do).
+  const where = err?.path ? `${err.syscall ?? 'write'} ${err.path}` : `${err?.syscall ?? 'write'} to the disk`;
   return `cannot ${where}: ${words} (${err?.code})`;
 }

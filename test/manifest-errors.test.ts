@@ -176,4 +176,49 @@ describe('manifest validation', () => {
       expect(lines.join('\n')).not.toMatch(/ENAMETOOLONG|\bat .*\.js:\d+/);
     }
   });
+
+  it('eval after the env in config.json was changed: one line saying the checkpoint does not match', () => {
+    const runDir = path.join(tmp(), 'R');
+    const r0 = coordrl([
+      'train',
+      '--algo',
+      'a2c',
+      '--env',
+      'CartPole-v1',
+      '--steps',
+      '400',
+      '--num-envs',
+      '2',
+      '--no-progress',
+      '--run-dir',
+      runDir,
+    ]);
+    expect(r0.code, r0.stderr.join('\n')).toBe(0);
+    const file = path.join(runDir, 'config.json');
+    const run = JSON.parse(readFileSync(file, 'utf8'));
+    run.config.env = 'Acrobot-v1';
+    writeFileSync(file, JSON.stringify(run));
+    expectOneLine(
+      coordrl(['eval', runDir, '--episodes', '1', '--num-envs', '1']),
+      /checkpoint step-0+400 does not match .*config\.json: 'env' is "Acrobot-v1" in config\.json, "CartPole-v1" in the checkpoint/,
+      2,
+    );
+  });
+
+  it('report on a full disk: one line (ENOSPC), no stack trace', () => {
+    const src = newExperiment();
+    const exp = path.join(tmp(), 'full');
+    mkdirSync(exp);
+    // A private 64 KiB tmpfs over `exp`, holding a copy of the experiment, then filled up.
+    const prefix = [
+      'unshare',
+      '-rm',
+      'sh',
+      '-c',
+      'mount -t tmpfs -o size=64k tmpfs "$0" && cp -r "$1"/. "$0" && (dd if=/dev/zero of="$0/fill" bs=1k 2>/dev/null; true) && shift && exec "$@"',
+      exp,
+      src,
+    ];
+    expectOneLine(coordrl(['report', exp], { prefix }), /cannot write.*: no space left on the device \(ENOSPC\)$/);
+  });
 });

@@ -76,6 +76,8 @@ const BINDING_FIELDS = [
 ] as const;
 
 export interface RunCheckpointState {
+  /** The run configuration the checkpoint was saved with (absent in checkpoints of older builds). */
+  config?: Record<string, unknown>;
   counters: TrainerCounters;
   rng: RngState;
   episodes: ReturnType<EpisodeStats['toJSON']>;
@@ -235,6 +237,7 @@ async function restoreInto(
 
 function toRunState(dir: string, state: StateFile): RunCheckpointState {
   return {
+    config: state.config,
     counters: state.counters,
     rng: state.rng as RngState,
     episodes: { ...state.episodes, best: state.episodes.best ?? Number.NEGATIVE_INFINITY },

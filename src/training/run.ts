@@ -35,6 +35,7 @@ import {
   loadNamedRunCheckpoint,
   loadRunCheckpoint,
   noGoodCheckpointError,
+  type RunCheckpointState,
   saveRunCheckpoint,
   setAsideCheckpoints,
 } from './run-checkpoint.js';
@@ -591,7 +592,7 @@ export async function evaluateRun(
       onStep: () => {},
     });
     try {
-      await state.restoreAgent(agent, { modelsOnly: true });
+      await restoreForEval(state, agent, { runDir, checkpoint: chosen.name, config: run.config });
       const eps = opts.epsilon ?? 0;
       const nA = env.actionSpace.n;
       const policy = opts.policy ?? 'greedy';
@@ -628,6 +629,38 @@ export async function evaluateRun(
     }
   } finally {
     await closeEnv(env);
+  }
+}
+
+/** Settings that shape the networks: a checkpoint saved with others cannot be played. */
+const NETWORK_FIELDS = ['algo', 'env', 'torso', 'arch', 'coordconvAt', 'withR', 'fullActionSpace', 'dueling'] as const;
+
+/**
+ * Loads a checkpoint's networks for evaluation; a checkpoint that does not fit config.json (edited
+ * after training, e.g. another env) is one line naming the setting, not a weight-shape error.
+ */
+async function restoreForEval(
+  state: RunCheckpointState,
+  agent: TrainableAgent,
+  where: { runDir: string; checkpoint: string; config: RunConfig },
+): Promise<void> {
+  const now = where.config as Record<string, unknown>;
+  const differs = state.config
+    ? NETWORK_FIELDS.find((k) => k in state.config! && JSON.stringify(state.config![k]) !== JSON.stringify(now[k]))
+    : undefined;
+  const mismatch = (detail: string) =>
+    new UsageError(
+      `checkpoint ${where.checkpoint} does not match ${path.join(where.runDir, 'config.json')}: ${detail}; put config.json back as it was trained`,
+    );
+  if (differs) {
+    throw mismatch(
+      `'${differs}' is ${JSON.stringify(now[differs])} in config.json, ${JSON.stringify(state.config?.[differs])} in the checkpoint`,
+    );
+  }
+  try {
+    await state.restoreAgent(agent, { modelsOnly: true });
+  } catch (e) {
+    throw mismatch(`its networks do not fit the config's env ${where.config.env} (${(e as Error).message})`);
   }
 }
 

@@ -15,6 +15,7 @@ import { applyTorso, autoArch, describeTorso, NATURE_MIN_SIDE, type TorsoOptions
 import { UsageError, UserFacingError } from '../util/cli-errors.js';
 import { acquireDirLock, type DirLock, tookOverNote } from '../util/dir-lock.js';
 import { note } from '../util/output.js';
+import { type CodeVersion, codeVersion, type MachineInfo, machineInfo } from '../util/provenance.js';
 import { Rng } from '../util/rng.js';
 import { PACKAGE_VERSION } from '../version.js';
 import {
@@ -124,6 +125,10 @@ export interface RunVersions {
   device: string;
   /** The env server's Python packages (python, gymnasium, ale_py, numpy, ...), from its hello. */
   envServer?: Record<string, string>;
+  /** The exact code (git commit and dirty flag, else the version and a hash of dist/); absent in older runs. */
+  code?: CodeVersion;
+  /** CPU, cores and thread settings of the machine; absent in older runs. */
+  machine?: MachineInfo;
 }
 
 export const RUN_VERSIONS_FILE = 'versions.json';
@@ -137,6 +142,8 @@ function writeRunVersions(runDir: string, b: BackendInfo, envServer: Record<stri
     backend: b.backend,
     device: b.device,
     ...(envServer ? { envServer } : {}),
+    code: codeVersion(),
+    machine: machineInfo(),
   };
   writeJsonAtomic(path.join(runDir, RUN_VERSIONS_FILE), v);
 }

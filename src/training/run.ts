@@ -32,7 +32,8 @@ import { checkRunMemory, describeEstimate, estimateRunMemory, type MemoryEstimat
 import { defaultLogEvery, MetricsLogger, readMetrics } from './metrics.js';
 import { checkRunDirUsable, describeFsError } from './preflight.js';
 import {
-  listRunCheckpoints,
+  checkRunCheckpoints,
+  INFO_CHECKS,
   loadNamedRunCheckpoint,
   loadRunCheckpoint,
   noGoodCheckpointError,
@@ -679,12 +680,16 @@ export interface RunInfo {
   frames: number;
   lastMetrics: Record<string, number> | null;
   checkpoints: { name: string; step: number | null; status: string }[];
+  /** What the checkpoints' statuses rest on (INFO_CHECKS). */
+  checks: typeof INFO_CHECKS;
   summary: string;
 }
 
 export async function runInfo(runDir: string): Promise<RunInfo> {
   const run = readRunFile(runDir);
-  const checkpoints = await listRunCheckpoints(runDir);
+  // The checks resume runs (networks are loaded: the backend first, as for eval).
+  await initBackend(run.config.backend);
+  const checkpoints = await checkRunCheckpoints(runDir, run.config);
   const metrics = readMetrics(path.join(runDir, 'metrics.jsonl'));
   const last = metrics.at(-1) ?? null;
   const newestGood = checkpoints.find((c) => c.status === 'ok');
@@ -695,7 +700,7 @@ export async function runInfo(runDir: string): Promise<RunInfo> {
     last
       ? `last metrics: score ${Number.isNaN(last.score) ? '-' : last.score?.toFixed(2)}, ${Math.round(last.sps ?? 0)} steps/s`
       : 'no metrics yet',
-    'checkpoints:',
+    `checkpoints (checked: ${INFO_CHECKS.checked}; not checked: ${INFO_CHECKS.notChecked}):`,
     ...(checkpoints.length ? checkpoints.map((c) => `  ${c.name}  ${c.status}`) : ['  none']),
   ];
   return {
@@ -706,6 +711,7 @@ export async function runInfo(runDir: string): Promise<RunInfo> {
     frames: steps * run.frameSkip,
     lastMetrics: last,
     checkpoints,
+    checks: INFO_CHECKS,
     summary: lines.join('\n'),
   };
 }

@@ -288,7 +288,13 @@ export async function startRun(
 
 /** Takes the run's lock; a note when it replaced the lock of a trainer that died. */
 function lockRun(runDir: string, command: string): DirLock {
-  const lock = acquireDirLock(runDir, { command, label: runDir });
+  let lock: DirLock;
+  try {
+    lock = acquireDirLock(runDir, { command, label: runDir });
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`run directory ${runDir}: cannot take its lock: ${describeFsError(e)}`);
+  }
   const took = tookOverNote(lock, runDir);
   if (took) note(took);
   return lock;
@@ -359,10 +365,10 @@ export async function resumeRun(
       : opts.frames !== undefined
         ? { steps: Math.ceil(opts.frames / run.frameSkip), flag: `--frames ${opts.frames}` }
         : null;
+  checkRunDirUsable(runDir, 'run directory');
   // Taken before anything is written or the env is started: a second resume leaves at once.
   const lock = lockRun(runDir, 'coordrl resume');
   try {
-    checkRunDirUsable(runDir, 'run directory');
     const { backend, env } = await openRunEnv(run.config);
     return await execute(runDir, run, backend, env, { budget }, opts.progress ?? true, opts.stopAt);
   } finally {

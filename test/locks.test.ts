@@ -5,7 +5,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { createExperiment, readManifest } from '../src/experiments/manifest.js';
 import { type Launcher, runExperiment } from '../src/experiments/runner.js';
 import { readMetrics } from '../src/training/metrics.js';
@@ -174,6 +174,11 @@ describe('run and experiment locks', () => {
       runDirs.every((d) => readMetrics(path.join(d, 'metrics.jsonl')).length >= 2),
     );
     const family = descendants(ab.child.pid as number);
+    // Whatever happens below, no process of this test outlives it.
+    const cleanup = () => {
+      for (const p of family) if (alive(p)) process.kill(p, 'SIGKILL');
+    };
+    onTestFinished(cleanup);
     expect(family.length).toBeGreaterThanOrEqual(2); // two trainers (and their env servers)
     ab.child.kill('SIGKILL');
     expect((await ab.done).signal).toBe('SIGKILL');
@@ -186,6 +191,9 @@ describe('run and experiment locks', () => {
 
     // The killed ab's experiment lock is stale: a resume takes it over; a second resume at once is refused.
     const first = start(['ab', '--resume', exp, '--status-every', '0', '--no-report', '--parallel', '2']);
+    onTestFinished(() => {
+      if (first.child.exitCode === null) first.child.kill('SIGKILL');
+    });
     const holder = () => {
       try {
         return JSON.parse(readFileSync(path.join(exp, LOCK_FILE), 'utf8')).pid;

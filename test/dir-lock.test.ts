@@ -2,10 +2,10 @@
 // locks recognised (dead pid, a reused pid, a silent foreign host) and taken over by exactly one
 // of several takers.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   acquireDirLock,
   LOCK_FILE,
@@ -130,7 +130,7 @@ describe('dir lock', () => {
     const old = new Date(Date.now() - 3600_000);
     utimesSync(file, old, old);
     await new Promise((r) => setTimeout(r, 300));
-    expect(Date.now() - (await import('node:fs')).statSync(file).mtimeMs).toBeLessThan(5000);
+    expect(Date.now() - statSync(file).mtimeMs).toBeLessThan(5000);
     lock.release();
   });
 
@@ -141,6 +141,26 @@ describe('dir lock', () => {
     expect(lock.held()).toBe(false);
     lock.release();
     expect(JSON.parse(readFileSync(path.join(dir, LOCK_FILE), 'utf8')).nonce).toBe('someone-else');
+  });
+
+  it('a holder whose lock was taken over says so once, and no longer touches it', async () => {
+    const dir = tmp();
+    const lock = acquireDirLock(dir, { command: 'x', heartbeatSeconds: 0.05 });
+    const said: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => {
+      said.push(String(s));
+      return true;
+    });
+    try {
+      writeLock(dir, record({ nonce: 'thief' }), 3600);
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      spy.mockRestore();
+      lock.release();
+    }
+    expect(said.filter((l) => /is no longer locked by this process/.test(l))).toHaveLength(1);
+    // Its heartbeat stopped: the other holder's file keeps its own (old) mtime.
+    expect(Date.now() - statSync(path.join(dir, LOCK_FILE)).mtimeMs).toBeGreaterThan(3000_000);
   });
 
   it('a stale lock taken over by 6 processes at once: exactly one wins', async () => {

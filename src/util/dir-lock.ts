@@ -179,6 +179,7 @@ function unreadableHolder(mtimeMs: number): LockRecord {
 export class DirLock {
   private timer: NodeJS.Timeout | null = null;
   private released = false;
+  private lostSaid = false;
   private readonly onExit = () => this.release();
 
   constructor(
@@ -207,8 +208,18 @@ export class DirLock {
 
   /** Refreshes the lock file's mtime: other hosts see the holder is alive. */
   beat(): void {
-    if (!this.held()) return;
     try {
+      if (!this.held()) {
+        // Broken by another process (this one looked dead to it, e.g. frozen past the timeout):
+        // say so once; the other process now owns the directory.
+        if (!this.lostSaid && !this.released) {
+          this.lostSaid = true;
+          process.stderr.write(
+            `\nwarning: ${this.dir} is no longer locked by this process (another one took its lock over)\n`,
+          );
+        }
+        return;
+      }
       const now = new Date();
       utimesSync(this.file, now, now);
     } catch {

@@ -19,6 +19,7 @@ import { registerServe } from './commands/serve.js';
 import { registerToy } from './commands/toy.js';
 import { registerTrain } from './commands/train.js';
 import { UsageError, UserFacingError } from './util/cli-errors.js';
+import { exitWithParent } from './util/parent-watch.js';
 import { PACKAGE_VERSION } from './version.js';
 
 export type CommandRegistrar = (program: Command) => void;
@@ -64,6 +65,7 @@ function applyExitOverride(cmd: Command): void {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  exitWithParent();
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
@@ -86,6 +88,29 @@ function exitCodeFor(e: unknown): number {
     process.stderr.write(`coordrl: ${e.message}\n`);
     return 1;
   }
+  const fs = fileSystemError(e);
+  if (fs) {
+    process.stderr.write(`coordrl: ${fs}\n`);
+    return 1;
+  }
   process.stderr.write(`coordrl: unexpected error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   return 1;
+}
+
+/** Full disk, read-only file system, no permission: the user's to fix, so one line naming the file. */
+const FS_CODES: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+};
+
+function fileSystemError(e: unknown): string | null {
+  const err = e as NodeJS.ErrnoException | null;
+  const words = typeof err?.code === 'string' ? FS_CODES[err.code] : undefined;
+  if (!words) return null;
+  // A failed write(2) names no file (only open(2) and friends do).
+  const where = err?.path ? `${err.syscall ?? 'write'} ${err.path}` : `${err?.syscall ?? 'write'} to the disk`;
+  return `cannot ${where}: ${words} (${err?.code})`;
 }

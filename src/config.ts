@@ -16,12 +16,15 @@ export const MAX_COUNT = 1e12;
 export const MAX_SEED = 2 ** 31 - 1;
 /** Parallel envs of one run: the env server's default --max-envs. */
 export const MAX_ENVS = 1024;
+/** Env names go into directory names (runs/<game>/...): far below the file system's 255 bytes a name. */
+export const MAX_ENV_NAME = 100;
 
 export const commonSchema = z
   .object({
     env: z
       .string()
       .min(1)
+      .max(MAX_ENV_NAME, `an environment name has at most ${MAX_ENV_NAME} characters`)
       .default('pong')
       .describe(
         'environment: an Atari game (pong, ALE/Breakout-v5, ...), a MinAtar game (minatar/breakout) or a Gymnasium id',

@@ -19,6 +19,7 @@ import {
 } from '../experiments/slurm-executor.js';
 import { describeReport, writeReport } from '../report/index.js';
 import { positiveInt, UsageError } from '../util/cli-errors.js';
+import { DEFAULT_HEARTBEAT_S, DEFAULT_STALE_S } from '../util/dir-lock.js';
 import { printResult } from '../util/output.js';
 
 export const EXECUTORS = ['local', 'slurm'] as const;
@@ -236,7 +237,13 @@ export async function runOne(expDir: string, flags: SlurmFlags): Promise<void> {
     only: id,
     statusEvery: flags.statusEvery,
     saveState: taskStateSaver(expDir),
+    // A requeued task may start on another node before its killed predecessor's heartbeat stops.
+    waitForHeldSeconds: DEFAULT_STALE_S + DEFAULT_HEARTBEAT_S,
   });
+  // Held by a live trainer (an earlier task of this run still at work): start nothing, exit 2;
+  // `ab --status` shows the run as running while its lock is held.
+  const held = result.held.find((h) => h.id === id);
+  if (held) throw new UsageError(held.message);
   const run = result.manifest.runs.find((r) => r.id === id);
   printResult(
     Boolean(flags.json),

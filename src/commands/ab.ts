@@ -179,6 +179,7 @@ Examples:
       done: result.done,
       interrupted: result.interrupted,
       failed: result.failed.map((r) => ({ id: r.id, error: r.error })),
+      held: result.held,
       launches: result.launches,
       verdicts: report?.summary.verdicts ?? [],
       report: report?.files ?? null,
@@ -189,6 +190,7 @@ Examples:
           ? []
           : [`${result.done} of ${result.total} runs done${result.interrupted ? ' (interrupted)' : ''}.`]),
         ...result.failed.map((r) => `failed: ${r.id}: ${r.error}`),
+        ...result.held.map((h) => `left alone: ${h.message}`),
         ...(report ? [describeReport(report)] : []),
         ...(result.done < result.total ? [`continue with: coordrl ab --resume ${expDir}`] : []),
       ].join('\n'),

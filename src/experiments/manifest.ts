@@ -7,7 +7,9 @@
 // done when final.json exists; the manifest records what the runner saw and is rewritten atomically.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { z } from 'zod';
 import { listCheckpoints } from '../checkpoint/checkpoint.js';
+import { MAX_ENV_NAME } from '../config.js';
 import type { RunConfig } from '../run-config.js';
 import type { Spread } from '../training/evaluation.js';
 import { readRunFile } from '../training/run.js';
@@ -110,21 +112,100 @@ export function manifestPath(expDir: string): string {
 export function readManifest(expDir: string): Manifest {
   const file = manifestPath(expDir);
   if (!existsSync(file)) throw new UsageError(`${expDir} is not an A/B experiment (no ${MANIFEST_FILE})`);
-  let m: Manifest;
+  let raw: unknown;
   try {
-    m = JSON.parse(readFileSync(file, 'utf8')) as Manifest;
+    raw = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
     throw new UserFacingError(`${file} is not valid JSON: ${(e as Error).message}`);
   }
-  if (m?.format !== MANIFEST_FORMAT || !Array.isArray(m.runs)) {
+  const head = raw as { format?: unknown; runs?: unknown; version?: unknown } | null;
+  if (head?.format !== MANIFEST_FORMAT || !Array.isArray(head.runs)) {
     throw new UserFacingError(`${file} is not a coordrl A/B manifest`);
   }
-  if (m.version !== MANIFEST_VERSION) {
+  if (head.version !== MANIFEST_VERSION) {
     throw new UserFacingError(
-      `${file} has manifest version ${m.version}; this coordrl reads version ${MANIFEST_VERSION}`,
+      `${file} has manifest version ${String(head.version)}; this coordrl reads version ${MANIFEST_VERSION}`,
     );
   }
+  const m = validateManifest(raw, file);
+  checkPathsInside(expDir, m, file);
   return m;
+}
+
+// ---- the manifest's schema: every field the runner, the Slurm executor and the report use ----
+
+/** A path inside the experiment, relative to it: no absolute path, no `..` (checked again resolved). */
+const insidePath = z
+  .string()
+  .min(1)
+  .max(1000)
+  .refine((p) => !path.isAbsolute(p) && !p.split(/[\\/]/).includes('..') && !p.includes('\0'), {
+    message: 'must be a path inside the experiment directory (relative, without ..)',
+  });
+
+/** `<game>/<arm>/seed-<s>`: also a file name under slurm/state/, so no `..` or other segments. */
+const RUN_ID = /^[A-Za-z0-9_][A-Za-z0-9_.-]*\/[A-Za-z0-9][A-Za-z0-9_.-]*\/seed-\d+$/;
+
+const manifestRunSchema = z.looseObject({
+  id: z.string().regex(RUN_ID, 'must look like <game>/<arm>/seed-<n>'),
+  game: z.string().min(1).max(200),
+  env: z.string().min(1).max(MAX_ENV_NAME),
+  arm: z.string().min(1).max(64),
+  seed: z.number().int().nonnegative(),
+  dir: insidePath,
+  configFile: insidePath,
+  status: z.enum(['pending', 'running', 'interrupted', 'trained', 'done', 'failed']).default('pending'),
+  steps: z.number().int().nonnegative().default(0),
+  budgetSteps: z.number().int().positive().nullable().default(null),
+  finalScore: z.number().nullable().default(null),
+  scoreSource: z.enum(['eval', 'train-window']).nullable().default(null),
+  trainLaunches: z.number().int().nonnegative().default(0),
+  error: z.string().optional(),
+  updatedAt: z.string().default(''),
+});
+
+const manifestSchema = z.looseObject({
+  format: z.literal(MANIFEST_FORMAT),
+  version: z.number(),
+  coordrl: z.string().default('unknown'),
+  createdAt: z.string().default(''),
+  updatedAt: z.string().default(''),
+  command: z.array(z.string()).default([]),
+  algo: z.string().min(1),
+  envs: z.array(z.object({ env: z.string().min(1).max(MAX_ENV_NAME), game: z.string().min(1) })).min(1),
+  arms: z.array(z.object({ name: z.string().min(1).max(64), fields: z.record(z.string(), z.unknown()) })).min(1),
+  seeds: z.array(z.number().int().nonnegative()).min(1),
+  evalEpisodes: z.number().int().nonnegative(),
+  base: z.record(z.string(), z.unknown()).default({}),
+  configFile: z.string().nullable().default(null),
+  runs: z.array(manifestRunSchema),
+});
+
+function validateManifest(raw: unknown, file: string): Manifest {
+  const r = manifestSchema.safeParse(raw);
+  if (r.success) return r.data as Manifest;
+  // The first few problems: a manifest of 100 empty runs would otherwise make a very long line.
+  const problems = r.error.issues.slice(0, 3).map((i) => {
+    const field = i.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('');
+    return field ? `${field.replace(/^\./, '')}: ${i.message}` : i.message;
+  });
+  const more = r.error.issues.length > 3 ? ` (and ${r.error.issues.length - 3} more)` : '';
+  throw new UserFacingError(`${file} is not a valid A/B manifest: ${problems.join('; ')}${more}`);
+}
+
+/** Every run directory and config file, resolved, lies inside the experiment directory. */
+function checkPathsInside(expDir: string, m: Manifest, file: string): void {
+  const root = path.resolve(expDir);
+  for (const [i, run] of m.runs.entries()) {
+    for (const key of ['dir', 'configFile'] as const) {
+      const p = path.resolve(root, run[key]);
+      if (p === root || !p.startsWith(`${root}${path.sep}`)) {
+        throw new UserFacingError(
+          `${file} is not a valid A/B manifest: runs[${i}].${key}: ${JSON.stringify(run[key])} is not inside ${root}`,
+        );
+      }
+    }
+  }
 }
 
 export function writeManifest(expDir: string, m: Manifest): void {
@@ -216,7 +297,12 @@ export function createExperiment(expDir: string, spec: ExperimentSpec): Manifest
 }
 
 export function readRunConfigFile(expDir: string, run: ManifestRun): RunConfig {
-  return JSON.parse(readFileSync(path.join(expDir, run.configFile), 'utf8')) as RunConfig;
+  const file = path.join(expDir, run.configFile);
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as RunConfig;
+  } catch (e) {
+    throw new UserFacingError(`${run.id}: cannot read its run configuration ${file}: ${(e as Error).message}`);
+  }
 }
 
 export function readFinal(runDir: string): FinalFile | null {
@@ -236,12 +322,21 @@ export interface RunProbe {
   steps: number;
   budgetSteps: number | null;
   final: FinalFile | null;
+  /** partial with checkpoints but no config.json (lost): it must be rebuilt before a resume. */
+  lostConfig?: boolean;
 }
 
 /** What the disk says about a run (checkpoints checked by manifest and sizes, not checksums). */
 export async function probeRun(runDir: string): Promise<RunProbe> {
   const final = readFinal(runDir);
   if (!existsSync(path.join(runDir, 'config.json'))) {
+    // Checkpoints without config.json: a started run that lost its config, not a new one (a new
+    // run there would train from step 0 over the checkpoints).
+    const kept = final ? [] : await listCheckpoints(runDir, { verify: 'quick' });
+    if (kept.length) {
+      const newest = kept.filter((c) => c.status === 'ok').at(-1);
+      return { state: 'partial', steps: newest?.step ?? 0, budgetSteps: null, final: null, lostConfig: true };
+    }
     return { state: final ? 'final' : 'new', steps: 0, budgetSteps: null, final };
   }
   const run = readRunFile(runDir);

@@ -4,10 +4,20 @@
 // (see manifest.ts). Ctrl-C / SIGTERM: no new children; running ones get SIGTERM (they save a
 // checkpoint and exit); a second signal forwards a second SIGTERM (they exit at once).
 import { spawn } from 'node:child_process';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import { readMetrics } from '../training/metrics.js';
-import type { EvalResult } from '../training/run.js';
+import { type EvalResult, recoverRunFile } from '../training/run.js';
 import { UsageError } from '../util/cli-errors.js';
+import {
+  acquireDirLock,
+  describeHolder,
+  type LockState,
+  lockState,
+  tookOverNote,
+  waitForLock,
+} from '../util/dir-lock.js';
+import { PARENT_WATCH_ENV } from '../util/parent-watch.js';
 import { PACKAGE_ROOT, PACKAGE_VERSION } from '../version.js';
 import {
   FINAL_FILE,
@@ -17,6 +27,7 @@ import {
   probeRun,
   type RunStatus,
   readManifest,
+  readRunConfigFile,
   writeJsonAtomic,
   writeManifest,
 } from './manifest.js';
@@ -40,14 +51,24 @@ export type Launcher = (args: string[], opts: { label: string; log: (line: strin
 const TF_NOISE =
   /absl::InitializeLog|oneDNN custom operations|cpu_feature_guard|rebuild TensorFlow|This TensorFlow binary is optimized|^\s*$/;
 
-/** Child processes of bin/coordrl.js, each in its own process group (so a terminal's Ctrl-C reaches the parent only). */
+/**
+ * Child processes of bin/coordrl.js, each in its own process group (so a terminal's Ctrl-C reaches
+ * the parent only), each with a stdin pipe that closes when this process dies, however it dies:
+ * the child then stops (src/util/parent-watch.ts), so no trainer outlives its `coordrl ab`.
+ */
 export function nodeLauncher(bin = path.join(PACKAGE_ROOT, 'bin', 'coordrl.js')): Launcher {
   return (args, { log }) => {
     const child = spawn(process.execPath, [bin, ...args], {
       detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? '2' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        TF_CPP_MIN_LOG_LEVEL: process.env.TF_CPP_MIN_LOG_LEVEL ?? '2',
+        [PARENT_WATCH_ENV]: 'stdin',
+      },
     });
+    // Nothing is written to it; an error (the child gone) is no news.
+    child.stdin.on('error', () => {});
     let stdout = '';
     const tail: string[] = [];
     let partial = '';
@@ -98,6 +119,12 @@ export interface RunnerOptions {
   /** Only this run (an id like `pong/conv/seed-1`): what one Slurm array task does. */
   only?: string;
   /**
+   * With `only` (a Slurm task): a run held from another host whose heartbeat is still fresh may be
+   * the previous task of a requeued job, killed on its node; wait up to this many seconds for the
+   * heartbeat to stop before calling the run held (default 0: do not wait).
+   */
+  waitForHeldSeconds?: number;
+  /**
    * Where the runs' states go (default: the experiment's manifest.json). Slurm tasks run side by
    * side on several nodes, so each writes its own run's state file instead (slurm-executor.ts).
    */
@@ -131,6 +158,8 @@ export interface ExperimentResult {
   done: number;
   total: number;
   failed: ManifestRun[];
+  /** Runs left alone because a live process (another trainer) holds their lock: one line each. */
+  held: { id: string; message: string }[];
 }
 
 interface TrainJson {
@@ -178,11 +207,36 @@ function lastMetricsScore(runDir: string): number | null {
 
 export async function runExperiment(expDir: string, opts: RunnerOptions): Promise<ExperimentResult> {
   const manifest = readManifest(expDir);
+  // One runner per experiment; a Slurm task (`only`) runs beside the others and locks its run only
+  // (through its trainer).
+  const lock = opts.only ? null : acquireDirLock(expDir, { command: 'coordrl ab', label: expDir });
+  const took = lock ? tookOverNote(lock, expDir) : null;
+  if (took) (opts.log ?? ((l: string) => process.stderr.write(`${l}\n`)))(took);
+  try {
+    return await runLocked(expDir, manifest, opts);
+  } finally {
+    lock?.release();
+  }
+}
+
+/** A live process's lock on the run (null when it is free or its holder is dead). */
+function liveHolder(state: LockState | null): LockState | null {
+  return state && state.stale === null ? state : null;
+}
+
+/** The child's own "RUN is in use by ..." line, when it refused to start for the run lock. */
+function heldLine(r: ChildResult): string | null {
+  const line = r.stderrTail.find((l) => / is in use by pid \d+ on host /.test(l));
+  return line ? line.replace(/^coordrl:\s*/, '') : null;
+}
+
+async function runLocked(expDir: string, manifest: Manifest, opts: RunnerOptions): Promise<ExperimentResult> {
   const launcher = opts.launcher ?? nodeLauncher();
   const log = opts.log ?? ((l: string) => process.stderr.write(`${l}\n`));
   const stopper = opts.stopper ?? new Stopper();
   const live = new Set<ChildHandle>();
   const launches: Launch[] = [];
+  const held: ExperimentResult['held'] = [];
   let fatal: string | null = null;
   const selected = opts.only ? manifest.runs.filter((r) => r.id === opts.only) : manifest.runs;
   if (opts.only && !selected.length) {
@@ -287,9 +341,32 @@ export async function runExperiment(expDir: string, opts: RunnerOptions): Promis
     }
   };
 
+  /** True (and the run is left alone, said once) when a live process holds the run's lock. */
+  const isHeld = async (run: ManifestRun, runDir: string): Promise<boolean> => {
+    const wait = opts.only ? (opts.waitForHeldSeconds ?? 0) : 0;
+    let state = liveHolder(lockState(runDir));
+    if (state && wait > 0 && state.holder.host !== hostname()) {
+      log(`${run.id}: held from host ${state.holder.host}; waiting up to ${wait} s for its heartbeat to stop`);
+      state = liveHolder(await waitForLock(runDir, wait));
+    }
+    if (!state) return false;
+    const message = describeHolder(runDir, state.holder);
+    held.push({ id: run.id, message });
+    log(`${run.id}: left alone: ${message}`);
+    return true;
+  };
+
   const processRun = async (run: ManifestRun) => {
     const runDir = path.join(expDir, run.dir);
+    if (await isHeld(run, runDir)) return;
     let probe = await probeRun(runDir);
+    if (probe.lostConfig) {
+      recoverRunFile(runDir, readRunConfigFile(expDir, run));
+      log(
+        `${run.id}: config.json was missing: rebuilt it from the experiment (${run.configFile}); resuming from its checkpoints`,
+      );
+      probe = await probeRun(runDir);
+    }
     let trainScore: number | null = null;
     if (probe.state === 'new' || probe.state === 'partial') {
       const stage = probe.state === 'new' ? 'train' : 'resume';
@@ -306,6 +383,14 @@ export async function runExperiment(expDir: string, opts: RunnerOptions): Promis
       const r = await launch(run, stage, args);
       probe = await probeRun(runDir);
       const extra = { steps: probe.steps, budgetSteps: probe.budgetSteps };
+      const heldBy = r.code === 2 ? heldLine(r) : null;
+      if (heldBy) {
+        // Another trainer took the run between the check above and this child's start.
+        held.push({ id: run.id, message: heldBy });
+        set(run, probe.state === 'new' ? 'pending' : 'interrupted', extra);
+        log(`${run.id}: left alone: ${heldBy}`);
+        return;
+      }
       if (r.code === 2) {
         fatal ??= childError(r, `${run.id} (${stage})`);
         set(run, 'failed', { ...extra, error: childError(r, stage) });
@@ -419,5 +504,6 @@ export async function runExperiment(expDir: string, opts: RunnerOptions): Promis
     done: selected.filter((r) => r.status === 'done').length,
     total,
     failed: selected.filter((r) => r.status === 'failed'),
+    held,
   };
 }

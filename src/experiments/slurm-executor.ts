@@ -12,6 +12,7 @@ import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { UsageError, UserFacingError } from '../util/cli-errors.js';
+import { acquireDirLock, lockState } from '../util/dir-lock.js';
 import { PACKAGE_ROOT, PACKAGE_VERSION } from '../version.js';
 import {
   type Manifest,
@@ -206,6 +207,18 @@ export async function experimentStatus(expDir: string, client: SlurmClient): Pro
       runs.push({ ...base, state: 'done', slurmState: q?.state ?? acct.get(job ?? '')?.state ?? null, detail: null });
       continue;
     }
+    // A live trainer holds the run (its task, or one that outlived an earlier task): running,
+    // whatever became of the latest task (one refused for the lock exits 2 and is no failure).
+    const lock = lockState(path.join(expDir, run.dir));
+    if (lock && lock.stale === null) {
+      runs.push({
+        ...base,
+        state: 'running',
+        slurmState: q?.state ?? null,
+        detail: `held by pid ${lock.holder.pid} on host ${lock.holder.host} since ${lock.holder.startedAt} (${lock.holder.command})`,
+      });
+      continue;
+    }
     if (!job || !log) {
       runs.push({
         ...base,
@@ -330,6 +343,16 @@ export async function submitMissing(
   client: SlurmClient,
 ): Promise<SubmitResult> {
   checkSlurmPath(expDir);
+  // Two submissions at once would both submit the missing runs.
+  const lock = acquireDirLock(expDir, { command: 'coordrl ab (Slurm submission)', label: expDir });
+  try {
+    return await submitLocked(expDir, settings, client);
+  } finally {
+    lock.release();
+  }
+}
+
+async function submitLocked(expDir: string, settings: SlurmSettings, client: SlurmClient): Promise<SubmitResult> {
   const status = await experimentStatus(expDir, client);
   const todo = status.runs.filter((r) => !['done', 'pending', 'running'].includes(r.state)).map((r) => r.id);
   const skipped = status.runs.filter((r) => !todo.includes(r.id)).map((r) => ({ id: r.id, state: r.state }));

@@ -76,6 +76,8 @@ const BINDING_FIELDS = [
 ] as const;
 
 export interface RunCheckpointState {
+  /** The run configuration the checkpoint was saved with (absent in checkpoints of older builds). */
+  config?: Record<string, unknown>;
   counters: TrainerCounters;
   rng: RngState;
   episodes: ReturnType<EpisodeStats['toJSON']>;
@@ -235,6 +237,7 @@ async function restoreInto(
 
 function toRunState(dir: string, state: StateFile): RunCheckpointState {
   return {
+    config: state.config,
     counters: state.counters,
     rng: state.rng as RngState,
     episodes: { ...state.episodes, best: state.episodes.best ?? Number.NEGATIVE_INFINITY },
@@ -335,6 +338,53 @@ export async function listRunCheckpoints(
   return infos
     .map((c) => ({ name: c.name, step: c.step ?? null, status: c.status + (c.reason ? ` (${c.reason})` : '') }))
     .reverse();
+}
+
+// ---- `coordrl info`: the checks resume makes, as far as they go without building the agent ----
+
+/** What `checkRunCheckpoints` checks, and what only a resume (with the env and the agent) can. */
+export const INFO_CHECKS = {
+  checked:
+    'file checksums, state.json, the binding settings against config.json, every network loads, optimizer state reads',
+  notChecked:
+    "network shapes against the env and the replay buffer's contents (resume checks them and skips a checkpoint that fails)",
+};
+
+/**
+ * Every checkpoint, newest first, with the checks resume runs before it uses one (see INFO_CHECKS):
+ * a checkpoint whose files verify but whose state, settings, networks or optimizer do not is
+ * `unusable (...)`, as resume would skip it. The tf backend must be set up (networks are loaded).
+ */
+export async function checkRunCheckpoints(
+  runDir: string,
+  config: RunConfig,
+): Promise<{ name: string; step: number | null; status: string }[]> {
+  const listed = await listRunCheckpoints(runDir);
+  const ckDir = checkpointsDir(runDir);
+  const out: { name: string; step: number | null; status: string }[] = [];
+  for (const c of listed) {
+    if (c.status !== 'ok') {
+      out.push(c);
+      continue;
+    }
+    const dir = path.join(ckDir, c.name);
+    try {
+      const state = await readState(dir);
+      checkConfigMatches(state.config, config, c.name);
+      for (const name of await readdir(path.join(dir, 'models'))) {
+        await part(`models/${name}`, async () => (await loadModelFromDir(path.join(dir, 'models', name))).dispose());
+      }
+      await part('optimizer', () => readOptimizerState(dir));
+      out.push(c);
+    } catch (e) {
+      const why = (e as Error).message.replace(
+        /^config\.json no longer matches checkpoint \S+: /,
+        'config.json differs: ',
+      );
+      out.push({ ...c, status: `unusable (${why})` });
+    }
+  }
+  return out;
 }
 
 /**

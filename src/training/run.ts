@@ -13,7 +13,9 @@ import { tf } from '../tf.js';
 import { applyTorso, autoArch, describeTorso, NATURE_MIN_SIDE, type TorsoOptions } from '../torsos.js';
 import { writeJsonAtomic } from '../util/atomic-write.js';
 import { UsageError, UserFacingError } from '../util/cli-errors.js';
+import { acquireDirLock, type DirLock, tookOverNote } from '../util/dir-lock.js';
 import { note } from '../util/output.js';
+import { type CodeVersion, codeVersion, type MachineInfo, machineInfo } from '../util/provenance.js';
 import { Rng } from '../util/rng.js';
 import { PACKAGE_VERSION } from '../version.js';
 import {
@@ -30,10 +32,12 @@ import { checkRunMemory, describeEstimate, estimateRunMemory, type MemoryEstimat
 import { defaultLogEvery, MetricsLogger, readMetrics } from './metrics.js';
 import { checkRunDirUsable, describeFsError } from './preflight.js';
 import {
-  listRunCheckpoints,
+  checkRunCheckpoints,
+  INFO_CHECKS,
   loadNamedRunCheckpoint,
   loadRunCheckpoint,
   noGoodCheckpointError,
+  type RunCheckpointState,
   saveRunCheckpoint,
   setAsideCheckpoints,
 } from './run-checkpoint.js';
@@ -116,6 +120,10 @@ export interface RunVersions {
   device: string;
   /** The env server's Python packages (python, gymnasium, ale_py, numpy, ...), from its hello. */
   envServer?: Record<string, string>;
+  /** The exact code (git commit and dirty flag, else the version and a hash of dist/); absent in older runs. */
+  code?: CodeVersion;
+  /** CPU, cores and thread settings of the machine; absent in older runs. */
+  machine?: MachineInfo;
 }
 
 export const RUN_VERSIONS_FILE = 'versions.json';
@@ -129,6 +137,8 @@ function writeRunVersions(runDir: string, b: BackendInfo, envServer: Record<stri
     backend: b.backend,
     device: b.device,
     ...(envServer ? { envServer } : {}),
+    code: codeVersion(),
+    machine: machineInfo(),
   };
   writeJsonAtomic(path.join(runDir, RUN_VERSIONS_FILE), v);
 }
@@ -235,6 +245,7 @@ export async function startRun(
       `${runDir} already holds a run; continue it with \`coordrl resume ${runDir}\` or pick another --run-dir`,
     );
   }
+  refuseCheckpointsWithoutConfig(runDir);
   // Nothing is written before the directory, the env and the memory estimate are known to be good.
   checkRunDirUsable(runDir, opts.runDir ? '--run-dir' : 'the run directory');
   const { backend, env } = await openRunEnv(config);
@@ -246,15 +257,86 @@ export async function startRun(
     budgetSteps: defaultBudget(config),
     frameSkip,
   };
+  let lock: DirLock;
   try {
-    mkdirSync(runDir, { recursive: true });
-    writeJsonAtomic(path.join(runDir, 'config.json'), run);
+    lock = lockNewRunDir(runDir);
   } catch (e) {
     await closeEnv(env);
+    throw e;
+  }
+  try {
+    try {
+      writeJsonAtomic(path.join(runDir, 'config.json'), run);
+    } catch (e) {
+      await closeEnv(env);
+      throw new UsageError(`cannot write the run directory ${runDir}: ${describeFsError(e)}`);
+    }
+    note(`run directory: ${runDir}`);
+    return await execute(runDir, run, backend, env, null, opts.progress ?? true, opts.stopAt);
+  } finally {
+    lock.release();
+  }
+}
+
+// ---- one trainer per run directory (src/util/dir-lock.ts) ----
+
+/** Takes the run's lock; a note when it replaced the lock of a trainer that died. */
+function lockRun(runDir: string, command: string): DirLock {
+  let lock: DirLock;
+  try {
+    lock = acquireDirLock(runDir, { command, label: runDir });
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw new UsageError(`run directory ${runDir}: cannot take its lock: ${describeFsError(e)}`);
+  }
+  const took = tookOverNote(lock, runDir);
+  if (took) note(took);
+  return lock;
+}
+
+/** `train`: makes the directory and takes its lock; refuses when another train got there first. */
+function lockNewRunDir(runDir: string): DirLock {
+  try {
+    mkdirSync(runDir, { recursive: true });
+  } catch (e) {
     throw new UsageError(`cannot write the run directory ${runDir}: ${describeFsError(e)}`);
   }
-  note(`run directory: ${runDir}`);
-  return execute(runDir, run, backend, env, null, opts.progress ?? true, opts.stopAt);
+  const lock = lockRun(runDir, 'coordrl train');
+  if (existsSync(path.join(runDir, 'config.json'))) {
+    lock.release();
+    throw new UsageError(
+      `${runDir} already holds a run; continue it with \`coordrl resume ${runDir}\` or pick another --run-dir`,
+    );
+  }
+  return lock;
+}
+
+/**
+ * A directory with checkpoints but no config.json (lost or deleted) is not a place for a new run:
+ * training there from step 0 would write over good checkpoints.
+ */
+function refuseCheckpointsWithoutConfig(runDir: string): void {
+  if (!existsSync(path.join(runDir, 'checkpoints'))) return;
+  throw new UsageError(
+    `${runDir} has checkpoints but no config.json; a new run there would overwrite them: restore config.json (then \`coordrl resume ${runDir}\`) or pick another --run-dir`,
+  );
+}
+
+/**
+ * Writes config.json again for a run directory that lost it but kept its checkpoints, from the
+ * run configuration it was created from (an A/B experiment keeps each run's): the same file
+ * `train` writes, so that `resume` continues from the checkpoints instead of starting over.
+ */
+export function recoverRunFile(runDir: string, config: RunConfig): RunFile {
+  const run: RunFile = {
+    coordrl: PACKAGE_VERSION,
+    createdAt: new Date().toISOString(),
+    config,
+    budgetSteps: defaultBudget(config),
+    frameSkip: frameSkipFor(config.env),
+  };
+  writeJsonAtomic(path.join(runDir, 'config.json'), run);
+  return run;
 }
 
 /** A new budget given to `resume` (--steps or --frames), checked against the checkpoint's step. */
@@ -278,8 +360,14 @@ export async function resumeRun(
         ? { steps: Math.ceil(opts.frames / run.frameSkip), flag: `--frames ${opts.frames}` }
         : null;
   checkRunDirUsable(runDir, 'run directory');
-  const { backend, env } = await openRunEnv(run.config);
-  return execute(runDir, run, backend, env, { budget }, opts.progress ?? true, opts.stopAt);
+  // Taken before anything is written or the env is started: a second resume leaves at once.
+  const lock = lockRun(runDir, 'coordrl resume');
+  try {
+    const { backend, env } = await openRunEnv(run.config);
+    return await execute(runDir, run, backend, env, { budget }, opts.progress ?? true, opts.stopAt);
+  } finally {
+    lock.release();
+  }
 }
 
 /** Moves the curves of a run that restarts from step 0 aside, so old and new never mix. */
@@ -512,7 +600,7 @@ export async function evaluateRun(
       onStep: () => {},
     });
     try {
-      await state.restoreAgent(agent, { modelsOnly: true });
+      await restoreForEval(state, agent, { runDir, checkpoint: chosen.name, config: run.config });
       const eps = opts.epsilon ?? 0;
       const nA = env.actionSpace.n;
       const policy = opts.policy ?? 'greedy';
@@ -552,6 +640,38 @@ export async function evaluateRun(
   }
 }
 
+/** Settings that shape the networks: a checkpoint saved with others cannot be played. */
+const NETWORK_FIELDS = ['algo', 'env', 'torso', 'arch', 'coordconvAt', 'withR', 'fullActionSpace', 'dueling'] as const;
+
+/**
+ * Loads a checkpoint's networks for evaluation; a checkpoint that does not fit config.json (edited
+ * after training, e.g. another env) is one line naming the setting, not a weight-shape error.
+ */
+async function restoreForEval(
+  state: RunCheckpointState,
+  agent: TrainableAgent,
+  where: { runDir: string; checkpoint: string; config: RunConfig },
+): Promise<void> {
+  const now = where.config as Record<string, unknown>;
+  const differs = state.config
+    ? NETWORK_FIELDS.find((k) => k in state.config! && JSON.stringify(state.config![k]) !== JSON.stringify(now[k]))
+    : undefined;
+  const mismatch = (detail: string) =>
+    new UsageError(
+      `checkpoint ${where.checkpoint} does not match ${path.join(where.runDir, 'config.json')}: ${detail}; put config.json back as it was trained`,
+    );
+  if (differs) {
+    throw mismatch(
+      `'${differs}' is ${JSON.stringify(now[differs])} in config.json, ${JSON.stringify(state.config?.[differs])} in the checkpoint`,
+    );
+  }
+  try {
+    await state.restoreAgent(agent, { modelsOnly: true });
+  } catch (e) {
+    throw mismatch(`its networks do not fit the config's env ${where.config.env} (${(e as Error).message})`);
+  }
+}
+
 export interface RunInfo {
   runDir: string;
   config: RunConfig;
@@ -560,12 +680,16 @@ export interface RunInfo {
   frames: number;
   lastMetrics: Record<string, number> | null;
   checkpoints: { name: string; step: number | null; status: string }[];
+  /** What the checkpoints' statuses rest on (INFO_CHECKS). */
+  checks: typeof INFO_CHECKS;
   summary: string;
 }
 
 export async function runInfo(runDir: string): Promise<RunInfo> {
   const run = readRunFile(runDir);
-  const checkpoints = await listRunCheckpoints(runDir);
+  // The checks resume runs (networks are loaded: the backend first, as for eval).
+  await initBackend(run.config.backend);
+  const checkpoints = await checkRunCheckpoints(runDir, run.config);
   const metrics = readMetrics(path.join(runDir, 'metrics.jsonl'));
   const last = metrics.at(-1) ?? null;
   const newestGood = checkpoints.find((c) => c.status === 'ok');
@@ -576,7 +700,7 @@ export async function runInfo(runDir: string): Promise<RunInfo> {
     last
       ? `last metrics: score ${Number.isNaN(last.score) ? '-' : last.score?.toFixed(2)}, ${Math.round(last.sps ?? 0)} steps/s`
       : 'no metrics yet',
-    'checkpoints:',
+    `checkpoints (checked: ${INFO_CHECKS.checked}; not checked: ${INFO_CHECKS.notChecked}):`,
     ...(checkpoints.length ? checkpoints.map((c) => `  ${c.name}  ${c.status}`) : ['  none']),
   ];
   return {
@@ -587,6 +711,7 @@ export async function runInfo(runDir: string): Promise<RunInfo> {
     frames: steps * run.frameSkip,
     lastMetrics: last,
     checkpoints,
+    checks: INFO_CHECKS,
     summary: lines.join('\n'),
   };
 }

@@ -1,7 +1,7 @@
 // `coordrl power` on an experiment on disk: the MinAtar A2C verdict's per-seed greedy scores
-// (docs/minatar.md, rounded there to one decimal) as pilot data.
+// (docs/results/minatar-a2c/final-scores.json, one decimal as published) as pilot data.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -10,22 +10,10 @@ import { createExperiment, FINAL_FILE } from '../src/experiments/manifest.js';
 import { analyzePower, describePower } from '../src/experiments/power-analysis.js';
 import { summarizeExperiment } from '../src/experiments/summary.js';
 
-const GREEDY: Record<string, Record<string, number[]>> = {
-  conv: {
-    'minatar/asterix': [14.9, 13.7, 25.9, 21.2, 20.7],
-    'minatar/breakout': [18.2, 16.5, 15.8, 16.8, 13.8],
-    'minatar/freeway': [62.1, 61.8, 61.1, 62.4, 63.7],
-    'minatar/seaquest': [35.3, 47.2, 6.3, 19.2, 21.9],
-    'minatar/space_invaders': [109.9, 48.7, 73.4, 113.4, 77.0],
-  },
-  coordconv: {
-    'minatar/asterix': [26.4, 23.8, 17.4, 26.1, 11.1],
-    'minatar/breakout': [17.1, 16.9, 11.3, 7.5, 14.2],
-    'minatar/freeway': [59.9, 61.0, 63.5, 62.7, 61.6],
-    'minatar/seaquest': [8.6, 12.8, 9.3, 12.2, 21.3],
-    'minatar/space_invaders': [111.6, 62.1, 84.8, 53.4, 72.3],
-  },
-};
+/** The published per-seed greedy scores (docs/results/minatar-a2c/final-scores.json). */
+const GREEDY: Record<string, Record<string, number[]>> = JSON.parse(
+  readFileSync(path.resolve('docs/results/minatar-a2c/final-scores.json'), 'utf8'),
+).greedy;
 
 const root = mkdtempSync(path.join(tmpdir(), 'coordrl-power-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

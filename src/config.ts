@@ -7,7 +7,7 @@ import YAML from 'yaml';
 import { z } from 'zod';
 import { BACKEND_CHOICES } from './backend.js';
 import { PRECISIONS } from './compiled/precision.js';
-import { UsageError } from './util/cli-errors.js';
+import { parseCount, UsageError } from './util/cli-errors.js';
 import { closestMatch } from './util/suggest.js';
 
 /** Upper bound of every count (steps, frames, intervals): far beyond any run, exact in a double. */
@@ -284,8 +284,18 @@ export function readConfigFile(file: string): Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new UsageError(`config file ${file} must hold a mapping of settings (e.g. "algo: a2c")`);
   }
-  return value as Record<string, unknown>;
+  // Counts are written in files as on the command line: `frames: 10M`, `bufferSize: 100k`,
+  // `steps: 2_000_000` (YAML reads those as strings). Only a count with a suffix or digit
+  // separators is converted; other strings stay as they are for the schema to judge.
+  const settings = value as Record<string, unknown>;
+  for (const [key, v] of Object.entries(settings)) {
+    if (typeof v === 'string' && COUNT_IN_FILE.test(v.trim())) settings[key] = parseCount(key)(v);
+  }
+  return settings;
 }
+
+/** `10M`, `500k`, `1.5G`, `2_000_000`: what parseCount reads that YAML leaves a string. */
+const COUNT_IN_FILE = /^[0-9][0-9_]*(?:\.[0-9]+)?(?:[kKmMgG]|(?<=_[0-9]+))$/;
 
 /**
  * Validates with a schema and turns every problem into one precise line. `knownKeys`: the fields

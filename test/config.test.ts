@@ -47,6 +47,19 @@ describe('run configuration', () => {
     expect(c.batchSize).toBe(64);
   });
 
+  it("reads counts in files as the flags do (frames: 10M, bufferSize: 100k, 2_000_000), the README's example", () => {
+    const f = file(
+      'counts.yaml',
+      'algo: dqn\nenv: breakout\ntorso: coordconv\nframes: 10M\ndouble: true\nbufferSize: 200000\n',
+    );
+    expect(resolveRunConfig({}, f)).toMatchObject({ frames: 10_000_000, bufferSize: 200_000 });
+    const g = file('counts2.yaml', 'algo: dqn\nsteps: 2_000_000\nbufferSize: 100k\nlearningStarts: 1.5k\n');
+    expect(resolveRunConfig({}, g)).toMatchObject({ steps: 2_000_000, bufferSize: 100_000, learningStarts: 1500 });
+    // A string that is no count stays a string, and the schema names the field.
+    const h = file('counts3.yaml', 'algo: dqn\nbufferSize: lots\n');
+    expect(() => resolveRunConfig({}, h)).toThrow(/bufferSize/);
+  });
+
   it('reads JSON files too', () => {
     const f = file('b.json', JSON.stringify({ seed: 7, torso: 'conv' }));
     expect(resolveRunConfig({}, f)).toMatchObject({ seed: 7, torso: 'conv' });

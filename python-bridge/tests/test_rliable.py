@@ -30,7 +30,7 @@ The TypeScript numbers come from test/helpers/stats-json.mjs, which runs the bui
   resamples a side (CURVE_REPS): the 2.5% quantile's position has a standard error of
   sqrt(0.025 * 0.975 / 4000) = 0.25 points a side, 0.35 for the two together, so the band of
   +/- 1.5 points (CURVE_TOL_PP, as for the probability of improvement) is about 4.3 standard
-  errors, for the 66 + 6 interval ends checked there. A 93% interval in place of the 95% one
+  errors at each of the about 100 interval ends checked there. A 93% interval in place of the 95% one
   fails it.
 """
 

@@ -284,7 +284,13 @@ export function sampleEfficiencyChart(summary: Summary): Chart | null {
     d.points.map((p, i) => ({ comparison: `${d.b} - ${d.a}`, frames: se.grid[i], ...p })),
   );
   const armColor = { field: 'arm', type: 'nominal' as const, scale: armScale(summary), title: 'arm' };
-  const diffColor = { field: 'comparison', type: 'nominal' as const, title: 'B - A' };
+  // Not the arms' colours (the first would be the baseline's blue): a difference is no arm.
+  const diffColor = {
+    field: 'comparison',
+    type: 'nominal' as const,
+    title: 'B - A',
+    scale: { range: ['#54a24b', '#b279a2', '#9d755d', '#79706e'] },
+  };
   const zero = {
     data: { values: [{ ref: 0 }] },
     mark: { type: 'rule', strokeDash: [4, 3], color: '#888' },

@@ -93,8 +93,8 @@ describe('coordrl report', () => {
 
     const html = readFileSync(r.files.html, 'utf8');
     expect(html).not.toMatch(/<script|<link|<img|<iframe|@import|url\(http/i);
-    // aggregate, improvement, profile, 2 x (curves, every run, final)
-    expect(html.match(/<svg/g)?.length).toBe(9);
+    // aggregate, improvement, profile, sample efficiency, 2 x (curves, every run, final)
+    expect(html.match(/<svg/g)?.length).toBe(10);
     expect(html).toContain('breakout/coordconv/seed-3');
     expect(html).toContain('This experiment is not finished');
     // SVG ids are unique across the page (clip paths of one chart must not clip another).
@@ -111,6 +111,7 @@ describe('coordrl report', () => {
       'profile.png',
       'runs-breakout.png',
       'runs-pong.png',
+      'sample-efficiency.png',
     ]);
     for (const f of r.files.plots) {
       const png = readFileSync(f);
@@ -239,7 +240,8 @@ describe('coordrl report', () => {
     const shot = path.join(dir, 'report-screenshot.png');
     const page = await checkInChromium(r.files.html, shot);
     expect(page.errors).toEqual([]);
-    expect(page.charts).toHaveLength(9);
+    expect(page.charts).toHaveLength(10);
+    expect(page.charts.map((c) => c.name)).toContain('sample-efficiency');
     for (const c of page.charts) {
       expect(c.width, c.name).toBeGreaterThan(100);
       expect(c.height, c.name).toBeGreaterThan(50);
@@ -247,6 +249,8 @@ describe('coordrl report', () => {
     }
     expect(page.text).toContain('coordconv better than conv on 2 of 2 games');
     expect(page.text).toContain('Budget: 400,000 frames = 100,000 agent steps per run');
+    expect(page.text).toContain('P(B > A) on this game, 95% bootstrap interval');
+    expect(page.text).toContain('IQM(coordconv) - IQM(conv)');
     expect(statSync(shot).size).toBeGreaterThan(20_000);
     process.stderr.write(`report screenshot: ${shot}\n`);
   }, 60_000);

@@ -21,6 +21,17 @@ The TypeScript numbers come from test/helpers/stats-json.mjs, which runs the bui
   matrix of per-task means (the first thing they compute); probability of improvement = the mean
   over tasks of rliable's probability_of_improvement on each task's columns; the bootstrap
   resamples each task's runs within that task, as StratifiedBootstrap does for full matrices.
+- Sample-efficiency curves and per-game P(B > A) come from a synthetic A/B experiment with
+  training curves (metrics.jsonl), summarised by the `ab` code. Here each run's curve is
+  interpolated with np.interp at our grid points (a run whose curve does not reach a point is
+  left out there) and human-normalised; where every run covers the points, rliable's own
+  recipe (runs x games x frames arrays, the IQM per frame, get_interval_estimates) gives the
+  point estimates, and the unequal-run points use the definitions above. These use 4,000
+  resamples a side (CURVE_REPS): the 2.5% quantile's position has a standard error of
+  sqrt(0.025 * 0.975 / 4000) = 0.25 points a side, 0.35 for the two together, so the band of
+  +/- 1.5 points (CURVE_TOL_PP, as for the probability of improvement) is about 4.3 standard
+  errors at each of the about 100 interval ends checked there. A 93% interval in place of the 95% one
+  fails it.
 """
 
 from __future__ import annotations
@@ -122,19 +133,22 @@ def resample(t: Tasks, rng: np.random.RandomState) -> Tasks:
     return [[r[i] for i in rng.randint(len(r), size=len(r))] for r in t]
 
 
-def r_distribution(func: Callable[..., Any], arms: list[Tasks], reps: int) -> np.ndarray:
-    """rliable's bootstrap distribution of func(*arms), reps x outputs."""
+def r_distribution(func: Callable[..., Any], arms: list[Tasks] | list[np.ndarray], reps: int) -> np.ndarray:
+    """rliable's bootstrap distribution of func(*arms), reps x outputs. An arm is scores[task][run]
+    or an array as rliable takes it (runs x tasks x ...: a 3-d one for scores at several frames)."""
     np.random.seed(12345)  # rliable's update_indices draws from numpy's global generator
-    if all(is_full(a) for a in arms):
+    if all(isinstance(a, np.ndarray) or is_full(a) for a in arms):
 
         def wrapped(*ms: np.ndarray) -> np.ndarray:
             return np.atleast_1d(func(*ms))
 
-        mats = [matrix(a) for a in arms]
+        mats = [a if isinstance(a, np.ndarray) else matrix(a) for a in arms]
         bs = library.StratifiedBootstrap(mats[0]) if len(mats) == 1 else library.StratifiedIndependentBootstrap(*mats)
         return np.asarray(bs.apply(wrapped, reps), dtype=np.float64).reshape(reps, -1)
     rng = np.random.RandomState(12345)
-    return np.array([np.atleast_1d(func(*[resample(a, rng) for a in arms])) for _ in range(reps)], dtype=np.float64)
+    tasks = [a for a in arms if isinstance(a, list)]
+    assert len(tasks) == len(arms), "mix of arrays and unequal runs"
+    return np.array([np.atleast_1d(func(*[resample(a, rng) for a in tasks])) for _ in range(reps)], dtype=np.float64)
 
 
 def check_interval(name: str, interval: dict[str, float], dist: np.ndarray, tol_pp: float) -> None:
@@ -309,3 +323,156 @@ def test_ab_summary_gives_rliables_numbers() -> None:
     close("P(coordconv > conv)", comp["poi"]["estimate"], r_poi(x, y))
     diff = r_distribution(lambda a, b: r_iqm(b) - r_iqm(a), [x, y], REPS)
     check_interval("IQM difference", comp["iqmDiff"], diff, TOL_PP)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sample-efficiency curves and per-game P(B > A), from an A/B experiment with training curves
+
+CURVE_REPS = 4_000
+CURVE_TOL_PP = 1.5
+CURVE_GRID = 13
+CURVE_ENVS = ["pong", "breakout", "seaquest"]
+CURVE_SEEDS = [1, 2, 3, 4, 5]
+# Which runs are still training: their curves end early (frames) and they have no final score.
+CURVE_UNFINISHED = {("coordconv", "breakout", 5): 24_000}
+
+
+def synthetic_curves() -> tuple[dict[str, Any], dict[str, Any]]:
+    """Final scores and rising, noisy training curves logged every 4,000 frames up to 40,000."""
+    rng = np.random.RandomState(21)
+    base = {"pong": (-21.0, 1.2), "breakout": (1.0, 2.0), "seaquest": (80.0, 30.0)}
+    scores: dict[str, dict[str, list[float | None]]] = {}
+    curves: dict[str, dict[str, list[list[list[float]]]]] = {}
+    for arm, gain in (("conv", 1.0), ("coordconv", 1.25)):
+        scores[arm], curves[arm] = {}, {}
+        for env in CURVE_ENVS:
+            start, slope = base[env]
+            scores[arm][env], curves[arm][env] = [], []
+            for seed in CURVE_SEEDS:
+                end = CURVE_UNFINISHED.get((arm, env, seed), 40_000)
+                frames = np.arange(4_000, end + 1, 4_000)
+                noise = rng.normal(0.0, slope, size=frames.size)
+                curve = start + gain * slope * np.arange(frames.size) + noise
+                curves[arm][env].append([[float(f), float(v)] for f, v in zip(frames, curve, strict=True)])
+                finished = (arm, env, seed) not in CURVE_UNFINISHED
+                scores[arm][env].append(float(curve[-1] + rng.normal(0.0, slope)) if finished else None)
+    return scores, curves
+
+
+@pytest.fixture(scope="module")
+def curve_experiment() -> dict[str, Any]:
+    scores, curves = synthetic_curves()
+    request = {
+        "envs": CURVE_ENVS,
+        "seeds": CURVE_SEEDS,
+        "scores": scores,
+        "curves": curves,
+        "reps": CURVE_REPS,
+        "gridPoints": CURVE_GRID,
+    }
+    reply = ours({"experiment": request})["experiment"]
+    return {"reply": reply, "scores": scores, "curves": curves}
+
+
+def grid_scores(c: dict[str, Any], arm: str, x: float) -> Tasks:
+    """Human-normalised training scores at frames x: each run's curve interpolated (np.interp),
+    runs whose curve does not reach x left out, per game."""
+    refs = c["reply"]["references"]
+    out: Tasks = []
+    for env in CURVE_ENVS:
+        ref = refs[env]
+        runs = []
+        for curve in c["curves"][arm][env]:
+            f, v = np.array(curve, dtype=np.float64).T
+            if f[0] <= x <= f[-1]:
+                runs.append(float((np.interp(x, f, v) - ref["random"]) / (ref["human"] - ref["random"])))
+        out.append(runs)
+    return out
+
+
+def test_sample_efficiency_grid(curve_experiment: dict[str, Any]) -> None:
+    se = curve_experiment["reply"]["sampleEfficiency"]
+    # The learning curves' grid (0 to the last logged frame, CURVE_GRID points) less the points
+    # where a game has no run of an arm (before 4,000 frames: nothing logged yet).
+    want = [x for x in np.linspace(0, 40_000, CURVE_GRID) if x >= 4_000]
+    assert len(se["grid"]) == len(want)
+    for got, x in zip(se["grid"], want, strict=True):
+        close("grid point", got, float(x))
+    assert [a["arm"] for a in se["arms"]] == ["conv", "coordconv"]
+    assert [(d["a"], d["b"]) for d in se["differences"]] == [("conv", "coordconv")]
+    runs = [sum(len(r) for r in grid_scores(curve_experiment, "coordconv", x)) for x in se["grid"]]
+    assert se["arms"][1]["runs"] == runs
+    assert 14 in runs and 15 in runs  # the unfinished run is in at some points, out at others
+
+
+def test_sample_efficiency_matches_rliable(curve_experiment: dict[str, Any]) -> None:
+    # rliable's sample-efficiency recipe (as in its Atari 100k notebook): scores as runs x games x
+    # frames, the IQM per frame, get_interval_estimates over the stratified bootstrap. That needs
+    # a full matrix: the points where every run covers them. At the other points (the unfinished
+    # run left out) the same definitions apply to games with unequal runs, as above.
+    se = curve_experiment["reply"]["sampleEfficiency"]
+    grid = se["grid"]
+    ours_arm = {a["arm"]: a["points"] for a in se["arms"]}
+    ours_diff = se["differences"][0]["points"]
+    full_idx = [k for k, x in enumerate(grid) if all(is_full(grid_scores(curve_experiment, a, x)) for a in ours_arm)]
+    part_idx = [k for k in range(len(grid)) if k not in full_idx]
+    assert full_idx and part_idx
+
+    def cube(arm: str) -> np.ndarray:
+        return np.stack([matrix(grid_scores(curve_experiment, arm, grid[k])) for k in full_idx], axis=-1)
+
+    def iqm_frames(s: np.ndarray) -> np.ndarray:
+        return np.array([metrics.aggregate_iqm(s[..., f]) for f in range(s.shape[-1])])
+
+    conv, cc = cube("conv"), cube("coordconv")
+    np.random.seed(17)
+    point, ci = library.get_interval_estimates(
+        {"conv": conv, "coordconv": cc, "diff": (conv, cc)},
+        lambda *s: iqm_frames(s[0]) if len(s) == 1 else iqm_frames(s[1]) - iqm_frames(s[0]),
+        reps=CURVE_REPS,
+    )
+    dist = {
+        "conv": r_distribution(iqm_frames, [conv], CURVE_REPS),
+        "coordconv": r_distribution(iqm_frames, [cc], CURVE_REPS),
+        "diff": r_distribution(lambda a, b: iqm_frames(b) - iqm_frames(a), [conv, cc], CURVE_REPS),
+    }
+    for j, k in enumerate(full_idx):
+        for key, got in (
+            ("conv", ours_arm["conv"][k]),
+            ("coordconv", ours_arm["coordconv"][k]),
+            ("diff", ours_diff[k]),
+        ):
+            name = f"{key} at {grid[k]:.0f} frames"
+            close(f"{name} IQM", got["estimate"], float(point[key][j]))
+            check_interval(f"our {name}", got, dist[key][:, j], CURVE_TOL_PP)
+            rl = {"lo": float(ci[key][0][j]), "hi": float(ci[key][1][j])}
+            check_interval(f"rliable's own {name}", rl, dist[key][:, j], CURVE_TOL_PP)
+    for k in part_idx:
+        x = grid_scores(curve_experiment, "conv", grid[k])
+        y = grid_scores(curve_experiment, "coordconv", grid[k])
+        assert not is_full(y)
+        name = f"at {grid[k]:.0f} frames (unequal runs)"
+        close(f"conv IQM {name}", ours_arm["conv"][k]["estimate"], r_iqm(x))
+        close(f"coordconv IQM {name}", ours_arm["coordconv"][k]["estimate"], r_iqm(y))
+        close(f"IQM difference {name}", ours_diff[k]["estimate"], r_iqm(y) - r_iqm(x))
+        for arm, t in (("conv", x), ("coordconv", y)):
+            dist_arm = r_distribution(r_iqm, [t], CURVE_REPS)
+            check_interval(f"{arm} IQM {name}", ours_arm[arm][k], dist_arm, CURVE_TOL_PP)
+        diff = r_distribution(lambda a, b: r_iqm(b) - r_iqm(a), [x, y], CURVE_REPS)
+        check_interval(f"IQM difference {name}", ours_diff[k], diff, CURVE_TOL_PP)
+
+
+def test_per_game_probability_of_improvement_matches_rliable(curve_experiment: dict[str, Any]) -> None:
+    # Per game, rliable's probability_of_improvement on that game's columns only (a one-task
+    # matrix), and its interval from StratifiedIndependentBootstrap of the two arms' runs.
+    scores = curve_experiment["scores"]
+    for g in curve_experiment["reply"]["games"]:
+        env = g["env"]
+        x = [[s for s in scores["conv"][env] if s is not None]]
+        y = [[s for s in scores["coordconv"][env] if s is not None]]
+        poi = g["comparisons"][0]["poi"]
+        want = float(metrics.probability_of_improvement(matrix(y), matrix(x)))
+        close(f"{env} P(coordconv > conv)", poi["estimate"], want)
+        check_interval(f"{env} P(coordconv > conv)", poi, r_distribution(r_poi, [x, y], CURVE_REPS), CURVE_TOL_PP)
+        mean_diff = g["comparisons"][0]["meanDiff"]
+        close(f"{env} mean(coordconv) - mean(conv)", mean_diff["estimate"], float(np.mean(y) - np.mean(x)))

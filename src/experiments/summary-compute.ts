@@ -39,6 +39,7 @@ import type {
   RunCurve,
   RunRecord,
   RunScore,
+  SampleEfficiency,
   ScoreKind,
   Summary,
 } from './summary-types.js';
@@ -154,6 +155,68 @@ function linspace(a: number, b: number, n: number): number[] {
   return Array.from({ length: n }, (_, i) => a + ((b - a) * i) / (n - 1));
 }
 
+/** The common frames grid of some curves: `points` points from 0 to their largest logged frame count (none: empty). */
+export function framesGrid(curves: CurveData[], points: number): number[] {
+  const maxFrames = Math.max(0, ...curves.map((c) => c.frames.at(-1) ?? 0));
+  return maxFrames > 0 ? linspace(0, maxFrames, points) : [];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sample-efficiency curves
+
+/** One arm's runs per game, each run's learning curve in raw score, and the normalisation of each game. */
+export interface ArmCurves {
+  arm: string;
+  games: { env: string; runs: CurveData[] }[];
+}
+
+/**
+ * rliable's sample-efficiency curves on a frames grid: at each point, each run's raw training
+ * score interpolated there (a run whose curve does not reach the point is left out there),
+ * normalised by `normalize`; then per arm the aggregate IQM over all those runs of all games
+ * with a stratified bootstrap interval, and per arm after the first (the baseline) the IQM
+ * difference B - A (arms resampled independently). A point is kept only where every game has at
+ * least one run of every arm, so every arm's IQM there is over the same games. Null: no point kept.
+ */
+export function sampleEfficiencyCurves(
+  arms: ArmCurves[],
+  grid: number[],
+  normalize: (env: string, score: number) => number,
+  opts: { reps: number; seed: number },
+): SampleEfficiency | null {
+  const kept: { frames: number; scores: TaskScores[] }[] = [];
+  for (const x of grid) {
+    const scores = arms.map((a) =>
+      a.games.map((g) =>
+        g.runs
+          .map((c) => interpolate(c, x))
+          .filter((y): y is number => y !== null)
+          .map((y) => normalize(g.env, y)),
+      ),
+    );
+    if (scores.every((t) => t.length > 0 && t.every((runs) => runs.length > 0))) kept.push({ frames: x, scores });
+  }
+  if (!kept.length) return null;
+  const { reps, seed } = opts;
+  // Every interval has its own resamples (rliable resamples each frame independently as well).
+  const seedAt = (k: number, what: number) => seed + 100_000 * (1 + what) + k;
+  return {
+    grid: kept.map((p) => p.frames),
+    arms: arms.map((a, i) => ({
+      arm: a.arm,
+      points: kept.map((p, k) => stratifiedBootstrapCI(p.scores[i], aggregateIqm, { reps, seed: seedAt(k, i) })),
+      runs: kept.map((p) => p.scores[i].flat().length),
+    })),
+    differences: arms.slice(1).map((b, bi) => ({
+      a: arms[0].arm,
+      b: b.arm,
+      points: kept.map((p, k) =>
+        differenceCI(p.scores[0], p.scores[bi + 1], aggregateIqm, { reps, seed: seedAt(k, arms.length + bi) }),
+      ),
+    })),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // The summary's numbers
 
@@ -197,6 +260,7 @@ export interface SummaryStats {
   comparisons: ComparisonStats[];
   configDiff: Summary['configDiff'];
   bootstrap: Summary['bootstrap'];
+  sampleEfficiency: SampleEfficiency | null;
 }
 
 export interface ComputeOptions {
@@ -320,8 +384,7 @@ function gameSummary(
   });
   // Curves on a grid from 0 to the largest logged frame count of this game.
   const curveData = new Map(armNames.map((arm) => [arm, runsOf(arm).map((r) => curveOf(r.metrics))]));
-  const maxFrames = Math.max(0, ...[...curveData.values()].flat().map((c) => c.frames.at(-1) ?? 0));
-  const grid = maxFrames > 0 ? linspace(0, maxFrames, opts.gridPoints) : [];
+  const grid = framesGrid([...curveData.values()].flat(), opts.gridPoints);
   // Each grid must also hold every run's last point, so a short curve does not vanish.
   const curves = armNames.map((arm, ai) => {
     const cs = (curveData.get(arm) ?? []).filter((c) => c.frames.length);
@@ -331,14 +394,15 @@ function gameSummary(
   const comparisons: GameComparison[] = armNames.slice(1).map((b, bi) => {
     const A = arms[0];
     const B = arms[bi + 1];
-    if (!A.n || !B.n) return { a: baseline, b, meanDiff: null, higher: null };
-    const meanDiff = differenceCI([A.runs.map((r) => r.score)], [B.runs.map((r) => r.score)], aggregateMean, {
-      reps,
-      seed: seed + 7 * gi + bi,
-    });
+    if (!A.n || !B.n) return { a: baseline, b, meanDiff: null, higher: null, poi: null };
+    const xs = [A.runs.map((r) => r.score)];
+    const ys = [B.runs.map((r) => r.score)];
+    const meanDiff = differenceCI(xs, ys, aggregateMean, { reps, seed: seed + 7 * gi + bi });
     const higher =
       (B.mean as number) > (A.mean as number) ? 'b' : (B.mean as number) < (A.mean as number) ? 'a' : 'tie';
-    return { a: baseline, b, meanDiff, higher };
+    // One game: the probability of improvement of a one-task matrix is that game's U / (n_a n_b).
+    const poi = probabilityOfImprovementCI(xs, ys, { reps, seed: seed + 50_000 + 7 * gi + bi });
+    return { a: baseline, b, meanDiff, higher, poi };
   });
   const runCurves: RunCurve[] = armNames.flatMap((arm) =>
     runsOf(arm).map((r, i) => ({
@@ -514,5 +578,32 @@ export function computeSummary(exp: ExperimentOnDisk, opts: ComputeOptions): Sum
     comparisons,
     configDiff: configDiff(exp.armConfigs),
     bootstrap: { reps: opts.reps, level: 0.95, seed: opts.seed },
+    sampleEfficiency: experimentSampleEfficiency(exp, normalization.kind, opts),
   };
+}
+
+/**
+ * The sample-efficiency curves of every game of the experiment (finished or not: training curves
+ * exist before final scores), normalised as the aggregate is, on the learning curves' grid
+ * stretched over all games.
+ */
+function experimentSampleEfficiency(
+  exp: ExperimentOnDisk,
+  kind: ScoreKind,
+  opts: ComputeOptions,
+): SampleEfficiency | null {
+  const arms: ArmCurves[] = exp.manifest.arms.map(({ name: arm }) => ({
+    arm,
+    games: exp.manifest.envs.map(({ game, env }) => ({
+      env,
+      runs: exp.runs.filter((r) => r.run.game === game && r.run.arm === arm).map((r) => curveOf(r.metrics)),
+    })),
+  }));
+  const grid = framesGrid(
+    arms.flatMap((a) => a.games.flatMap((g) => g.runs)),
+    opts.gridPoints,
+  );
+  // kind is human or minatar only where every game has its reference scores.
+  const normalize = (env: string, score: number) => (kind === 'raw' ? score : (normalizedScore(env, score) as number));
+  return sampleEfficiencyCurves(arms, grid, normalize, { reps: opts.reps, seed: opts.seed });
 }

@@ -179,5 +179,6 @@ export function describeSummary(s: SummaryStats, context: { createdAt: string; r
     configDiff: s.configDiff,
     verdicts,
     bootstrap: s.bootstrap,
+    sampleEfficiency: s.sampleEfficiency,
   };
 }

@@ -44,6 +44,12 @@ export interface GameComparison {
   meanDiff: Interval | null;
   /** Which arm has the higher mean final score (not a significance claim). */
   higher: 'a' | 'b' | 'tie' | null;
+  /**
+   * P(B > A) on this game: the Mann-Whitney U of B's final scores over A's divided by n_a n_b (ties
+   * count one half; rliable's per-task probability of improvement), with a 95% bootstrap interval
+   * resampling each arm's runs independently (null unless both arms have runs).
+   */
+  poi: Interval | null;
 }
 
 /** One run's own learning curve (training score against frames), at most RUN_CURVE_POINTS points. */
@@ -89,6 +95,24 @@ export interface Comparison {
   significant: boolean;
   direction: 'better' | 'worse' | null;
   verdict: string;
+}
+
+/**
+ * Sample-efficiency curves (Agarwal et al. 2021; rliable's plot_sample_efficiency_curve): per arm the
+ * aggregate IQM of normalised training scores at points of a common frames grid, with 95%
+ * stratified bootstrap intervals, and the IQM difference B - A with its interval.
+ */
+export interface SampleEfficiency {
+  /**
+   * Frames of the points: the points of the common frames grid (0 to the largest logged frame
+   * count of any run, gridPoints points) where every game has a logged curve of at least one run
+   * of every arm. `points` and `runs` below are aligned with it.
+   */
+  grid: number[];
+  /** Per arm: IQM over all covering runs of all games, and how many runs cover each point. */
+  arms: { arm: string; points: Interval[]; runs: number[] }[];
+  /** Per arm against the baseline: IQM(B) - IQM(A), each arm resampled independently. */
+  differences: { a: string; b: string; points: Interval[] }[];
 }
 
 export interface MissingRun {
@@ -185,6 +209,8 @@ export interface Summary {
   configDiff: { field: string; values: Record<string, unknown> }[];
   verdicts: string[];
   bootstrap: { reps: number; level: number; seed: number };
+  /** Null where no point of the grid has a curve of every arm on every game (e.g. nothing logged yet). */
+  sampleEfficiency: SampleEfficiency | null;
 }
 
 export interface SummaryOptions {

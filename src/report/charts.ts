@@ -252,10 +252,80 @@ export function profileChart(summary: Summary): Chart | null {
   };
 }
 
+/**
+ * Sample-efficiency curves: each arm's aggregate IQM against frames with its 95% stratified
+ * bootstrap band (rliable's plot_sample_efficiency_curve), and below it the IQM difference of each
+ * arm against the baseline with its band and a dashed line at no difference.
+ */
+export function sampleEfficiencyChart(summary: Summary): Chart | null {
+  const se = summary.sampleEfficiency;
+  if (!se) return null;
+  const unit = scoreUnit(summary.normalization.kind);
+  const x = { field: 'frames', type: 'quantitative' as const, title: 'frames', axis: FRAMES_AXIS };
+  const band = (values: object[], yTitle: string, color: object) => [
+    {
+      data: { values },
+      mark: { type: 'area', opacity: 0.2 },
+      encoding: {
+        x,
+        y: { field: 'lo', type: 'quantitative', title: yTitle, scale: { zero: false } },
+        y2: { field: 'hi' },
+        color,
+      },
+    },
+    {
+      data: { values },
+      mark: { type: 'line', strokeWidth: 2, point: { filled: true, size: 16 } },
+      encoding: { x, y: { field: 'estimate', type: 'quantitative', title: yTitle, scale: { zero: false } }, color },
+    },
+  ];
+  const armValues = se.arms.flatMap((a) => a.points.map((p, i) => ({ arm: a.arm, frames: se.grid[i], ...p })));
+  const diffValues = se.differences.flatMap((d) =>
+    d.points.map((p, i) => ({ comparison: `${d.b} - ${d.a}`, frames: se.grid[i], ...p })),
+  );
+  const armColor = { field: 'arm', type: 'nominal' as const, scale: armScale(summary), title: 'arm' };
+  // Not the arms' colours (the first would be the baseline's blue): a difference is no arm.
+  const diffColor = {
+    field: 'comparison',
+    type: 'nominal' as const,
+    title: 'B - A',
+    scale: { range: ['#54a24b', '#b279a2', '#9d755d', '#79706e'] },
+  };
+  const zero = {
+    data: { values: [{ ref: 0 }] },
+    mark: { type: 'rule', strokeDash: [4, 3], color: '#888' },
+    encoding: { y: { field: 'ref', type: 'quantitative' } },
+  };
+  return {
+    name: 'sample-efficiency',
+    title: 'Sample efficiency',
+    spec: {
+      $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+      title: {
+        text: 'Sample efficiency: aggregate IQM of training scores against frames',
+        subtitle: `${unit} of the training curves, IQM over all runs of all games, 95% stratified bootstrap bands`,
+      },
+      config: CONFIG,
+      vconcat: [
+        { title: 'IQM per arm', width: 560, height: 240, layer: band(armValues, `IQM (${unit})`, armColor) },
+        {
+          title: 'IQM(B) - IQM(A)',
+          width: 560,
+          height: 200,
+          layer: [zero, ...band(diffValues, 'IQM difference', diffColor)],
+        },
+      ],
+      resolve: { scale: { color: 'independent' }, legend: { color: 'independent' } },
+    } as TopLevelSpec,
+  };
+}
+
 /** Every chart of the report, in reading order. */
 export function reportCharts(summary: Summary): Chart[] {
   const out: Chart[] = [];
   for (const c of [aggregateChart(summary), improvementChart(summary), profileChart(summary)]) if (c) out.push(c);
+  const se = sampleEfficiencyChart(summary);
+  if (se) out.push(se);
   for (const g of summary.games) {
     if (g.curves.some((c) => c.points.length)) out.push(curvesChart(summary, g));
     if (g.runCurves.some((c) => c.points.length)) out.push(runCurvesChart(summary, g));

@@ -168,12 +168,13 @@ function gameTable(g: GameSummary): string {
   const cmp = g.comparisons.filter((c) => c.meanDiff);
   if (cmp.length) {
     out += table(
-      ['comparison', 'mean(B) - mean(A), 95% bootstrap interval'],
+      ['comparison', 'mean(B) - mean(A), 95% bootstrap interval', 'P(B > A) on this game, 95% bootstrap interval'],
       cmp.map((c) => [
         `${esc(c.b)} vs ${esc(c.a)}`,
         esc(fmtInterval(c.meanDiff as Interval, decimalsFor([c.meanDiff?.lo ?? 0, c.meanDiff?.hi ?? 0], 'raw'), true)),
+        c.poi ? esc(fmtInterval(c.poi, 2)) : '<span class="missing">-</span>',
       ]),
-      [false, true],
+      [false, true, true],
     );
   }
   if (g.reference) {
@@ -184,6 +185,38 @@ function gameTable(g: GameSummary): string {
     out += `<p class="note">${esc(`Reference scores for ${g.env}: random ${minatar.random}, the MinAtar paper's DQN at 5M frames ${minatar.reference}.`)}</p>`;
   }
   return out;
+}
+
+/** Up to `n` indices of a grid of `len` points, evenly spaced, the last one always among them. */
+function spreadIndices(len: number, n: number): number[] {
+  if (len <= n) return [...Array(len).keys()];
+  return [...new Set(Array.from({ length: n }, (_, i) => Math.round(((len - 1) * (i + 1)) / n)))];
+}
+
+function sampleEfficiencySection(summary: Summary, svgs: Map<string, string>): string {
+  const se = summary.sampleEfficiency;
+  if (!se) {
+    return '<p class="missing">No sample-efficiency curve yet: no point of the frames grid has a logged training curve of every arm on every game.</p>';
+  }
+  const kind = summary.normalization.kind;
+  const all = [...se.arms, ...se.differences].flatMap((a) => a.points.flatMap((p) => [p.lo, p.hi]));
+  const d = decimalsFor(all, kind);
+  const rows = spreadIndices(se.grid.length, 5).map((k) => [
+    int(se.grid[k]),
+    ...se.arms.map((a) => `${esc(fmtInterval(a.points[k], d))} (${a.runs[k]} runs)`),
+    ...se.differences.map((c) => esc(fmtInterval(c.points[k], d, true))),
+  ]);
+  const head = [
+    'frames',
+    ...se.arms.map((a) => `IQM ${esc(a.arm)}`),
+    ...se.differences.map((c) => `IQM(${esc(c.b)}) - IQM(${esc(c.a)})`),
+  ];
+  const note = `<p class="note">Training scores (mean of the last 100 training episodes, ${esc(scoreUnit(kind, true))}) of every run, interpolated at ${plural(se.grid.length, 'point')} of a common frames grid; at each point the IQM over all runs of all games (rliable's sample-efficiency curve), with 95% stratified bootstrap intervals from ${summary.bootstrap.reps} resamples. A run whose curve has not reached a point is left out there; a point is shown only where every game has a run of every arm. The training scores are of the exploring policy, not the evaluated one the verdict uses.</p>`;
+  return `${note}${table(
+    head,
+    rows,
+    head.map((_, i) => i > 0),
+  )}${figure(svgs, 'sample-efficiency')}`;
 }
 
 export function renderHtml(summary: Summary, svgs: Map<string, string>, opts: { plotsDir?: string } = {}): string {
@@ -271,6 +304,9 @@ export function renderHtml(summary: Summary, svgs: Map<string, string>, opts: { 
     }
     parts.push(figure(svgs, 'profile'));
   }
+
+  parts.push('<h2>Sample efficiency</h2>');
+  parts.push(sampleEfficiencySection(summary, svgs));
 
   parts.push('<h2>Per game</h2>');
   for (const g of summary.games) {

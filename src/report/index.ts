@@ -67,7 +67,10 @@ export async function writeReport(
     // Plots of an earlier report that this one no longer has (a game with no data yet) go.
     const current = new Set(charts.map((c) => `${c.name}.png`));
     for (const f of readdirSync(plotsDir)) {
-      if (/^(curves-.*|runs-.*|final-.*|aggregate|improvement|profile)\.png$/.test(f) && !current.has(f))
+      if (
+        /^(curves-.*|runs-.*|final-.*|aggregate|improvement|profile|sample-efficiency)\.png$/.test(f) &&
+        !current.has(f)
+      )
         rmSync(path.join(plotsDir, f));
     }
     for (const c of charts) {

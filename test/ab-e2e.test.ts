@@ -98,7 +98,7 @@ describe('coordrl ab end to end (CartPole-v1, A2C, 2 arms x 3 seeds)', () => {
       // The env server's side too: the Python packages that made the frames.
       expect(r.versions?.envServer).toMatchObject({ gymnasium: expect.any(String), python: expect.any(String) });
     }
-    expect(summary.files.plots).toHaveLength(6);
+    expect(summary.files.plots).toHaveLength(7); // with sample-efficiency.png
 
     if (!existsSync(CHROMIUM)) {
       throw new Error(`Chromium is needed for this test and ${CHROMIUM} is missing: apt-get install -y chromium`);
@@ -131,7 +131,7 @@ describe('coordrl ab end to end (CartPole-v1, A2C, 2 arms x 3 seeds)', () => {
         })),
       );
       expect(errors).toEqual([]);
-      expect(charts).toHaveLength(6);
+      expect(charts).toHaveLength(7); // with the sample-efficiency chart
       for (const c of charts) {
         expect(c.width).toBeGreaterThan(100);
         expect(c.marks).toBeGreaterThan(0);

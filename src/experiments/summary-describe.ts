@@ -2,6 +2,7 @@
 // intervals allow (the claim itself is summary-compute.ts's judge()), what is missing and why, and
 // notes on scores and normalisation. Also the number formatting the report shares.
 import type { Interval } from '../stats/aggregate.js';
+import type { RunVersions } from '../training/run.js';
 import { judge, MIN_RUNS_FOR_VERDICT, type MissingCause, type SummaryStats } from './summary-compute.js';
 import type { Comparison, ReportVersions, ScoreKind, Summary } from './summary-types.js';
 import { SUMMARY_FORMAT } from './summary-types.js';
@@ -152,6 +153,8 @@ export function describeSummary(s: SummaryStats, context: { createdAt: string; r
   } else if (excluded.length) {
     verdicts.push(`Not in the aggregate yet: ${excluded.map((e) => `${e.game} (${e.reason})`).join('; ')}.`);
   }
+  const codeWarning = mixedCodeWarning(s.runVersions);
+  if (codeWarning) verdicts.push(codeWarning);
   const runs = s.runs.map(({ noEpisodeIn, versions, ...run }) => ({
     ...run,
     note:
@@ -181,4 +184,32 @@ export function describeSummary(s: SummaryStats, context: { createdAt: string; r
     bootstrap: s.bootstrap,
     sampleEfficiency: s.sampleEfficiency,
   };
+}
+
+/** What identifies the code a run trained with: the git commit (and whether the tree was dirty), else dist/'s hash. */
+export function codeLabel(v: RunVersions): string | null {
+  const c = v.code;
+  if (!c) return null;
+  if (c.git)
+    return `${c.git.commit.slice(0, 10)}${c.git.dirty ? ` (dirty, ${plural(c.git.changedFiles, 'changed file')})` : ''}`;
+  return c.distSha256 ? `${c.version}, dist ${c.distSha256.slice(0, 10)}` : c.version;
+}
+
+/**
+ * A warning when the runs trained with different code (commits, a dirty tree, or runs without a
+ * record): the seeds of one arm are then not draws of one agent, and a verdict describes no
+ * single version of the code.
+ */
+function mixedCodeWarning(groups: { versions: RunVersions; runs: string[] }[]): string | null {
+  const byCode = new Map<string, string[]>();
+  for (const g of groups) {
+    const label = codeLabel(g.versions) ?? 'not recorded';
+    byCode.set(label, [...(byCode.get(label) ?? []), ...g.runs]);
+  }
+  const dirty = groups.some((g) => g.versions.code?.git?.dirty);
+  if (byCode.size <= 1 && !dirty) return null;
+  const parts = [...byCode.entries()].map(([label, runs]) => `${label}: ${plural(runs.length, 'run')}`);
+  return byCode.size > 1
+    ? `Warning: the runs trained with ${byCode.size} different versions of the code (${parts.join('; ')}); a verdict should come from one version: rerun the others.`
+    : `Warning: the runs trained from a checkout with uncommitted changes (${parts.join('; ')}); the exact code cannot be recovered from the commit alone.`;
 }

@@ -2,6 +2,7 @@
 import path from 'node:path';
 import type { ArmGameScores, GameSummary, RunRecord, Summary } from '../experiments/summary.js';
 import { decimalsFor, fmt, fmtInterval, plural, scoreUnit } from '../experiments/summary.js';
+import { codeLabel } from '../experiments/summary-describe.js';
 import type { Interval } from '../stats/aggregate.js';
 import { minatarScores } from '../stats/minatar-scores.js';
 import { PACKAGE_VERSION } from '../version.js';
@@ -112,9 +113,11 @@ function versionsSection(summary: Summary): string {
   let out = `<p class="note">${lines.join(' ')}</p>`;
   if (v.runs.length) {
     out += table(
-      ['runs', 'coordrl', 'Node', 'tfjs', 'TensorFlow', 'backend / device', 'env server'],
+      ['runs', 'code', 'machine', 'coordrl', 'Node', 'tfjs', 'TensorFlow', 'backend / device', 'env server'],
       v.runs.map((g) => [
         g.runs.length === summary.runs.length ? `all ${g.runs.length}` : esc(g.runs.join(', ')),
+        esc(codeLabel(g.versions) ?? '-'),
+        g.versions.machine ? esc(`${g.versions.machine.cpuModel}, ${g.versions.machine.cores} cores`) : '-',
         esc(g.versions.coordrl),
         esc(g.versions.node),
         esc(g.versions.tfjs),

@@ -3,9 +3,10 @@
 // grouped tags Stable-Baselines3 and CleanRL users know (rollout/ep_rew_mean, train/value_loss,
 // charts/episodic_return per episode, ...) against agent steps, SB3's `num_timesteps` and
 // CleanRL's `global_step` (steps summed over envs; frames = steps x frame skip, in time/frames).
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { nativeModule } from '../backend.js';
+import { writeFileAtomic } from '../util/atomic-write.js';
 
 export interface MetricsRecord {
   step: number;
@@ -107,7 +108,7 @@ export class MetricsLogger {
   }
 }
 
-/** Rewrites metrics.jsonl without the records past `step` (atomically: temp file + rename). */
+/** Rewrites metrics.jsonl without the records past `step` (atomically, src/util/atomic-write.ts). */
 export function truncateAfter(file: string, step: number): void {
   if (!existsSync(file)) return;
   const kept = readFileSync(file, 'utf8')
@@ -120,9 +121,7 @@ export function truncateAfter(file: string, step: number): void {
         return false; // a line cut by a crash
       }
     });
-  const tmp = `${file}.tmp`;
-  writeFileSync(tmp, kept.length ? `${kept.join('\n')}\n` : '');
-  renameSync(tmp, file);
+  writeFileAtomic(file, kept.length ? `${kept.join('\n')}\n` : '');
 }
 
 export function readMetrics(file: string): MetricsRecord[] {

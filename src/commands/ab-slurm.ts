@@ -11,12 +11,12 @@ import {
   defaultCommand,
   experimentStatus,
   queuedTasks,
-  RUN_PHASES,
   readJobs,
   type SlurmSettings,
   submitMissing,
   taskStateSaver,
 } from '../experiments/slurm-executor.js';
+import { describeLocalStatus, describeSlurmStatus, localStatus } from '../experiments/status.js';
 import { describeReport, writeReport } from '../report/index.js';
 import { positiveInt, UsageError } from '../util/cli-errors.js';
 import { DEFAULT_HEARTBEAT_S, DEFAULT_STALE_S } from '../util/dir-lock.js';
@@ -192,31 +192,14 @@ export async function submitWithSlurm(expDir: string, flags: SlurmFlags, client 
 }
 
 export async function abStatus(dir: string, flags: SlurmFlags, client = new SlurmClient()): Promise<void> {
-  const st = await experimentStatus(path.resolve(dir), client);
-  printResult(Boolean(flags.json), st, () => {
-    const counts = RUN_PHASES.filter((p) => st.counts[p] > 0).map((p) => `${st.counts[p]} ${p}`);
-    const head = `${st.experiment}: ${st.runs.length} runs: ${counts.join(', ')}${st.jobs.length ? ` (Slurm jobs ${st.jobs.join(', ')}; ended tasks from ${st.source})` : ''}`;
-    const width = Math.max(...st.runs.map((r) => r.id.length));
-    const lines = st.runs.map((r) =>
-      [
-        `  ${r.id.padEnd(width)}  ${r.state.padEnd(11)}`,
-        `${r.steps}/${r.budgetSteps ?? '?'} steps`,
-        r.finalScore !== null ? `score ${r.finalScore.toFixed(2)}` : '',
-        r.job ? `job ${r.job}${r.slurmState ? ` ${r.slurmState}` : ''}` : '',
-        r.detail ?? '',
-        r.log && r.state !== 'done' ? `log ${r.log}` : '',
-      ]
-        .filter(Boolean)
-        .join('  '),
-    );
-    const next =
-      st.counts.done === st.runs.length
-        ? `every run is done: coordrl report ${st.experiment}`
-        : st.counts.pending + st.counts.running < st.runs.length - st.counts.done
-          ? `runs neither done nor queued go to Slurm again with: coordrl ab --resume ${st.experiment}`
-          : null;
-    return [head, ...lines, ...(next ? [next] : [])].join('\n');
-  });
+  const expDir = path.resolve(dir);
+  const st = await experimentStatus(expDir, client);
+  if (st.jobs.length === 0) {
+    const local = localStatus(st, expDir);
+    printResult(Boolean(flags.json), local, () => describeLocalStatus(local));
+    return;
+  }
+  printResult(Boolean(flags.json), st, () => describeSlurmStatus(st));
 }
 
 export async function abCancel(dir: string, flags: SlurmFlags, client = new SlurmClient()): Promise<void> {

@@ -495,7 +495,7 @@ async function execute(
           episodes,
           counters,
           save,
-          label: `${config.algo}/${config.torso}`,
+          label: `${config.algo} ${config.torso} ${config.env}`,
           showProgress,
           extraScalars: () => ({ envRestarts: envRestarts(env) }),
         },

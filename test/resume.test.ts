@@ -52,6 +52,8 @@ describe('exact resume', () => {
     const straightSteps = readMetrics(path.join(straight, 'metrics.jsonl')).map((m) => m.step);
     expect(steps).toEqual(straightSteps);
     expect(new Set(steps).size).toBe(steps.length);
+    // Every record has a speed, the first ones too (not 0 before the first 2-second window).
+    for (const m of readMetrics(path.join(straight, 'metrics.jsonl'))) expect(m.sps).toBeGreaterThan(0);
   }, 120_000);
 
   it('A2C with the pipelined rollout (two env groups): 2N straight equals N + resume N, bit for bit', async () => {

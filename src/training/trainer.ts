@@ -104,6 +104,7 @@ export async function runTraining(opts: TrainerOptions, stop: StopSignal): Promi
   const end = Math.min(opts.budgetSteps, opts.stopAt ?? Number.POSITIVE_INFINITY);
   let windowStart = { time: Date.now(), steps: counters.steps };
   let sps = 0;
+  let windowClosed = false;
   let lastScalars: Record<string, number> = {};
   let reason: StopReason = 'budget';
   try {
@@ -124,6 +125,10 @@ export async function runTraining(opts: TrainerOptions, stop: StopSignal): Promi
       if (now - windowStart.time >= 2000) {
         sps = ((counters.steps - windowStart.steps) * 1000) / (now - windowStart.time);
         windowStart = { time: now, steps: counters.steps };
+        windowClosed = true;
+      } else if (!windowClosed && now > windowStart.time) {
+        // Before the first 2-second window closes: the rate so far, not 0 (early records and time/fps).
+        sps = ((counters.steps - windowStart.steps) * 1000) / (now - windowStart.time);
       }
       progress.update({
         steps: counters.steps,

@@ -123,6 +123,10 @@ describe('coordrl CLI', () => {
     writeFileSync(other, `${JSON.stringify({ frames: 8000, score: -20 })}\n`);
     const mixed = JSON.parse(coordrl('plot', runs[0], other, '--out', png, '--json').stdout);
     expect(mixed.runs[1]).toEqual({ label: 'sb3', points: 1, last: { x: 8000, y: -20 } });
+    // Without --out the plot goes next to the first run (not into the current directory), and says where.
+    const here = JSON.parse(coordrl('plot', runs[0], '--json').stdout);
+    expect(here.file).toBe(path.resolve(runs[0], 'curves.png'));
+    expect(readFileSync(here.file).subarray(1, 4).toString()).toBe('PNG');
     const bad = coordrl('plot', runs[0], '--out', path.join(root, 'c.pdf'));
     expect(bad.code).toBe(2);
     expect(bad.stderr.join('\n')).toMatch(/--out must end in \.png or \.svg/);

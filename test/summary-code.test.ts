@@ -26,7 +26,7 @@ function versions(commit: string | null, dirty = false) {
   };
 }
 
-function experiment(codeOf: (seed: number) => ReturnType<typeof versions>): string {
+function experiment(codeOf: (seed: number) => ReturnType<typeof versions>, wallOf?: (seed: number) => number): string {
   const dir = path.join(mkdtempSync(path.join(tmpdir(), 'coordrl-code-')), 'exp');
   const m = createExperiment(dir, {
     algo: 'a2c',
@@ -50,6 +50,10 @@ function experiment(codeOf: (seed: number) => ReturnType<typeof versions>): stri
     };
     writeFileSync(path.join(runDir, FINAL_FILE), JSON.stringify(final));
     writeFileSync(path.join(runDir, 'versions.json'), JSON.stringify(codeOf(run.seed)));
+    if (wallOf) {
+      const record = { step: 1000, frames: 4000, time: wallOf(run.seed), episodes: 3, score: 1 };
+      writeFileSync(path.join(runDir, 'metrics.jsonl'), `${JSON.stringify(record)}\n`);
+    }
   }
   return dir;
 }
@@ -83,5 +87,19 @@ describe('code versions of an experiment', () => {
       { reps: 100 },
     );
     expect(s.verdicts.find((v) => v.startsWith('Warning'))).toMatch(/uncommitted changes/);
+  });
+
+  it("gives the runs table's wall times one unit (no '80.1 s' beside '2.0 min')", () => {
+    const s = summarizeExperiment(
+      experiment(
+        () => versions('0123456789abcdef'),
+        (seed) => [80.1, 120, 95][seed - 1],
+      ),
+      { reps: 100 },
+    );
+    const html = renderHtml(s, new Map());
+    expect(html).toContain('1.3 min');
+    expect(html).toContain('2.0 min');
+    expect(html).not.toContain('80.1 s');
   });
 });

@@ -16,7 +16,7 @@ export function registerPlot(program: Command): void {
       '<runs...>',
       'run directories (e.g. runs/pong-conv runs/pong-coordconv) or .jsonl files of the same records',
     )
-    .option('--out <file>', 'output file, .png or .svg', 'curves.png')
+    .option('--out <file>', 'output file, .png or .svg (default: curves.png in the first run directory)')
     .option('--metric <name>', 'a field of metrics.jsonl: score, entropy, valueLoss, sps, ...', 'score')
     .addOption(new Option('--x <axis>', 'horizontal axis').choices(['frames', 'step', 'time']).default('frames'))
     .option(
@@ -28,8 +28,12 @@ export function registerPlot(program: Command): void {
     .action(
       async (
         runDirs: string[],
-        flags: { out: string; metric: string; x: CurveAxis; labels?: string; title?: string; json?: boolean },
+        opts: { out?: string; metric: string; x: CurveAxis; labels?: string; title?: string; json?: boolean },
       ) => {
+        // Next to the run, not wherever the command was typed; a .jsonl file's plot goes beside it.
+        const first = runDirs[0];
+        const home = first.endsWith('.jsonl') ? path.dirname(first) : first;
+        const flags = { ...opts, out: opts.out ?? path.join(home, 'curves.png') };
         const ext = path.extname(flags.out).toLowerCase();
         if (ext !== '.png' && ext !== '.svg') {
           throw new UsageError(`--out must end in .png or .svg, got '${flags.out}'`);
@@ -60,7 +64,7 @@ export function registerPlot(program: Command): void {
         };
         printResult(Boolean(flags.json), result, () =>
           [
-            `wrote ${flags.out}`,
+            `wrote ${result.file}`,
             ...result.runs.map((r) =>
               r.last
                 ? `  ${r.label}: ${r.points} points, last ${flags.metric} ${r.last.y.toFixed(2)} at ${flags.x} ${r.last.x.toLocaleString('en-US')}`

@@ -186,6 +186,7 @@ function describeEval(r: EvalResult): string {
   return [
     `${plural(r.episodes, 'episode')} of ${r.env} (${plural(r.numEnvs, 'env')}, quota ${r.quota.join('/')}) from checkpoint ${r.checkpoint} (step ${r.checkpointStep.toLocaleString()}), ${r.policy === 'sample' ? 'actions sampled from the policy' : r.epsilon > 0 ? `epsilon-greedy (${r.epsilon})` : 'greedy'}`,
     `  score: mean ${f(r.mean)} +/- ${f(r.std)} (std), median ${f(r.median)}, min ${f(r.min)}, max ${f(r.max)}`,
-    `  length: mean ${f(s.mean)} steps (${f(r.lengthFrames.mean)} frames) +/- ${f(s.std)}, median ${f(s.median)}, min ${f(s.min)}, max ${f(s.max)} steps`,
+    // Where a step is one frame (MinAtar, Gymnasium) the frames would repeat the steps.
+    `  length: mean ${f(s.mean)} steps${r.lengthFrames.mean !== s.mean ? ` (${f(r.lengthFrames.mean)} frames)` : ''} +/- ${f(s.std)}, median ${f(s.median)}, min ${f(s.min)}, max ${f(s.max)} steps`,
   ].join('\n');
 }

@@ -51,9 +51,18 @@ export function shellLine(args: string[]): string {
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
-function duration(s: number): string {
-  if (s < 90) return `${s.toFixed(1)} s`;
-  if (s < 5400) return `${(s / 60).toFixed(1)} min`;
+type TimeUnit = 's' | 'min' | 'h';
+
+/** The unit a set of durations reads best in: the one that suits the longest. */
+function timeUnit(seconds: number[]): TimeUnit {
+  const longest = Math.max(0, ...seconds);
+  return longest < 90 ? 's' : longest < 5400 ? 'min' : 'h';
+}
+
+/** A duration in one given unit, so that a column of them does not mix "80.1 s" and "2.0 min". */
+function duration(s: number, unit: TimeUnit = timeUnit([s])): string {
+  if (unit === 's') return `${s.toFixed(1)} s`;
+  if (unit === 'min') return `${(s / 60).toFixed(1)} min`;
   return `${(s / 3600).toFixed(2)} h`;
 }
 
@@ -68,12 +77,13 @@ function budgetText(summary: Summary): string {
 
 function runsTable(runs: RunRecord[]): string {
   const dash = '<span class="missing">-</span>';
+  const unit = timeUnit(runs.flatMap((r) => (r.wallSeconds === null ? [] : [r.wallSeconds])));
   const rows = runs.map((r) => [
     esc(r.id),
     r.status === 'done' ? 'done' : `<span class="missing">${esc(r.status)}</span>`,
     r.steps === null ? dash : `${int(r.steps)} / ${int(r.budgetSteps)}`,
     r.frames === null ? dash : int(r.frames),
-    r.wallSeconds === null ? dash : duration(r.wallSeconds),
+    r.wallSeconds === null ? dash : duration(r.wallSeconds, unit),
     r.stepsPerSecond === null ? dash : int(r.stepsPerSecond),
     r.episodes === null ? dash : int(r.episodes),
     String(r.curvePoints),

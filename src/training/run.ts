@@ -521,7 +521,7 @@ async function execute(
       wallSeconds: counters.wallSeconds,
       backend: backend.backend,
       device: backend.device,
-      summary: `${{ signal: 'stopped', paused: 'paused', budget: 'finished' }[reason]} at step ${counters.steps.toLocaleString()} (${counters.frames.toLocaleString()} frames) after ${counters.wallSeconds.toFixed(0)} s; ${mean === null ? 'no episode finished, so no score (a longer budget or more envs gives one)' : `${episodes.episodes} episodes, recent mean score ${mean.toFixed(2)}`}. Run: ${runDir}`,
+      summary: `${{ signal: 'stopped', paused: 'paused', budget: 'finished' }[reason]} at step ${counters.steps.toLocaleString()} (${counters.frames.toLocaleString()} frames) after ${trainedFor(counters.wallSeconds)}; ${mean === null ? 'no episode finished, so no score (a longer budget or more envs gives one)' : `${episodes.episodes} episodes, recent mean score ${mean.toFixed(2)}`}. Run: ${runDir}`,
     };
   } finally {
     stop.uninstall();
@@ -714,4 +714,15 @@ export async function runInfo(runDir: string): Promise<RunInfo> {
     checks: INFO_CHECKS,
     summary: lines.join('\n'),
   };
+}
+
+/**
+ * The training time of a run's summary line, with the command's own time beside it when start-up
+ * (env server, graph building, checkpoint checks) took a while: a Ctrl-C a minute after starting
+ * should not read "after 6 s" alone.
+ */
+function trainedFor(wallSeconds: number): string {
+  const total = process.uptime();
+  const trained = `${wallSeconds.toFixed(0)} s`;
+  return total > wallSeconds + 5 ? `${trained} of training (${total.toFixed(0)} s since the command started)` : trained;
 }

@@ -7,8 +7,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseArms } from '../src/experiments/arms.js';
-import { createExperiment, FINAL_FILE } from '../src/experiments/manifest.js';
+import { createExperiment } from '../src/experiments/manifest.js';
 import { acquireDirLock } from '../src/util/dir-lock.js';
+import { writeFinalScore } from './helpers/final-score.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'coordrl-status-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));
@@ -36,16 +37,7 @@ describe('coordrl ab --status, local executor', () => {
     const runLock = acquireDirLock(runDir, { command: 'coordrl train', heartbeatSeconds: 0 });
     const doneDir = path.join(exp, done.dir);
     mkdirSync(doneDir, { recursive: true });
-    const final = {
-      coordrl: 'test',
-      createdAt: '',
-      source: 'eval',
-      score: 42,
-      checkpointStep: 1000,
-      eval: null,
-      trainScore: null,
-    };
-    writeFileSync(path.join(doneDir, FINAL_FILE), JSON.stringify(final));
+    writeFinalScore(doneDir, 42);
     const expLock = acquireDirLock(exp, { command: 'coordrl ab', heartbeatSeconds: 0 });
     try {
       const text = execFileSync('node', [bin, 'ab', '--status', exp], { encoding: 'utf8', timeout: 60_000 });

@@ -6,9 +6,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseArms } from '../src/experiments/arms.js';
-import { createExperiment, FINAL_FILE } from '../src/experiments/manifest.js';
+import { createExperiment } from '../src/experiments/manifest.js';
 import { analyzePower, describePower } from '../src/experiments/power-analysis.js';
 import { summarizeExperiment } from '../src/experiments/summary.js';
+import { writeFinalScore } from './helpers/final-score.js';
 
 /** The published per-seed greedy scores (docs/results/minatar-a2c/final-scores.json). */
 const GREEDY: Record<string, Record<string, number[]>> = JSON.parse(
@@ -33,8 +34,7 @@ function experiment(name: string, seeds: number[]): string {
     const runDir = path.join(dir, run.dir);
     mkdirSync(runDir, { recursive: true });
     const score = GREEDY[run.arm][run.env][seeds.indexOf(run.seed)];
-    const final = { coordrl: 'test', createdAt: '', source: 'eval', score, checkpointStep: 1000, eval: null };
-    writeFileSync(path.join(runDir, FINAL_FILE), JSON.stringify({ ...final, trainScore: null }));
+    writeFinalScore(runDir, score);
     // 200 s of training each (what the summary reads as the run's wall time).
     writeFileSync(
       path.join(runDir, 'metrics.jsonl'),

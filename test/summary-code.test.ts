@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseArms } from '../src/experiments/arms.js';
-import { createExperiment, FINAL_FILE } from '../src/experiments/manifest.js';
+import { createExperiment } from '../src/experiments/manifest.js';
 import { summarizeExperiment } from '../src/experiments/summary.js';
 import { renderHtml } from '../src/report/html.js';
+import { writeFinalScore } from './helpers/final-score.js';
 
 function versions(commit: string | null, dirty = false) {
   return {
@@ -39,16 +40,7 @@ function experiment(codeOf: (seed: number) => ReturnType<typeof versions>, wallO
   for (const run of m.runs) {
     const runDir = path.join(dir, run.dir);
     mkdirSync(runDir, { recursive: true });
-    const final = {
-      coordrl: 'test',
-      createdAt: '',
-      source: 'eval',
-      score: run.seed,
-      checkpointStep: 1000,
-      eval: null,
-      trainScore: null,
-    };
-    writeFileSync(path.join(runDir, FINAL_FILE), JSON.stringify(final));
+    writeFinalScore(runDir, run.seed);
     writeFileSync(path.join(runDir, 'versions.json'), JSON.stringify(codeOf(run.seed)));
     if (wallOf) {
       const record = { step: 1000, frames: 4000, time: wallOf(run.seed), episodes: 3, score: 1 };

@@ -13,10 +13,12 @@
 // the checksums and falls back to the newest good checkpoint, saying which ones it skipped and why.
 //
 // One writer per run directory at a time is assumed.
+
 import { createHash, randomBytes } from 'node:crypto';
 import { lstat, mkdir, open, readdir, readFile, readlink, rename, rm, stat, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError, UserFacingError } from '../util/cli-errors.js';
+import { pidAlive } from '../util/pid.js';
 
 export const CHECKPOINT_FORMAT = 'coordrl-checkpoint';
 export const CHECKPOINT_FORMAT_VERSION = 1;
@@ -155,15 +157,6 @@ async function walk(dir: string, rel = ''): Promise<{ files: string[]; dirs: str
     }
   }
   return { files, dirs };
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Removes temporary and trash directories left by crashed saves (of dead processes, or ours). */

@@ -13,6 +13,7 @@
 // file can succeed), check the renamed file is the stale record that was judged (not a fresh
 // lock another taker made meanwhile: then it is put back), delete it, and link a new lock as
 // above; so two takers never both win.
+
 import { randomBytes } from 'node:crypto';
 import {
   closeSync,
@@ -28,6 +29,7 @@ import {
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { UsageError } from './cli-errors.js';
+import { pidAlive } from './pid.js';
 
 export const LOCK_FILE = '.lock';
 
@@ -86,15 +88,6 @@ export function processStartTime(pid: number): string | null {
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // rest[0] is field 3 (state), so field 22 is rest[19].
   return rest[19] ?? null;
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** Why a lock no longer protects anything (null: its holder is alive). */
